@@ -1,0 +1,3 @@
+from irdata.cli import main
+
+raise SystemExit(main())

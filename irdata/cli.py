@@ -1,0 +1,102 @@
+"""`irdata` command line. Bad input: one line on stderr, exit 2, no traceback."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from irdata import __version__
+from irdata.errors import UsageError
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line instead of usage + message
+        raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
+    return value
+
+
+def _stage_list(text: str) -> list[str]:
+    from irdata.stages import ORDER
+
+    names = [s.strip() for s in text.split(",") if s.strip()]
+    unknown = [s for s in names if s not in ORDER]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(
+            f"unknown stage {unknown[0] if unknown else text!r} (available: {', '.join(ORDER)})")
+    return names
+
+
+def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--workers", type=_positive_int, default=None,
+                        help="LocalCluster worker processes (default: CPU count)")
+    parser.add_argument("--scheduler", default=None,
+                        help="existing Dask scheduler: tcp://host:8786 or a scheduler file")
+    parser.add_argument("--quiet", action="store_true", help="no progress or summary")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    from irdata.stages import ORDER
+
+    parser = _Parser(prog="irdata", description="Build Million-IRD-style corpora.")
+    parser.add_argument("--version", action="version", version=f"irdata {__version__}")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    build = commands.add_parser("build", help="run a pipeline YAML")
+    build.add_argument("pipeline", help="pipeline YAML file")
+    build.add_argument("--out", help="output folder or fsspec URL (overrides `output`)")
+    build.add_argument("--stages", type=_stage_list, default=list(ORDER),
+                       help=f"comma-separated subset of {','.join(ORDER)}")
+    _add_cluster_options(build)
+    demo = commands.add_parser("demo", help="build a small corpus from generated images")
+    demo.add_argument("--source", help="folder of your own photos instead of generated ones")
+    demo.add_argument("--out", help="output folder (default: a new ./irdata-demo-* folder)")
+    _add_cluster_options(demo)
+    return parser
+
+
+def _cmd_build(args) -> int:
+    from irdata import config as config_mod
+    from irdata.runner import BuildFailed, run_build
+
+    config = config_mod.load(args.pipeline)
+    out = args.out or config["output"]
+    if not out:
+        raise UsageError(f"{args.pipeline}: no output folder: set 'output' or pass --out")
+    config["output"] = out
+    try:
+        run_build(config, out, args.stages, args.workers, args.scheduler, args.quiet,
+                  argv=sys.argv)
+    except BuildFailed as failed:
+        print(f"irdata: build incomplete; rerun the same command to retry:\n{failed}",
+              file=sys.stderr)
+        return 1
+    return 0
+
+
+def _cmd_demo(args) -> int:
+    from irdata.demo import run_demo
+
+    return run_demo(args.source, args.out, args.workers, args.scheduler, args.quiet)
+
+
+def main(argv: list[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        if args.command is None:
+            raise UsageError("irdata: a command is required: build or demo (see 'irdata --help')")
+        return {"build": _cmd_build, "demo": _cmd_demo}[args.command](args)
+    except UsageError as err:
+        text = str(err)
+        print(text if text.startswith("irdata") else f"irdata: error: {text}", file=sys.stderr)
+        return err.exit_code
+    except KeyboardInterrupt:
+        print("irdata: interrupted; rerun the same command to resume", file=sys.stderr)
+        return 130

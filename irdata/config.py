@@ -1,0 +1,248 @@
+"""Pipeline YAML: schema, defaults and validation.
+
+A config is loaded into a plain dict (easy to ship to Dask workers and to record
+in run.json) with every default filled in. Every problem raises ConfigError whose
+message names the file and the key, so the CLI prints one line and exits 2.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from dataclasses import dataclass, field
+from typing import Any
+
+import yaml
+
+from irdata import __version__
+from irdata.errors import ConfigError
+
+MiB = 1024 * 1024
+GiB = 1024 * MiB
+_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
+_UNITS = {"": 1, "B": 1, "K": 1024, "M": MiB, "G": GiB, "T": 1024 * GiB}
+SOURCE_KINDS = ("urls", "dir", "archive")
+ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+
+
+@dataclass(frozen=True)
+class Field:
+    """One scalar setting: its type, default, lower bound and one-line doc."""
+
+    kind: str  # "int", "float", "bool", "str", "bytes"
+    default: Any
+    doc: str
+    minimum: float | None = None
+
+
+def _section(**fields: Field) -> dict[str, Field]:
+    return fields
+
+
+FETCH = _section(
+    threads=Field("int", 16, "concurrent downloads inside one partition", 1),
+    per_host=Field("int", 4, "requests in flight per host (per worker process)", 1),
+    retries=Field("int", 3, "retries for 5xx, 429 and connection errors", 0),
+    backoff=Field("float", 0.5, "exponential backoff factor in seconds (with jitter)", 0),
+    backoff_max=Field("float", 30.0, "largest wait between retries, seconds", 0),
+    retry_after_max=Field("float", 60.0, "largest Retry-After honoured, seconds", 0),
+    connect_timeout=Field("float", 10.0, "connect timeout, seconds", 0.001),
+    read_timeout=Field("float", 30.0, "timeout between two reads, seconds", 0.001),
+    total_timeout=Field("float", 300.0, "deadline for one whole download, seconds", 0.001),
+    max_bytes=Field("bytes", 64 * MiB, "byte cap per image; reading stops past it", 1),
+    max_redirects=Field("int", 5, "redirects followed before giving up", 0),
+    user_agent=Field("str", f"irdata/{__version__} (+https://github.com/irdata/irdata)",
+                     "User-Agent header"),
+    allow_private_networks=Field("bool", False,
+                                 "allow loopback, private and link-local addresses"),
+    respect_optout=Field("bool", True, "drop images served with X-Robots-Tag noai/noimageai"),
+    use_env_proxies=Field("bool", False, "use HTTP(S)_PROXY from the environment"),
+    archive_max_bytes=Field("bytes", 256 * GiB, "byte cap for one remote archive download", 1),
+)
+INSPECT = _section(
+    max_pixels=Field("int", 300_000_000, "decompression-bomb limit (width x height)", 1),
+    min_side=Field("int", 512, "images whose short side is smaller are dropped (too_small)", 1),
+)
+TOP = _section(
+    output=Field("str", None, "output folder or fsspec URL (or --out)"),
+    seed=Field("int", 0, "run seed: every random choice derives from (seed, key)"),
+    images_per_partition=Field("int", 1000, "source items per partition (one Dask task)", 1),
+)
+SECTIONS = {"fetch": FETCH, "inspect": INSPECT}
+SOURCE_FIELDS = _section(
+    name=Field("str", None, "unique source name"),
+    urls=Field("str", None, "URL list: CSV, TSV, Parquet or JSONL with a `url` column"),
+    dir=Field("str", None, "folder of images, searched recursively"),
+    archive=Field("str", None, "local or remote .zip / .tar / .tar.gz / .tgz"),
+    license=Field("str", "", "licence for items whose list has no `license` value"),
+    url_column=Field("str", "url", "column holding the URL in a URL list"),
+)
+
+
+@dataclass
+class Loaded:
+    """A validated config plus where it came from."""
+
+    config: dict
+    path: str = ""
+    warnings: list[str] = field(default_factory=list)
+
+
+def parse_bytes(value: Any) -> int:
+    """Accept 1048576, '64MiB', '1.5 GB' (binary units) and return bytes."""
+    if isinstance(value, bool):
+        raise ValueError("expected a byte size")
+    if isinstance(value, int):
+        return value
+    match = _SIZE_RE.match(str(value))
+    if not match:
+        raise ValueError("expected a byte size such as 67108864 or '64MiB'")
+    number, unit = match.groups()
+    return int(float(number) * _UNITS[(unit or "").upper()[:1]])
+
+
+def _coerce(kind: str, value: Any) -> Any:
+    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
+        return value
+    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
+        return float(value)
+    if kind == "bool" and isinstance(value, bool):
+        return value
+    if kind == "str" and isinstance(value, str):
+        return value
+    if kind == "bytes":
+        return parse_bytes(value)
+    raise ValueError(f"expected {'a ' if kind != 'int' else 'an '}{_KIND_WORDS[kind]}, "
+                     f"got {value!r}")
+
+
+_KIND_WORDS = {"int": "integer", "float": "number", "bool": "boolean (true/false)",
+               "str": "string", "bytes": "byte size"}
+
+
+def _fill(fields: dict[str, Field], given: Any, where: str, prefix: str) -> dict:
+    if given is None:
+        given = {}
+    if not isinstance(given, dict):
+        raise ConfigError(where, f"'{prefix.rstrip('.')}' must be a mapping")
+    unknown = sorted(set(given) - set(fields))
+    if unknown:
+        raise ConfigError(where, f"unknown key '{prefix}{unknown[0]}' "
+                                 f"(known: {', '.join(sorted(fields))})")
+    out = {}
+    for name, spec in fields.items():
+        value = given.get(name, spec.default)
+        if value is not None:
+            try:
+                value = _coerce(spec.kind, value)
+            except ValueError as exc:
+                raise ConfigError(where, f"'{prefix}{name}': {exc}") from None
+            if spec.minimum is not None and value < spec.minimum:
+                raise ConfigError(where, f"'{prefix}{name}' must be >= {spec.minimum}, "
+                                         f"got {value!r}")
+        out[name] = value
+    return out
+
+
+def is_remote(locator: str) -> bool:
+    """True for http(s) URLs."""
+    return locator.lower().startswith(("http://", "https://"))
+
+
+def resolve_path(path: str, config_dir: str) -> str | None:
+    """A relative path is looked up from the current directory, then from the
+    config file's directory. Returns an absolute path, or None if neither exists."""
+    expanded = os.path.expanduser(path)
+    candidates = [expanded] if os.path.isabs(expanded) else [
+        os.path.abspath(expanded), os.path.abspath(os.path.join(config_dir, expanded))]
+    for candidate in candidates:
+        if os.path.exists(candidate):
+            return candidate
+    return None
+
+
+def _check_source(raw: Any, index: int, where: str, config_dir: str) -> dict:
+    label = f"sources[{index}]"
+    if not isinstance(raw, dict):
+        raise ConfigError(where, f"'{label}' must be a mapping with a name and one of "
+                                 f"{', '.join(SOURCE_KINDS)}")
+    src = _fill(SOURCE_FIELDS, raw, where, f"{label}.")
+    if not src["name"]:
+        raise ConfigError(where, f"'{label}.name' is required")
+    if not NAME_RE.match(src["name"]):
+        raise ConfigError(where, f"'{label}.name' must be 1-64 letters, digits, '_', '-' "
+                                 f"or '.', got {src['name']!r}")
+    kinds = [k for k in SOURCE_KINDS if src[k]]
+    if len(kinds) != 1:
+        raise ConfigError(where, f"'{label}' ({src['name']}) needs exactly one of "
+                                 f"{', '.join(SOURCE_KINDS)}")
+    kind = kinds[0]
+    src["kind"] = kind
+    location = src[kind]
+    if kind == "archive" and is_remote(location):
+        return src
+    if kind == "archive" and not location.lower().endswith(ARCHIVE_SUFFIXES):
+        raise ConfigError(where, f"'{label}.archive': unsupported archive type {location!r} "
+                                 f"(use {', '.join(ARCHIVE_SUFFIXES)})")
+    resolved = resolve_path(location, config_dir)
+    if resolved is None:
+        raise ConfigError(where, f"'{label}.{kind}': file not found: {location}")
+    if kind == "dir" and not os.path.isdir(resolved):
+        raise ConfigError(where, f"'{label}.dir': not a folder: {location}")
+    if kind != "dir" and not os.path.isfile(resolved):
+        raise ConfigError(where, f"'{label}.{kind}': not a file: {location}")
+    src[kind] = resolved
+    return src
+
+
+def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
+    """Check a parsed YAML mapping against the schema; return it with defaults."""
+    if not isinstance(raw, dict):
+        raise ConfigError(where, "the pipeline must be a YAML mapping")
+    known = set(TOP) | set(SECTIONS) | {"sources"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(where, f"unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
+    config = _fill(TOP, {k: raw[k] for k in TOP if k in raw}, where, "")
+    for name, fields in SECTIONS.items():
+        config[name] = _fill(fields, raw.get(name), where, f"{name}.")
+    sources = raw.get("sources")
+    if not isinstance(sources, list) or not sources:
+        raise ConfigError(where, "'sources' must be a non-empty list")
+    config["sources"] = [_check_source(s, i, where, config_dir) for i, s in enumerate(sources)]
+    names = [s["name"] for s in config["sources"]]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise ConfigError(where, f"source name '{dup}' is used twice")
+    return config
+
+
+def load(path: str) -> dict:
+    """Read and validate a pipeline YAML file."""
+    if not os.path.isfile(path):
+        raise ConfigError("", f"config file not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        line = f" at line {mark.line + 1}" if mark else ""
+        raise ConfigError(path, f"not valid YAML{line}: "
+                                f"{getattr(exc, 'problem', None) or exc}") from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "not a UTF-8 text file") from None
+    return validate(raw, path, os.path.dirname(os.path.abspath(path)))
+
+
+def describe() -> str:
+    """Markdown table of every setting with its default: the source of pipelines/README.md."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    for name, spec in TOP.items():
+        rows.append(f"| `{name}` | `{spec.default}` | {spec.doc} |")
+    for section, fields in SECTIONS.items():
+        for name, spec in fields.items():
+            rows.append(f"| `{section}.{name}` | `{spec.default}` | {spec.doc} |")
+    for name, spec in SOURCE_FIELDS.items():
+        rows.append(f"| `sources[].{name}` | `{spec.default}` | {spec.doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,1 @@
+"""Pure image functions: format sniffing, decoding rules, perceptual hashes."""

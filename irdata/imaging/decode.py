@@ -1,0 +1,119 @@
+"""Decoding rules shared by every stage: header checks, EXIF orientation, and the
+normalisation of any Pillow mode to 8-bit RGB.
+
+Normalisation rule (documented in ARCHITECTURE.md):
+- the first frame of multi-frame files (GIF, TIFF) is used;
+- 16-bit and 32-bit integer samples keep their high byte (value >> 8);
+  float samples are clipped to [0, 255] and rounded;
+- alpha (RGBA, LA, palette transparency) is composited over white:
+  out = round((c * a + 255 * (255 - a)) / 255);
+- CMYK, YCbCr, LAB, 1-bit, grey and palette images use Pillow's conversion to RGB;
+- ICC profiles are not applied: sample values are taken as stored;
+- EXIF orientation 2-8 is applied after normalisation.
+"""
+
+from __future__ import annotations
+
+import io
+
+import numpy as np
+from PIL import Image
+
+from irdata.imaging.sniff import pillow_format
+
+# irdata checks width x height itself (inspect.max_pixels) before any decode.
+Image.MAX_IMAGE_PIXELS = None
+
+_TRANSPOSE = {
+    2: Image.Transpose.FLIP_LEFT_RIGHT,
+    3: Image.Transpose.ROTATE_180,
+    4: Image.Transpose.FLIP_TOP_BOTTOM,
+    5: Image.Transpose.TRANSPOSE,
+    6: Image.Transpose.ROTATE_270,
+    7: Image.Transpose.TRANSVERSE,
+    8: Image.Transpose.ROTATE_90,
+}
+_ALPHA_MODES = {"RGBA", "LA", "PA", "RGBa", "La"}
+
+
+class DecodeError(Exception):
+    """The bytes could not be decoded; `reason` is truncated or decode_error."""
+
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _decode_error(exc: Exception) -> DecodeError:
+    text = f"{type(exc).__name__}: {exc}"[:300]
+    reason = "truncated" if "truncat" in text.lower() or isinstance(exc, EOFError) else "decode_error"
+    return DecodeError(reason, text)
+
+
+def open_header(data: bytes, fmt: str) -> Image.Image:
+    """Open lazily with the one Pillow plugin matching the sniffed format."""
+    try:
+        return Image.open(io.BytesIO(data), formats=[pillow_format(fmt)])
+    except Exception as exc:  # noqa: BLE001 - any parser failure is a decode error
+        raise _decode_error(exc) from None
+
+
+def exif_orientation(img: Image.Image) -> int:
+    """EXIF orientation 1-8; 1 when absent or unreadable."""
+    try:
+        value = int(img.getexif().get(0x0112, 1))
+    except Exception:  # noqa: BLE001 - a corrupt EXIF block means no orientation
+        return 1
+    return value if 1 <= value <= 8 else 1
+
+
+def oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:
+    """(width, height) after applying the EXIF orientation."""
+    width, height = size
+    return (height, width) if orientation >= 5 else (width, height)
+
+
+def frame_count(img: Image.Image) -> int:
+    return int(getattr(img, "n_frames", 1) or 1)
+
+
+def load(img: Image.Image) -> Image.Image:
+    """Decode the pixels (first frame), mapping failures to DecodeError."""
+    try:
+        img.load()
+    except Exception as exc:  # noqa: BLE001
+        raise _decode_error(exc) from None
+    return img
+
+
+def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
+    rgb = rgba[..., :3].astype(np.uint32)
+    alpha = rgba[..., 3:4].astype(np.uint32)
+    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
+    return out.astype(np.uint8)
+
+
+def to_rgb8(img: Image.Image) -> np.ndarray:
+    """Any decoded Pillow image as an HxWx3 uint8 array, by the module's rule."""
+    mode = img.mode
+    if mode == "RGB":
+        return np.asarray(img)
+    if mode.startswith("I;16") or mode == "I":
+        grey = np.clip(np.asarray(img).astype(np.int64) >> 8, 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode == "F":
+        grey = np.clip(np.rint(np.asarray(img)), 0, 255).astype(np.uint8)
+        return np.repeat(grey[..., None], 3, axis=2)
+    if mode == "P" and "transparency" in img.info:
+        img, mode = img.convert("RGBA"), "RGBA"
+    if mode in _ALPHA_MODES:
+        return _composite_over_white(np.asarray(img.convert("RGBA")))
+    return np.asarray(img.convert("RGB"))
+
+
+def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
+    """Apply an EXIF orientation to an HxWxC array."""
+    if orientation == 1:
+        return pixels
+    image = Image.fromarray(pixels).transpose(_TRANSPOSE[orientation])
+    return np.asarray(image)

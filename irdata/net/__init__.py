@@ -1,0 +1,1 @@
+"""Networking: the guarded HTTP client used by fetch."""

@@ -1,0 +1,234 @@
+"""HTTP downloads with retries, caps, politeness and the private-network guard.
+
+`Fetcher.get(url)` never raises for a network or server problem: it returns a
+Download whose `reason` says what went wrong (empty on success).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from urllib.parse import urlsplit
+
+import requests
+import urllib3
+from requests.adapters import HTTPAdapter
+from urllib3.util.retry import Retry
+
+from irdata.net.guard import GUARDED_POOLS, BlockedAddress
+
+RETRY_STATUSES = (429, 500, 502, 503, 504)
+OPTOUT_DIRECTIVES = {"noai", "noimageai"}
+CHUNK = 256 * 1024
+
+
+@dataclass
+class Download:
+    """What one URL gave: bytes, or a status and reason saying why not."""
+
+    url: str
+    data: bytes = b""
+    status: str = "ok"  # ok / failed / dropped
+    reason: str = ""
+    detail: str = ""
+    http_status: int | None = None
+    attempts: int = 0
+    headers: dict = field(default_factory=dict)
+
+
+class _BodyError(Exception):
+    def __init__(self, status: str, reason: str, detail: str, retry: bool = False):
+        super().__init__(detail)
+        self.status, self.reason, self.detail, self.retry = status, reason, detail, retry
+
+
+class CappedRetry(Retry):
+    """urllib3 Retry that honours Retry-After up to `retry_after_max` seconds."""
+
+    retry_after_max = 60.0
+
+    def get_retry_after(self, response):
+        value = super().get_retry_after(response)
+        return None if value is None else min(value, self.retry_after_max)
+
+
+def optout_directives(header_value: str | None) -> set[str]:
+    """noai/noimageai directives in an X-Robots-Tag value (any bot prefix)."""
+    if not header_value:
+        return set()
+    found = set()
+    for part in header_value.lower().replace(";", ",").split(","):
+        token = part.split(":")[-1].strip()
+        if token in OPTOUT_DIRECTIVES:
+            found.add(token)
+    return found
+
+
+class _GuardedAdapter(HTTPAdapter):
+    def init_poolmanager(self, *args, **kwargs):
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(GUARDED_POOLS)
+
+
+def _retry_policy(cfg: dict) -> Retry:
+    policy = type("Retry", (CappedRetry,), {"retry_after_max": cfg["retry_after_max"]})
+    return policy(
+        total=cfg["retries"], connect=cfg["retries"], read=cfg["retries"],
+        status=cfg["retries"], other=0, redirect=None,
+        status_forcelist=RETRY_STATUSES, allowed_methods=frozenset({"GET", "HEAD"}),
+        backoff_factor=cfg["backoff"], backoff_max=cfg["backoff_max"],
+        backoff_jitter=cfg["backoff"], respect_retry_after_header=True,
+        raise_on_status=False, raise_on_redirect=False,
+    )
+
+
+def make_session(cfg: dict) -> requests.Session:
+    """A requests session with the retry policy, pool sizes and address guard."""
+    session = requests.Session()
+    session.trust_env = cfg["use_env_proxies"]
+    session.max_redirects = cfg["max_redirects"]
+    session.headers["User-Agent"] = cfg["user_agent"]
+    session.headers["Accept"] = "image/*,*/*;q=0.5"
+    adapter_cls = HTTPAdapter if cfg["allow_private_networks"] else _GuardedAdapter
+    size = max(cfg["threads"], 4)
+    adapter = adapter_cls(max_retries=_retry_policy(cfg), pool_connections=size,
+                          pool_maxsize=size)
+    session.mount("http://", adapter)
+    session.mount("https://", adapter)
+    return session
+
+
+def _attempts_of(response: requests.Response) -> int:
+    retries = getattr(response.raw, "retries", None)
+    return 1 + len(retries.history) if retries is not None else 1
+
+
+def _error_reason(exc: Exception) -> tuple[str, str]:
+    """Map a requests/urllib3 exception to (reason, detail)."""
+    chain, cause = [], exc
+    while cause is not None and len(chain) < 8:
+        chain.append(cause)
+        cause = cause.__cause__ or cause.__context__ or getattr(cause, "reason", None)
+        if not isinstance(cause, BaseException):
+            cause = None
+    detail = str(exc)[:300]
+    for item in chain:
+        if isinstance(item, BlockedAddress):
+            return "private_address", str(item)
+    if isinstance(exc, requests.TooManyRedirects):
+        return "too_many_redirects", detail
+    if isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError)):
+        return "timeout", detail
+    if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
+                        requests.exceptions.InvalidSchema, UnicodeError, ValueError)):
+        return "bad_url", detail
+    if any(isinstance(i, urllib3.exceptions.NameResolutionError) for i in chain):
+        return "dns_error", detail
+    if isinstance(exc, requests.exceptions.SSLError):
+        return "tls_error", detail
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError,
+                        urllib3.exceptions.ProtocolError)):
+        return "truncated_body", detail
+    return "connection_error", detail
+
+
+class Fetcher:
+    """Thread-safe downloader; one per worker process and partition."""
+
+    def __init__(self, cfg: dict, max_bytes: int | None = None):
+        self.cfg = cfg
+        self.max_bytes = cfg["max_bytes"] if max_bytes is None else max_bytes
+        self.session = make_session(cfg)
+        self._host_slots: dict[str, threading.BoundedSemaphore] = defaultdict(
+            lambda: threading.BoundedSemaphore(cfg["per_host"]))
+        self._lock = threading.Lock()
+
+    def close(self) -> None:
+        self.session.close()
+
+    @contextmanager
+    def _host_slot(self, url: str):
+        host = (urlsplit(url).hostname or "").lower()
+        with self._lock:
+            slot = self._host_slots[host]
+        with slot:
+            yield
+
+    def get(self, url: str, sink=None) -> Download:
+        """Download `url`. Body failures (truncated, stalled) are retried like
+        connection errors. With `sink` (a binary file), bytes go there instead
+        of into memory."""
+        result = Download(url=url)
+        for round_ in range(self.cfg["retries"] + 1):
+            if round_:
+                time.sleep(min(self.cfg["backoff"] * 2 ** round_, self.cfg["backoff_max"]))
+                if sink is not None:
+                    sink.seek(0)
+                    sink.truncate()
+            retry = self._get_once(url, result, sink)
+            if not retry:
+                break
+        return result
+
+    def _get_once(self, url: str, result: Download, sink) -> bool:
+        deadline = time.monotonic() + self.cfg["total_timeout"]
+        timeout = (self.cfg["connect_timeout"], self.cfg["read_timeout"])
+        try:
+            with self._host_slot(url):
+                with self.session.get(url, stream=True, timeout=timeout) as response:
+                    result.attempts += _attempts_of(response)
+                    result.http_status = response.status_code
+                    result.headers = {k.lower(): v for k, v in response.headers.items()}
+                    self._check_response(response)
+                    result.data = self._read_body(response, deadline, sink)
+        except _BodyError as err:
+            result.status, result.reason, result.detail = err.status, err.reason, err.detail
+            return err.retry
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a reason
+            result.attempts += 1 if result.http_status is None else 0
+            result.status = "failed"
+            result.reason, result.detail = _error_reason(exc)
+            return False
+        result.status, result.reason, result.detail = "ok", "", ""
+        return False
+
+    def _check_response(self, response: requests.Response) -> None:
+        status = response.status_code
+        if status >= 400:
+            raise _BodyError("failed", f"http_{status}", f"HTTP {status} {response.reason}")
+        if status != 200:
+            raise _BodyError("failed", f"http_{status}", f"unexpected HTTP {status}")
+        if self.cfg["respect_optout"]:
+            found = optout_directives(response.headers.get("X-Robots-Tag"))
+            if found:
+                raise _BodyError("dropped", "optout",
+                                 f"X-Robots-Tag: {', '.join(sorted(found))}")
+        declared = response.headers.get("Content-Length", "")
+        if declared.isdigit() and int(declared) > self.max_bytes:
+            raise _BodyError("dropped", "too_large",
+                             f"Content-Length {declared} > cap {self.max_bytes}")
+
+    def _read_body(self, response: requests.Response, deadline: float, sink) -> bytes:
+        chunks, total = [], 0
+        try:
+            while chunk := response.raw.read1(CHUNK, decode_content=True):
+                total += len(chunk)
+                if total > self.max_bytes:
+                    raise _BodyError("dropped", "too_large",
+                                     f"body larger than cap {self.max_bytes} bytes")
+                if time.monotonic() > deadline:
+                    raise _BodyError("failed", "timeout",
+                                     f"download exceeded {self.cfg['total_timeout']} s",
+                                     retry=True)
+                if sink is not None:
+                    sink.write(chunk)
+                else:
+                    chunks.append(chunk)
+        except (requests.exceptions.ChunkedEncodingError, requests.ConnectionError,
+                requests.Timeout, urllib3.exceptions.HTTPError) as exc:
+            reason, detail = _error_reason(exc)
+            raise _BodyError("failed", reason, detail, retry=True) from None
+        return b"".join(chunks)

@@ -1,0 +1,168 @@
+"""The build plan: every source item, sorted, cut into partitions, stored once.
+
+`OUT/plan/items.parquet` holds one row group per partition, so a worker reads
+only its own items; `OUT/plan/plan.json` holds counts and a fingerprint. A rerun
+recomputes the plan and refuses to continue into an output whose plan differs.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import sys
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from irdata.config import is_remote
+from irdata.errors import UsageError
+from irdata.keys import image_id
+from irdata.net.http import Fetcher
+from irdata.sources.archives import archive_type, list_archive_items
+from irdata.sources.folders import list_folder_items
+from irdata.sources.item import SourceItem, item_columns
+from irdata.sources.url_lists import list_url_items
+from irdata.storage import Output
+
+PLAN_ITEMS = "plan/items.parquet"
+PLAN_INFO = "plan/plan.json"
+
+
+@dataclass
+class Plan:
+    partitions: int
+    items: int
+    fingerprint: str
+    per_source: dict
+
+
+def _archive_suffix(locator: str) -> str:
+    lower = locator.lower().split("?")[0]
+    for suffix in (".tar.gz", ".tgz", ".zip", ".tar"):
+        if lower.endswith(suffix):
+            return suffix
+    return ".tar"
+
+
+def download_archive(out: Output, url: str, fetch_cfg: dict) -> tuple[str, str]:
+    """Fetch a remote archive once into OUT/cache/archives; return (path, error detail)."""
+    rel = f"cache/archives/{image_id(url)}{_archive_suffix(url)}"
+    if out.exists(rel):
+        return out.path(rel), ""
+    print(f"irdata: downloading archive {url}", file=sys.stderr)
+    fetcher = Fetcher(fetch_cfg, max_bytes=fetch_cfg["archive_max_bytes"])
+    try:
+        with out.atomic(rel) as fh:
+            result = fetcher.get(url, sink=fh)
+            if result.status != "ok":
+                raise _ArchiveFailed(result.reason, result.detail or result.reason)
+    except _ArchiveFailed as failed:
+        return "", f"{failed.reason}: {failed.detail}"
+    finally:
+        fetcher.close()
+    return out.path(rel), ""
+
+
+class _ArchiveFailed(Exception):
+    def __init__(self, reason: str, detail: str):
+        super().__init__(detail)
+        self.reason, self.detail = reason, detail
+
+
+def _archive_items(source: dict, out: Output, fetch_cfg: dict) -> list[SourceItem]:
+    locator = source["archive"]
+    local = locator
+    if is_remote(locator):
+        local, error = download_archive(out, locator, fetch_cfg)
+        if error:
+            return [SourceItem(locator=locator, kind="url", source_name=source["name"],
+                               source=source["name"], license=source["license"],
+                               error="archive_unavailable", detail=error[:300])]
+    try:
+        return list_archive_items(source, locator, local)
+    except Exception as exc:  # noqa: BLE001 - a corrupt archive is one failed item
+        return [SourceItem(locator=locator, kind="url", source_name=source["name"],
+                           source=source["name"], license=source["license"],
+                           error="bad_archive", detail=f"{type(exc).__name__}: {exc}"[:300])]
+
+
+def list_source_items(source: dict, out: Output, fetch_cfg: dict) -> list[SourceItem]:
+    """All items of one configured source."""
+    if source["kind"] == "urls":
+        return list_url_items(source)
+    if source["kind"] == "dir":
+        return list_folder_items(source)
+    return _archive_items(source, out, fetch_cfg)
+
+
+def _sort_key(item: SourceItem, position: int) -> tuple[str, int]:
+    # Archive members keep archive order so one sequential read serves a partition.
+    if item.kind == "member":
+        return item.locator[: len(item.locator) - len(item.member)], position
+    return item.locator, 0
+
+
+def collect_items(config: dict, out: Output) -> list[SourceItem]:
+    """Every item of every source, one per locator (the first source wins), sorted."""
+    keyed, seen = [], set()
+    for source in config["sources"]:
+        for position, item in enumerate(list_source_items(source, out, config["fetch"])):
+            if item.locator in seen:
+                continue
+            seen.add(item.locator)
+            keyed.append((_sort_key(item, position), item))
+    keyed.sort(key=lambda pair: pair[0])
+    return [item for _, item in keyed]
+
+
+def _fingerprint(items: list[SourceItem], per_partition: int) -> str:
+    digest = hashlib.sha256(str(per_partition).encode())
+    for item in items:
+        digest.update(json.dumps(item.to_row(), sort_keys=True).encode("utf-8"))
+    return digest.hexdigest()
+
+
+def make_plan(config: dict, out: Output) -> Plan:
+    """List, sort and cut the items; write the plan, or check it against the stored one."""
+    items = collect_items(config, out)
+    size = config["images_per_partition"]
+    per_source: dict[str, int] = {}
+    for item in items:
+        per_source[item.source_name] = per_source.get(item.source_name, 0) + 1
+    plan = Plan(partitions=max(1, -(-len(items) // size)), items=len(items),
+                fingerprint=_fingerprint(items, size), per_source=per_source)
+    if out.exists(PLAN_INFO):
+        stored = out.read_json(PLAN_INFO)
+        if stored.get("fingerprint") != plan.fingerprint:
+            raise UsageError(
+                f"{out.root} holds a build planned from other sources or settings "
+                f"({stored.get('items')} items then, {plan.items} now): "
+                f"use a new --out, or delete {out.path('plan')} to start over")
+        return plan
+    _write_items(out, items, size)
+    out.write_json(PLAN_INFO, plan.__dict__)
+    return plan
+
+
+def _write_items(out: Output, items: list[SourceItem], size: int) -> None:
+    columns = item_columns()
+    schema = pa.schema([(name, pa.string()) for name in columns] + [("partition", pa.int32())])
+    with out.atomic(PLAN_ITEMS) as fh, pq.ParquetWriter(fh, schema) as writer:
+        chunks = [items[i:i + size] for i in range(0, len(items), size)] or [[]]
+        for index, chunk in enumerate(chunks):
+            data = {name: [getattr(item, name) for item in chunk] for name in columns}
+            data["partition"] = [index] * len(chunk)
+            writer.write_table(pa.table(data, schema=schema))
+
+
+def read_partition(out: Output, index: int) -> list[SourceItem]:
+    """The items of one partition, in plan order."""
+    with out.fs.open(out.path(PLAN_ITEMS), "rb") as fh:
+        rows = pq.ParquetFile(fh).read_row_group(index).to_pylist()
+    return [SourceItem.from_row(row) for row in rows]
+
+
+def archive_kind(item: SourceItem) -> str:
+    """'zip' or 'tar' for a member item."""
+    return archive_type(item.locator[: len(item.locator) - len(item.member) - 1])

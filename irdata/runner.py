@@ -1,0 +1,121 @@
+"""The only module that knows Dask: one task per partition, retries, progress,
+resume by completion markers, and the run record."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+import time
+import uuid
+from contextlib import contextmanager
+
+from irdata import runinfo
+from irdata.errors import UsageError
+from irdata.plan import make_plan
+from irdata.progress import Progress, summary_table
+from irdata.stages import ORDER, STAGES
+from irdata.storage import Output
+
+TASK_RETRIES = 2
+
+
+class BuildFailed(Exception):
+    """Some partitions failed after their retries; the rest of the build is kept."""
+
+
+def default_workers() -> int:
+    return max(1, os.cpu_count() or 1)
+
+
+@contextmanager
+def connect(workers: int | None = None, scheduler: str | None = None):
+    """A Dask client: an existing cluster (address or scheduler file) or a LocalCluster."""
+    from distributed import Client, LocalCluster
+
+    if scheduler:
+        kwargs = ({"scheduler_file": scheduler} if os.path.isfile(scheduler)
+                  else {"address": scheduler})
+        try:
+            client = Client(timeout="20s", **kwargs)
+        except (OSError, TimeoutError) as exc:
+            raise UsageError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
+        with client:
+            yield client
+        return
+    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
+                           processes=True, dashboard_address=None,
+                           silence_logs=logging.ERROR)
+    with cluster, Client(cluster) as client:
+        yield client
+
+
+def _done_stats(out: Output, stage, index: int) -> dict | None:
+    paths = stage.outputs(index)
+    if not out.exists(paths["done"]):
+        return None
+    return out.read_json(paths["stats"])
+
+
+def run_stage(client, name: str, config: dict, out: Output, partitions: int,
+              quiet: bool = False) -> tuple[list[dict], list[str]]:
+    """Run every partition of a stage not yet marked done; return (stats, errors)."""
+    from distributed import as_completed
+
+    stage = STAGES[name]
+    out.remove_temps(stage.FOLDER)
+    finished, todo = [], []
+    for index in range(partitions):
+        stats = _done_stats(out, stage, index)
+        (todo.append(index) if stats is None else finished.append(stats))
+    progress = Progress(name, partitions, already=len(finished), quiet=quiet)
+    for stats in finished:
+        progress.add(stats, fresh=False)
+    token = uuid.uuid4().hex[:8]
+    futures = {client.submit(stage.run_partition, config, out.root, index,
+                             key=f"{name}-{index:05d}-{token}", retries=TASK_RETRIES,
+                             pure=False): index for index in todo}
+    errors = []
+    for future in as_completed(futures):
+        try:
+            stats = future.result()
+        except Exception as exc:  # noqa: BLE001 - report, keep the other partitions
+            errors.append(f"{name} partition {futures[future]:05d}: {type(exc).__name__}: {exc}")
+            continue
+        finished.append(stats)
+        progress.add(stats)
+    progress.finish()
+    finished.sort(key=lambda s: s["partition"])
+    return finished, errors
+
+
+def run_build(config: dict, out_root: str, stages: list[str], workers: int | None = None,
+              scheduler: str | None = None, quiet: bool = False, argv=None) -> dict:
+    """Plan, then run each stage over all partitions. Returns stats per stage."""
+    out = Output(out_root)
+    out.makedirs("")
+    run = runinfo.new_run(config, stages, list(argv or []))
+    out.write_json("run.json", run)
+    plan = make_plan(config, out)
+    if not quiet:
+        print(f"irdata: {plan.items} source items in {plan.partitions} partitions "
+              f"-> {out.root}", file=sys.stderr)
+    results, errors = {}, []
+    with connect(workers, scheduler) as client:
+        for name in [s for s in ORDER if s in stages]:
+            runinfo.stamp(run, name, "started")
+            began = time.monotonic()
+            stats, stage_errors = run_stage(client, name, config, out, plan.partitions, quiet)
+            runinfo.stamp(run, name, "finished")
+            results[name] = {"stats": stats, "seconds": time.monotonic() - began}
+            errors += stage_errors
+            if stage_errors:
+                break
+    runinfo.finish(run, ok=not errors)
+    out.write_json("run.json", run)
+    if not quiet:
+        for name, result in results.items():
+            print(summary_table(name, result["stats"], result["seconds"]), file=sys.stderr)
+    if errors:
+        raise BuildFailed("\n".join(errors))
+    return results

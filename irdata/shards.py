@@ -1,0 +1,43 @@
+"""Deterministic WebDataset tar shards: fixed mtime, owner, mode and member order."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+FIXED_MTIME = 0
+
+
+def _info(name: str, size: int) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size, info.mtime, info.mode = size, FIXED_MTIME, 0o644
+    info.uid = info.gid = 0
+    info.uname = info.gname = ""
+    return info
+
+
+class ShardWriter:
+    """Writes samples `{key}.{ext}` into one tar stream in the order given."""
+
+    def __init__(self, fileobj):
+        self._tar = tarfile.open(fileobj=fileobj, mode="w", format=tarfile.USTAR_FORMAT)
+        self.samples = 0
+
+    def add(self, key: str, members: dict[str, bytes | dict]) -> None:
+        """Add one sample; dict values are stored as sorted, compact JSON."""
+        if "." in key or "/" in key:
+            raise ValueError(f"sample key must not contain '.' or '/': {key!r}")
+        for ext, payload in members.items():
+            if isinstance(payload, dict):
+                payload = json_bytes(payload)
+            self._tar.addfile(_info(f"{key}.{ext}", len(payload)), io.BytesIO(payload))
+        self.samples += 1
+
+    def close(self) -> None:
+        self._tar.close()
+
+
+def json_bytes(obj: dict) -> bytes:
+    return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
+                      default=str).encode("utf-8")

@@ -1,0 +1,1 @@
+"""Source listing: URL lists, folders and archives become sorted SourceItems."""

@@ -1,0 +1,29 @@
+"""Local folders to SourceItems: regular image files, searched recursively."""
+
+from __future__ import annotations
+
+import os
+
+from irdata.sources.item import SourceItem
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".jpe", ".png", ".webp", ".tif", ".tiff", ".bmp", ".gif")
+
+
+def is_image_name(name: str) -> bool:
+    """True when a file or member name has an image extension (magic bytes decide later)."""
+    return name.lower().endswith(IMAGE_SUFFIXES)
+
+
+def list_folder_items(source: dict) -> list[SourceItem]:
+    """Image files below the folder; symbolic links are not followed."""
+    root = source["dir"]
+    items = []
+    for folder, dirnames, filenames in os.walk(root, followlinks=False):
+        dirnames.sort()
+        for name in sorted(filenames):
+            path = os.path.join(folder, name)
+            if not is_image_name(name) or os.path.islink(path):
+                continue
+            items.append(SourceItem(locator=path, kind="file", source_name=source["name"],
+                                    source=source["name"], license=source["license"]))
+    return items

@@ -1,0 +1,211 @@
+"""Fetch stage: one partition of source items -> raw/NNNNN.{tar,parquet,stats.json}.
+
+`run_partition(config, out_root, index)` downloads (or reads) every item of the
+partition concurrently, inspects the bytes, and writes the original bytes of
+usable images to a tar and one row per item to Parquet. It knows nothing of Dask.
+"""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from collections import Counter, deque
+from concurrent.futures import ThreadPoolExecutor
+from itertools import islice
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from irdata.imaging.inspect import Inspection, inspect_bytes
+from irdata.imaging.sniff import extension
+from irdata.keys import partition_name
+from irdata.net.http import Download, Fetcher
+from irdata.plan import archive_kind, read_partition
+from irdata.shards import ShardWriter
+from irdata.sources.archives import MemberTooLarge, read_members
+from irdata.sources.item import SourceItem
+from irdata.storage import Output
+
+STAGE = "fetch"
+FOLDER = "raw"
+SCHEMA = pa.schema([
+    ("image_id", pa.string()), ("locator", pa.string()), ("source", pa.string()),
+    ("source_name", pa.string()), ("license", pa.string()), ("status", pa.string()),
+    ("reason", pa.string()), ("detail", pa.string()), ("http_status", pa.int32()),
+    ("attempts", pa.int32()), ("bytes", pa.int64()), ("sha256", pa.string()),
+    ("phash", pa.string()), ("dhash", pa.string()), ("width", pa.int32()),
+    ("height", pa.int32()), ("format", pa.string()), ("mode", pa.string()),
+    ("orientation", pa.int8()), ("frames", pa.int32()), ("extra", pa.string()),
+    ("partition", pa.int32()), ("shard", pa.string()),
+])
+
+
+def outputs(index: int) -> dict[str, str]:
+    """Relative paths of a partition's outputs; `done` is written last."""
+    name = partition_name(index)
+    return {"tar": f"{FOLDER}/{name}.tar", "parquet": f"{FOLDER}/{name}.parquet",
+            "stats": f"{FOLDER}/{name}.stats.json", "done": f"{FOLDER}/{name}.done"}
+
+
+class _SequentialMembers:
+    """Serves members of one archive in archive order from a single pass."""
+
+    def __init__(self, item: SourceItem, names: list[str], cap: int):
+        self._stream = read_members(item.container, item.locator, names, cap)
+        self._ready: dict[str, bytes | Exception] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str) -> bytes | Exception:
+        with self._lock:
+            while name not in self._ready:
+                got = next(self._stream, None)
+                if got is None:
+                    return KeyError(f"member not found: {name}")
+                self._ready[got[0]] = got[1]
+            return self._ready.pop(name)
+
+
+def _read_file(path: str, cap: int) -> Download:
+    result = Download(url=path, attempts=1)
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read(cap + 1)
+    except OSError as exc:
+        result.status, result.reason, result.detail = "failed", "read_error", str(exc)[:300]
+        return result
+    if len(data) > cap:
+        result.status, result.reason, result.detail = "dropped", "too_large", f"file > {cap} bytes"
+    else:
+        result.data = data
+    return result
+
+
+def _read_member(item: SourceItem, members: dict, cap: int) -> Download:
+    got = members[item.container].get(item.member)
+    result = Download(url=item.locator, attempts=1)
+    if isinstance(got, MemberTooLarge):
+        result.status, result.reason, result.detail = "dropped", "too_large", str(got)
+    elif isinstance(got, Exception):
+        result.status, result.reason = "failed", "archive_error"
+        result.detail = f"{type(got).__name__}: {got}"[:300]
+    else:
+        result.data = got
+    return result
+
+
+def _retrieve(item: SourceItem, fetcher: Fetcher, members: dict, cap: int) -> Download:
+    if item.error:
+        return Download(url=item.locator, status="failed", reason=item.error, detail=item.detail)
+    if item.kind == "file":
+        return _read_file(item.locator, cap)
+    if item.kind == "member":
+        return _read_member(item, members, cap)
+    return fetcher.get(item.locator)
+
+
+def _process(item: SourceItem, fetcher: Fetcher, members: dict, config: dict
+             ) -> tuple[SourceItem, Download, Inspection | None]:
+    try:
+        download = _retrieve(item, fetcher, members, config["fetch"]["max_bytes"])
+    except Exception as exc:  # noqa: BLE001 - one bad item never ends the partition
+        detail = f"{type(exc).__name__}: {exc}"[:300]
+        return item, Download(url=item.locator, status="failed", reason="internal_error",
+                              detail=detail), None
+    inspection = None
+    if download.status == "ok":
+        inspection = inspect_bytes(download.data, config["inspect"]["max_pixels"],
+                                   config["inspect"]["min_side"])
+        if inspection.status != "ok":
+            download.data = b""
+    return item, download, inspection
+
+
+def _row(item: SourceItem, download: Download, inspection: Inspection | None,
+         index: int) -> dict:
+    found = inspection.to_dict() if inspection else {}
+    status = found.get("status", "ok") if download.status == "ok" else download.status
+    reason = found.get("reason", "") if download.status == "ok" else download.reason
+    detail = found.get("detail", "") if download.status == "ok" else download.detail
+    return {
+        "image_id": item.image_id, "locator": item.locator, "source": item.source,
+        "source_name": item.source_name, "license": item.license, "status": status,
+        "reason": reason, "detail": detail, "http_status": download.http_status,
+        "attempts": download.attempts, "bytes": found.get("bytes"),
+        "sha256": found.get("sha256"), "phash": found.get("phash") or None,
+        "dhash": found.get("dhash") or None, "width": found.get("width"),
+        "height": found.get("height"), "format": found.get("format") or None,
+        "mode": found.get("mode") or None, "orientation": found.get("orientation"),
+        "frames": found.get("frames"), "extra": item.extra, "partition": index,
+        "shard": outputs(index)["tar"] if status == "ok" else None,
+    }
+
+
+def _sample_json(row: dict) -> dict:
+    keep = ("image_id", "locator", "source", "source_name", "license", "http_status",
+            "bytes", "sha256", "phash", "dhash", "width", "height", "format", "mode",
+            "orientation", "frames")
+    sample = {k: row[k] for k in keep}
+    sample["extra"] = json.loads(row["extra"] or "{}")
+    return sample
+
+
+def _member_readers(items: list[SourceItem], cap: int) -> dict[str, _SequentialMembers]:
+    wanted: dict[str, list[SourceItem]] = {}
+    for item in items:
+        if item.kind == "member" and not item.error:
+            wanted.setdefault(item.container, []).append(item)
+    return {container: _SequentialMembers(group[0], [i.member for i in group], cap)
+            for container, group in wanted.items()}
+
+
+def _ordered(items, work, threads: int):
+    """Run `work` over items on a thread pool, yielding results in item order while
+    holding at most 2 x threads results in memory."""
+    window = 2 * threads
+    with ThreadPoolExecutor(threads, thread_name_prefix="irdata-fetch") as pool:
+        source = iter(items)
+        pending = deque(pool.submit(work, item) for item in islice(source, window))
+        while pending:
+            result = pending.popleft().result()
+            following = next(source, None)
+            if following is not None:
+                pending.append(pool.submit(work, following))
+            yield result
+
+
+def run_partition(config: dict, out_root: str, index: int) -> dict:
+    """Fetch and inspect one partition; write its outputs atomically, then its marker."""
+    started = time.time()
+    out = Output(out_root)
+    paths = outputs(index)
+    items = read_partition(out, index)
+    fetcher = Fetcher(config["fetch"])
+    members = _member_readers(items, config["fetch"]["max_bytes"])
+    rows, counts, reasons = [], Counter(), Counter()
+    total_bytes = 0
+    try:
+        with out.atomic(paths["tar"]) as fh:
+            writer = ShardWriter(fh)
+            work = lambda item: _process(item, fetcher, members, config)  # noqa: E731
+            for item, download, inspection in _ordered(items, work, config["fetch"]["threads"]):
+                row = _row(item, download, inspection, index)
+                rows.append(row)
+                counts[row["status"]] += 1
+                if row["reason"]:
+                    reasons[f"{row['status']}:{row['reason']}"] += 1
+                if row["status"] == "ok":
+                    total_bytes += len(download.data)
+                    writer.add(item.image_id, {extension(inspection.format): download.data,
+                                               "json": _sample_json(row)})
+            writer.close()
+    finally:
+        fetcher.close()
+    with out.atomic(paths["parquet"]) as fh:
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
+    stats = {"stage": STAGE, "partition": index, "items": len(items), "status": dict(counts),
+             "reasons": dict(sorted(reasons.items())), "bytes": total_bytes,
+             "samples": counts.get("ok", 0), "seconds": round(time.time() - started, 3)}
+    out.write_json(paths["stats"], stats)
+    out.write_json(paths["done"], {"partition": index, "items": len(items)})
+    return stats
