@@ -19,7 +19,7 @@ from irdata.config import is_remote
 from irdata.errors import UsageError
 from irdata.keys import image_id
 from irdata.net.http import Fetcher
-from irdata.sources.archives import archive_type, list_archive_items
+from irdata.sources.archives import list_archive_items
 from irdata.sources.folders import list_folder_items
 from irdata.sources.item import SourceItem, item_columns
 from irdata.sources.url_lists import list_url_items
@@ -162,7 +162,3 @@ def read_partition(out: Output, index: int) -> list[SourceItem]:
         rows = pq.ParquetFile(fh).read_row_group(index).to_pylist()
     return [SourceItem.from_row(row) for row in rows]
 
-
-def archive_kind(item: SourceItem) -> str:
-    """'zip' or 'tar' for a member item."""
-    return archive_type(item.locator[: len(item.locator) - len(item.member) - 1])

@@ -37,7 +37,7 @@ def connect(workers: int | None = None, scheduler: str | None = None):
         kwargs = ({"scheduler_file": scheduler} if os.path.isfile(scheduler)
                   else {"address": scheduler})
         try:
-            client = Client(timeout="20s", **kwargs)
+            client = Client(timeout="10s", **kwargs)
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
         with client:
@@ -93,15 +93,15 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
               scheduler: str | None = None, quiet: bool = False, argv=None) -> dict:
     """Plan, then run each stage over all partitions. Returns stats per stage."""
     out = Output(out_root)
-    out.makedirs("")
-    run = runinfo.new_run(config, stages, list(argv or []))
-    out.write_json("run.json", run)
-    plan = make_plan(config, out)
-    if not quiet:
-        print(f"irdata: {plan.items} source items in {plan.partitions} partitions "
-              f"-> {out.root}", file=sys.stderr)
     results, errors = {}, []
     with connect(workers, scheduler) as client:
+        out.makedirs("")
+        run = runinfo.new_run(config, stages, list(argv or []))
+        out.write_json("run.json", run)
+        plan = make_plan(config, out)
+        if not quiet:
+            print(f"irdata: {plan.items} source items in {plan.partitions} partitions "
+                  f"-> {out.root}", file=sys.stderr)
         for name in [s for s in ORDER if s in stages]:
             runinfo.stamp(run, name, "started")
             began = time.monotonic()

@@ -7,6 +7,7 @@ into place, so a reader (or a resumed build) never sees half a file.
 from __future__ import annotations
 
 import json
+import os
 import posixpath
 import uuid
 from contextlib import contextmanager
@@ -20,8 +21,9 @@ class Output:
     """The build's output root (a local folder or any fsspec URL)."""
 
     def __init__(self, root: str):
-        self.root = root
-        self.fs, self.base = fsspec.core.url_to_fs(root)
+        # Workers may run elsewhere: local roots travel as absolute paths.
+        self.root = root if "://" in root else os.path.abspath(root)
+        self.fs, self.base = fsspec.core.url_to_fs(self.root)
 
     def path(self, *parts: str) -> str:
         return posixpath.join(self.base, *parts)

@@ -21,7 +21,7 @@ from irdata.imaging.inspect import Inspection, inspect_bytes
 from irdata.imaging.sniff import extension
 from irdata.keys import partition_name
 from irdata.net.http import Download, Fetcher
-from irdata.plan import archive_kind, read_partition
+from irdata.plan import read_partition
 from irdata.shards import ShardWriter
 from irdata.sources.archives import MemberTooLarge, read_members
 from irdata.sources.item import SourceItem
@@ -52,7 +52,8 @@ class _SequentialMembers:
     """Serves members of one archive in archive order from a single pass."""
 
     def __init__(self, item: SourceItem, names: list[str], cap: int):
-        self._stream = read_members(item.container, item.locator, names, cap)
+        archive = item.locator[: len(item.locator) - len(item.member) - 1]
+        self._stream = read_members(item.container, archive, names, cap)
         self._ready: dict[str, bytes | Exception] = {}
         self._lock = threading.Lock()
 

@@ -1,0 +1,243 @@
+"""End-to-end builds through the real CLI: the minimal pipeline as written,
+resume after SIGKILL, and a build on an external Dask scheduler + 2 workers."""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+import zipfile
+from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
+
+import pyarrow.parquet as pq
+import pytest
+
+from irdata.synth import encode, procedural_image
+
+MINIMAL_YAML = """\
+output: out/million-ird     # or --out on the command line
+seed: 0
+sources:
+  - name: photos
+    urls: manifests/photos.csv   # CSV, TSV, Parquet or JSONL with a `url` column;
+                                 # optional `license`, `source`; other columns kept
+  - name: local
+    dir: pictures/               # recursive, image extensions
+  - name: div2k
+    archive: {archive_url}   # or a local .zip/.tar/.tar.gz
+fetch:
+  allow_private_networks: true   # default false
+"""
+
+
+class _SlowHandler(SimpleHTTPRequestHandler):
+    delay = 0.0
+
+    def do_GET(self):  # noqa: N802 - http.server naming
+        time.sleep(self.delay)
+        super().do_GET()
+
+    def log_message(self, format, *args):  # noqa: A002
+        pass
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A folder of generated photos served on 127.0.0.1 with a per-request delay."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(type("H", (_SlowHandler,), {}), directory=str(folder))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}", handler.func
+    httpd.shutdown()
+    httpd.server_close()
+
+
+def _photos(folder, count, start=0, size=(640, 520)):
+    names = []
+    for seed in range(start, start + count):
+        name = f"p{seed:03d}.jpg"
+        (folder / name).write_bytes(encode(procedural_image(seed, *size), "jpg", 90))
+        names.append(name)
+    return names
+
+
+def _url_list(path, base, names):
+    lines = ["url,license,source,caption"]
+    lines += [f"{base}/{name},CC0-1.0,test,photo {name}" for name in names]
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _irdata(*args, cwd, timeout=240, **kwargs):
+    return subprocess.run([sys.executable, "-m", "irdata", *args], cwd=cwd, timeout=timeout,
+                          capture_output=True, text=True, **kwargs)
+
+
+def _outputs(root):
+    """Every deterministic output file (not stats or run.json, which hold times)."""
+    files = {}
+    for folder in ("raw", "plan"):
+        base = os.path.join(root, folder)
+        for name in sorted(os.listdir(base)):
+            if name.endswith((".tar", ".parquet", ".done")):
+                with open(os.path.join(base, name), "rb") as fh:
+                    files[f"{folder}/{name}"] = fh.read()
+    return files
+
+
+def _pipeline(tmp_path, name, base, names, per_partition):
+    _url_list(tmp_path / f"{name}.csv", base, names)
+    path = tmp_path / f"{name}.yaml"
+    path.write_text(f"seed: 0\nimages_per_partition: {per_partition}\n"
+                    f"sources:\n  - name: web\n    urls: {name}.csv\n"
+                    f"fetch:\n  allow_private_networks: true\n  threads: 2\n")
+    return path
+
+
+def test_minimal_pipeline_as_written(tmp_path, served):
+    folder, base, _ = served
+    names = _photos(folder, 3)
+    archive = folder / "DIV2K_train_HR.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        for seed in (10, 11):
+            zf.writestr(f"DIV2K_train_HR/{seed:04d}.png",
+                        encode(procedural_image(seed, 600, 520), "png"))
+        zf.writestr("DIV2K_train_HR/readme.txt", "not an image")
+    (tmp_path / "manifests").mkdir()
+    _url_list(tmp_path / "manifests" / "photos.csv", base, names + ["missing.jpg"])
+    (tmp_path / "pictures" / "sub").mkdir(parents=True)
+    (tmp_path / "pictures" / "sub" / "local.png").write_bytes(
+        encode(procedural_image(20, 700, 600), "png"))
+    (tmp_path / "pipeline.yaml").write_text(
+        MINIMAL_YAML.format(archive_url=f"{base}/DIV2K_train_HR.zip"))
+
+    result = _irdata("build", "pipeline.yaml", "--workers", "2", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "out" / "million-ird"
+    table = pq.read_table(out / "raw" / "00000.parquet").to_pylist()
+    by_source = {}
+    for row in table:
+        by_source.setdefault(row["source_name"], []).append(row)
+    assert sorted(by_source) == ["div2k", "local", "photos"]
+    assert [r["status"] for r in by_source["div2k"]] == ["ok", "ok"]
+    assert all(r["locator"].startswith(f"{base}/DIV2K_train_HR.zip!") for r in by_source["div2k"])
+    assert by_source["local"][0]["status"] == "ok"
+    assert by_source["local"][0]["width"] == 700
+    statuses = sorted((r["status"], r["reason"], r["http_status"]) for r in by_source["photos"])
+    assert statuses == [("failed", "http_404", 404)] + [("ok", "", 200)] * 3
+    run = json.loads((out / "run.json").read_text())
+    assert run["seed"] == 0 and run["ok"] is True
+    assert run["versions"]["irdata"] and run["versions"]["dask"]
+    assert "fetch: 1 partitions" in result.stderr
+    assert "failed:http_404" in result.stderr
+
+
+def test_resume_after_sigkill_is_byte_identical(tmp_path, served):
+    folder, base, handler = served
+    names = _photos(folder, 24)
+    handler.delay = 0.15
+    pipeline = _pipeline(tmp_path, "web", base, names, per_partition=2)
+
+    reference = _irdata("build", str(pipeline), "--out", "ref", "--workers", "2", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+
+    proc = subprocess.Popen([sys.executable, "-m", "irdata", "build", str(pipeline),
+                             "--out", "resumed", "--workers", "2"], cwd=tmp_path,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    raw = tmp_path / "resumed" / "raw"
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline:
+        done = list(raw.glob("*.done")) if raw.exists() else []
+        if len(done) >= 3:
+            break
+        assert proc.poll() is None, "build finished before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the driver and every cluster process
+    proc.wait(timeout=30)
+    killed_at = len(list(raw.glob("*.done")))
+    assert 3 <= killed_at < 12
+
+    resumed = _irdata("build", str(pipeline), "--out", "resumed", "--workers", "2", cwd=tmp_path)
+
+    assert resumed.returncode == 0, resumed.stderr
+    assert _outputs(tmp_path / "ref") == _outputs(tmp_path / "resumed")
+    leftovers = [p for p in (tmp_path / "resumed").rglob("*") if ".tmp-" in p.name]
+    assert leftovers == []
+
+
+@pytest.fixture
+def dask_cluster(tmp_path):
+    """A real `dask scheduler` and two `dask worker` processes."""
+    scheduler_file = tmp_path / "scheduler.json"
+    env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    bindir = os.path.dirname(sys.executable)
+    procs = [subprocess.Popen([os.path.join(bindir, "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard",
+                               "--scheduler-file", str(scheduler_file)],
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env)]
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert scheduler_file.exists(), "dask scheduler did not start"
+        for _ in range(2):
+            procs.append(subprocess.Popen(
+                [os.path.join(bindir, "dask"), "worker", "--scheduler-file", str(scheduler_file),
+                 "--nthreads", "1", "--no-dashboard", "--nworkers", "1"],
+                stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        address = json.loads(scheduler_file.read_text())["address"]
+        _wait_for_workers(address, 2)
+        yield address
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _wait_for_workers(address, count):
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        client.wait_for_workers(count, timeout=60)
+
+
+def test_external_scheduler_matches_local_build(tmp_path, served, dask_cluster):
+    folder, base, _ = served
+    names = _photos(folder, 8)
+    pipeline = _pipeline(tmp_path, "web", base, names, per_partition=3)
+
+    local = _irdata("build", str(pipeline), "--out", "local", "--workers", "1", cwd=tmp_path)
+    remote = _irdata("build", str(pipeline), "--out", "remote", "--scheduler", dask_cluster,
+                     cwd=tmp_path)
+
+    assert local.returncode == 0, local.stderr
+    assert remote.returncode == 0, remote.stderr
+    outputs = _outputs(tmp_path / "remote")
+    assert sorted(k for k in outputs if k.endswith(".tar")) == [
+        "raw/00000.tar", "raw/00001.tar", "raw/00002.tar"]
+    assert outputs == _outputs(tmp_path / "local")
+
+
+def test_unreachable_scheduler_is_one_line(tmp_path, served):
+    folder, base, _ = served
+    pipeline = _pipeline(tmp_path, "web", base, _photos(folder, 1), per_partition=3)
+    result = _irdata("build", str(pipeline), "--out", "x", "--scheduler", "tcp://127.0.0.1:9",
+                     cwd=tmp_path, timeout=90)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("irdata: error: cannot reach Dask scheduler tcp://127.0.0.1:9")
+    assert "Traceback" not in result.stderr
