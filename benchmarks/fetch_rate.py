@@ -1,0 +1,81 @@
+"""Fetch + inspect rate: serve DIR's photos from 127.0.0.1 and run `irdata build --stages fetch`.
+
+    python benchmarks/fetch_rate.py ../shared/corpus/photos [--workers 2] [--repeat 3]
+
+Prints images/s and MB/s of the fetch stage (plan and cluster start-up excluded)
+and appends a row to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import os
+import platform
+import shutil
+import tempfile
+import time
+
+from irdata import config as config_mod
+from irdata.runner import run_build
+from irdata.serve import LoopbackServer
+from irdata.sources.folders import is_image_name
+
+
+def _write_pipeline(work: str, base_url: str, names: list[str], per_partition: int) -> dict:
+    url_list = os.path.join(work, "urls.csv")
+    with open(url_list, "w", newline="") as fh:
+        writer = csv.writer(fh)
+        writer.writerow(["url"])
+        writer.writerows([[f"{base_url}/{name}"] for name in names])
+    return config_mod.validate({"sources": [{"name": "bench", "urls": url_list}],
+                                "images_per_partition": per_partition,
+                                "fetch": {"allow_private_networks": True}}, "bench", work)
+
+
+def measure(folder: str, workers: int, per_partition: int) -> dict:
+    names = sorted(n for n in os.listdir(folder) if is_image_name(n))
+    work = tempfile.mkdtemp(prefix="irdata-bench-")
+    try:
+        with LoopbackServer(folder) as server:
+            config = _write_pipeline(work, server.url, names, per_partition)
+            out = os.path.join(work, "out")
+            results = run_build(config, out, ["fetch"], workers=workers, quiet=True)
+        stats = results["fetch"]["stats"]
+        seconds = results["fetch"]["seconds"]
+        images = sum(s["status"].get("ok", 0) for s in stats)
+        megabytes = sum(s["bytes"] for s in stats) / 1e6
+        return {"images": images, "items": len(names), "seconds": seconds,
+                "images_per_s": images / seconds, "mb_per_s": megabytes / seconds}
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder")
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--per-partition", type=int, default=10)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+    runs = [measure(args.folder, args.workers, args.per_partition) for _ in range(args.repeat)]
+    best = max(runs, key=lambda r: r["images_per_s"])
+    print(f"{'run':>4} {'images':>7} {'seconds':>8} {'images/s':>9} {'MB/s':>7}")
+    for number, run in enumerate(runs, 1):
+        print(f"{number:>4} {run['images']:>7} {run['seconds']:>8.2f} "
+              f"{run['images_per_s']:>9.2f} {run['mb_per_s']:>7.1f}")
+    row = (f"| {time.strftime('%Y-%m-%d')} | fetch_rate | {os.path.basename(os.path.abspath(args.folder))} "
+           f"| {args.workers} workers, {os.cpu_count()} cores, {platform.machine()} "
+           f"| best of {args.repeat}: {best['images_per_s']:.2f} images/s, "
+           f"{best['mb_per_s']:.1f} MB/s ({best['images']} images) |\n")
+    new = not os.path.exists("BENCHMARKS.md")
+    with open("BENCHMARKS.md", "a") as fh:
+        if new:
+            fh.write("# Benchmarks\n\n| date | benchmark | data | setup | result |\n"
+                     "| --- | --- | --- | --- | --- |\n")
+        fh.write(row)
+    print(row.strip())
+
+
+if __name__ == "__main__":
+    main()
