@@ -63,7 +63,6 @@ def run_stage(client, name: str, config: dict, out: Output, partitions: int,
     from distributed import as_completed
 
     stage = STAGES[name]
-    out.remove_temps(stage.FOLDER)
     finished, todo = [], []
     for index in range(partitions):
         stats = _done_stats(out, stage, index)
@@ -96,6 +95,7 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
     results, errors = {}, []
     with connect(workers, scheduler) as client:
         out.makedirs("")
+        out.remove_temps("")  # leftovers of a killed run; no other build may share OUT
         run = runinfo.new_run(config, stages, list(argv or []))
         out.write_json("run.json", run)
         plan = make_plan(config, out)
