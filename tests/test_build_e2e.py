@@ -241,3 +241,26 @@ def test_unreachable_scheduler_is_one_line(tmp_path, served):
     lines = result.stderr.strip().splitlines()
     assert lines[-1].startswith("irdata: error: cannot reach Dask scheduler tcp://127.0.0.1:9")
     assert "Traceback" not in result.stderr
+
+
+def test_demo_over_a_users_folder(tmp_path):
+    photos = tmp_path / "mine" / "trip"
+    photos.mkdir(parents=True)
+    _photos(photos, 3)
+    (photos / "notes.txt").write_text("not a photo")
+
+    result = _irdata("demo", "--source", str(tmp_path / "mine"), "--out", "demo-out",
+                     "--workers", "1", cwd=tmp_path)
+
+    assert result.returncode == 0, result.stderr
+    assert "fetched, usable    3" in result.stdout
+    rows = pq.read_table(tmp_path / "demo-out" / "raw" / "00000.parquet").to_pylist()
+    assert sorted(r["locator"].rsplit("/", 1)[1] for r in rows) == ["p000.jpg", "p001.jpg",
+                                                                    "p002.jpg"]
+    assert {r["status"] for r in rows} == {"ok"}
+
+
+def test_demo_rejects_a_missing_source_folder(tmp_path):
+    result = _irdata("demo", "--source", "nowhere", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip() == "irdata: error: --source: not a folder: nowhere"
