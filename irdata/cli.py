@@ -29,9 +29,11 @@ def _stage_list(text: str) -> list[str]:
 
     names = [s.strip() for s in text.split(",") if s.strip()]
     unknown = [s for s in names if s not in ORDER]
-    if unknown or not names:
+    if not names:
+        raise argparse.ArgumentTypeError(f"no stage given (available: {', '.join(ORDER)})")
+    if unknown:
         raise argparse.ArgumentTypeError(
-            f"unknown stage {unknown[0] if unknown else text!r} (available: {', '.join(ORDER)})")
+            f"unknown stage {unknown[0]!r} (available: {', '.join(ORDER)})")
     return names
 
 

@@ -23,6 +23,7 @@ _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECAS
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": MiB, "G": GiB, "T": 1024 * GiB}
 SOURCE_KINDS = ("urls", "dir", "archive")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
+URL_LIST_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
 
 
@@ -97,7 +98,7 @@ def parse_bytes(value: Any) -> int:
         return value
     match = _SIZE_RE.match(str(value))
     if not match:
-        raise ValueError("expected a byte size such as 67108864 or '64MiB'")
+        raise ValueError(f"expected a byte size such as 67108864 or '64MiB', got {value!r}")
     number, unit = match.groups()
     return int(float(number) * _UNITS[(unit or "").upper()[:1]])
 
@@ -174,9 +175,12 @@ def _check_source(raw: Any, index: int, where: str, config_dir: str) -> dict:
         raise ConfigError(where, f"'{label}.name' must be 1-64 letters, digits, '_', '-' "
                                  f"or '.', got {src['name']!r}")
     kinds = [k for k in SOURCE_KINDS if src[k]]
-    if len(kinds) != 1:
-        raise ConfigError(where, f"'{label}' ({src['name']}) needs exactly one of "
+    if not kinds:
+        raise ConfigError(where, f"'{label}' ({src['name']}) needs one of "
                                  f"{', '.join(SOURCE_KINDS)}")
+    if len(kinds) > 1:
+        raise ConfigError(where, f"'{label}' ({src['name']}) has {' and '.join(kinds)}: "
+                                 f"give exactly one of {', '.join(SOURCE_KINDS)}")
     kind = kinds[0]
     src["kind"] = kind
     location = src[kind]
@@ -185,6 +189,9 @@ def _check_source(raw: Any, index: int, where: str, config_dir: str) -> dict:
     if kind == "archive" and not location.lower().endswith(ARCHIVE_SUFFIXES):
         raise ConfigError(where, f"'{label}.archive': unsupported archive type {location!r} "
                                  f"(use {', '.join(ARCHIVE_SUFFIXES)})")
+    if kind == "urls" and not location.lower().endswith(URL_LIST_SUFFIXES):
+        raise ConfigError(where, f"'{label}.urls': unsupported URL list type {location!r} "
+                                 f"(use .csv, .tsv, .parquet or .jsonl)")
     resolved = resolve_path(location, config_dir)
     if resolved is None:
         raise ConfigError(where, f"'{label}.{kind}': file not found: {location}")
@@ -198,6 +205,8 @@ def _check_source(raw: Any, index: int, where: str, config_dir: str) -> dict:
 
 def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     """Check a parsed YAML mapping against the schema; return it with defaults."""
+    if raw is None:
+        raise ConfigError(where, "the file is empty: a pipeline needs at least 'sources'")
     if not isinstance(raw, dict):
         raise ConfigError(where, "the pipeline must be a YAML mapping")
     known = set(TOP) | set(SECTIONS) | {"sources"}
@@ -220,6 +229,8 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
 
 def load(path: str) -> dict:
     """Read and validate a pipeline YAML file."""
+    if os.path.isdir(path):
+        raise ConfigError("", f"config file is a folder, not a YAML file: {path}")
     if not os.path.isfile(path):
         raise ConfigError("", f"config file not found: {path}")
     try:

@@ -9,7 +9,8 @@ Normalisation rule (documented in ARCHITECTURE.md):
   out = round((c * a + 255 * (255 - a)) / 255);
 - CMYK, YCbCr, LAB, 1-bit, grey and palette images use Pillow's conversion to RGB;
 - ICC profiles are not applied: sample values are taken as stored;
-- EXIF orientation 2-8 is applied after normalisation.
+- EXIF orientation 2-8 is applied after normalisation, exactly once (Pillow's
+  TIFF reader applies it itself while loading; see `exif_orientation`).
 """
 
 from __future__ import annotations
@@ -59,12 +60,29 @@ def open_header(data: bytes, fmt: str) -> Image.Image:
 
 
 def exif_orientation(img: Image.Image) -> int:
-    """EXIF orientation 1-8; 1 when absent or unreadable."""
+    """EXIF orientation 1-8; 1 when absent or unreadable. Reads metadata only.
+
+    Before `load` this is the orientation the file declares; after `load` it is
+    the orientation still to apply to the decoded pixels: Pillow's TIFF reader
+    applies the orientation itself and drops the tag. A PNG's eXIf chunk may
+    follow the pixel data; it is seen only after `load` (Pillow's own PNG
+    `getexif` would decode the whole image, before any size check)."""
+    if img.format == "PNG" and "exif" not in img.info:
+        return 1
     try:
         value = int(img.getexif().get(0x0112, 1))
     except Exception:  # noqa: BLE001 - a corrupt EXIF block means no orientation
         return 1
     return value if 1 <= value <= 8 else 1
+
+
+def stored_size(img: Image.Image) -> tuple[int, int]:
+    """(width, height) as stored, before orientation: Pillow's TIFF reader reports
+    an already oriented size, so its dimension tags are read instead."""
+    if img.format == "TIFF":
+        tags = img.tag_v2
+        return int(tags.get(256, img.size[0])), int(tags.get(257, img.size[1]))
+    return img.size
 
 
 def oriented_size(size: tuple[int, int], orientation: int) -> tuple[int, int]:

@@ -48,8 +48,15 @@ def _reduced_decode(img: Image.Image, fmt: str) -> Image.Image:
     return decode.load(img)
 
 
+def _orient_result(result: Inspection, size: tuple[int, int], orientation: int) -> None:
+    result.orientation = orientation
+    result.width, result.height = decode.oriented_size(size, orientation)
+
+
 def inspect_bytes(data: bytes, max_pixels: int, min_side: int) -> Inspection:
-    """Sniff, check the header, decode (reduced where possible) and hash."""
+    """Sniff, check the header, decode (reduced where possible) and hash.
+
+    Size checks use the header only: a decompression bomb is never decoded."""
     result = Inspection(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
     fmt, problem = sniff(data)
     if problem:
@@ -57,16 +64,20 @@ def inspect_bytes(data: bytes, max_pixels: int, min_side: int) -> Inspection:
     result.format = fmt
     try:
         img = decode.open_header(data, fmt)
-        width, height = img.size
+        size = decode.stored_size(img)
+        width, height = size
         result.mode, result.frames = img.mode, decode.frame_count(img)
-        result.orientation = decode.exif_orientation(img)
-        result.width, result.height = decode.oriented_size((width, height), result.orientation)
+        _orient_result(result, size, decode.exif_orientation(img))
         if width * height > max_pixels:
             return _drop(result, "decompression_bomb",
                          f"{width}x{height} = {width * height} pixels > {max_pixels}")
         if min(width, height) < min_side:
             return _drop(result, "too_small", f"short side {min(width, height)} < {min_side}")
-        pixels = decode.orient(decode.to_rgb8(_reduced_decode(img, fmt)), result.orientation)
+        rgb = decode.to_rgb8(_reduced_decode(img, fmt))
+        pending = decode.exif_orientation(img)  # what Pillow did not apply itself
+        if result.orientation == 1:  # e.g. a PNG eXIf chunk after the pixel data
+            _orient_result(result, size, pending)
+        pixels = decode.orient(rgb, pending)
     except decode.DecodeError as err:
         return _drop(result, err.reason, err.detail)
     except Exception as exc:  # noqa: BLE001 - hostile files must never end the run

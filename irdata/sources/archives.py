@@ -8,6 +8,7 @@ a reason so an auditor sees them.
 
 from __future__ import annotations
 
+import stat
 import tarfile
 import zipfile
 from collections.abc import Iterator
@@ -35,11 +36,17 @@ def unsafe_member(name: str) -> str:
     return ""
 
 
+def _zip_problem(info: zipfile.ZipInfo) -> str:
+    """Zips made on Unix store the file type in the high bits of external_attr."""
+    kind = stat.S_IFMT(info.external_attr >> 16)
+    return "" if kind in (0, stat.S_IFREG) else "not a regular file (link or device)"
+
+
 def _zip_members(path: str) -> Iterator[tuple[str, str]]:
     with zipfile.ZipFile(path) as zf:
         for info in zf.infolist():
             if not info.is_dir():
-                yield info.filename, ""
+                yield info.filename, _zip_problem(info)
 
 
 def _tar_members(path: str) -> Iterator[tuple[str, str]]:
@@ -75,10 +82,13 @@ def _read_capped(fh, cap: int) -> bytes:
 
 
 def _read_zip(container: str, names: set[str], cap: int):
+    # Archive order, like tars and like the plan: a sequential reader buffers nothing.
     with zipfile.ZipFile(container) as zf:
-        for name in sorted(names):
+        for info in zf.infolist():
+            if info.filename not in names or info.is_dir() or _zip_problem(info):
+                continue
+            name = info.filename
             try:
-                info = zf.getinfo(name)
                 if info.file_size > cap:
                     raise MemberTooLarge(f"declared size {info.file_size} > {cap} bytes")
                 with zf.open(info) as fh:
@@ -106,11 +116,13 @@ def read_members(container: str, locator_hint: str, names: set[str], cap: int
 
     A tar is read as a stream in one pass, so .tar.gz needs no random access.
     A broken archive gives its error to every member not yet read.
+    `locator_hint` is the archive's own locator or path (it decides zip or tar
+    by its suffix), not a member locator `ARCHIVE!member`.
     """
     reader = _read_zip if archive_type(locator_hint) == "zip" else _read_tar
     remaining = set(names)
     try:
-        for name, result in reader(container, names, cap):
+        for name, result in reader(container, frozenset(remaining), cap):
             if name in remaining:
                 remaining.discard(name)
                 yield name, result

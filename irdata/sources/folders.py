@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import stat
 
 from irdata.sources.item import SourceItem
 
@@ -14,6 +15,15 @@ def is_image_name(name: str) -> bool:
     return name.lower().endswith(IMAGE_SUFFIXES)
 
 
+def is_regular_file(path: str) -> bool:
+    """True for a plain file: not a symbolic link, FIFO, socket or device (reading
+    a FIFO would block the fetch stage forever)."""
+    try:
+        return stat.S_ISREG(os.lstat(path).st_mode)
+    except OSError:
+        return False
+
+
 def list_folder_items(source: dict) -> list[SourceItem]:
     """Image files below the folder; symbolic links are not followed."""
     root = source["dir"]
@@ -22,7 +32,7 @@ def list_folder_items(source: dict) -> list[SourceItem]:
         dirnames.sort()
         for name in sorted(filenames):
             path = os.path.join(folder, name)
-            if not is_image_name(name) or os.path.islink(path):
+            if not is_image_name(name) or not is_regular_file(path):
                 continue
             items.append(SourceItem(locator=path, kind="file", source_name=source["name"],
                                     source=source["name"], license=source["license"]))

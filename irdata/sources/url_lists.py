@@ -16,36 +16,53 @@ MAX_URL_LENGTH = 8192
 csv.field_size_limit(16 * 1024 * 1024)
 
 
-def _csv_rows(path: str, delimiter: str) -> Iterator[tuple[int, dict | None]]:
-    with open(path, newline="", encoding="utf-8", errors="replace") as fh:
-        reader = csv.DictReader(fh, delimiter=delimiter)
-        if reader.fieldnames is None:
-            return
-        yield 0, {"__columns__": reader.fieldnames}
-        for number, row in enumerate(reader, start=2):
-            yield number, {k: v for k, v in row.items() if k is not None}
+# Each reader returns (columns, rows): `columns` is None for JSONL, which has no
+# header; rows are (line or row number, mapping or None for an unparsable line).
+Rows = tuple[list[str] | None, Iterator[tuple[int, dict | None]]]
 
 
-def _jsonl_rows(path: str) -> Iterator[tuple[int, dict | None]]:
-    with open(path, encoding="utf-8", errors="replace") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except ValueError:
-                row = None
-            yield number, row if isinstance(row, dict) else None
+def _open_text(path: str):
+    # utf-8-sig: a byte-order mark (Excel) must not become part of the first column name.
+    return open(path, newline="", encoding="utf-8-sig", errors="replace")
 
 
-def _parquet_rows(path: str) -> Iterator[tuple[int, dict | None]]:
+def _csv_rows(path: str, delimiter: str) -> Rows:
+    with _open_text(path) as fh:
+        columns = [name.strip() for name in next(csv.reader(fh, delimiter=delimiter), [])]
+
+    def rows() -> Iterator[tuple[int, dict | None]]:
+        with _open_text(path) as fh:
+            lines = csv.reader(fh, delimiter=delimiter)
+            next(lines, None)
+            for number, values in enumerate(lines, start=2):
+                if values:  # blank lines are not rows
+                    values += [None] * (len(columns) - len(values))
+                    yield number, dict(zip(columns, values))
+
+    return columns, rows()
+
+
+def _jsonl_rows(path: str) -> Rows:
+    def rows() -> Iterator[tuple[int, dict | None]]:
+        with _open_text(path) as fh:
+            for number, line in enumerate(fh, start=1):
+                if not line.strip():
+                    continue
+                try:
+                    row = json.loads(line)
+                except ValueError:
+                    row = None
+                yield number, row if isinstance(row, dict) else None
+
+    return None, rows()
+
+
+def _parquet_rows(path: str) -> Rows:
     table = pq.read_table(path)
-    yield 0, {"__columns__": table.column_names}
-    for number, row in enumerate(table.to_pylist(), start=1):
-        yield number, row
+    return list(table.column_names), enumerate(table.to_pylist(), start=1)
 
 
-def _rows(path: str) -> Iterator[tuple[int, dict | None]]:
+def _rows(path: str) -> Rows:
     lower = path.lower()
     if lower.endswith((".parquet", ".pq")):
         return _parquet_rows(path)
@@ -56,6 +73,13 @@ def _rows(path: str) -> Iterator[tuple[int, dict | None]]:
     if lower.endswith(".csv"):
         return _csv_rows(path, ",")
     raise ConfigError(path, "unknown URL list format (use .csv, .tsv, .parquet or .jsonl)")
+
+
+def _check_column(path: str, column: str, columns: list[str]) -> None:
+    if not columns:
+        raise ConfigError(path, f"the URL list is empty (it needs a '{column}' column)")
+    if column not in columns:
+        raise ConfigError(path, f"no '{column}' column (columns: {', '.join(map(str, columns))})")
 
 
 def url_problem(url: str) -> str:
@@ -103,14 +127,18 @@ def _item(source: dict, path: str, number: int, row: dict | None) -> SourceItem:
 
 
 def list_url_items(source: dict) -> list[SourceItem]:
-    """Every row of the list as an item; rows without a usable URL carry `bad_url`."""
-    path = source["urls"]
-    items = []
-    for number, row in _rows(path):
-        if row is not None and "__columns__" in row:
-            if source["url_column"] not in row["__columns__"]:
-                raise ConfigError(path, f"no '{source['url_column']}' column "
-                                        f"(columns: {', '.join(map(str, row['__columns__']))})")
-            continue
+    """Every row of the list as an item; rows without a usable URL carry `bad_url`.
+    A list with no URL column at all (in JSONL: no object with that key) is a
+    ConfigError naming the file and the columns it has."""
+    path, column = source["urls"], source["url_column"]
+    columns, rows = _rows(path)
+    if columns is not None:
+        _check_column(path, column, columns)
+    items, keys = [], set()
+    for number, row in rows:
+        if row is not None:
+            keys.update(map(str, row))
         items.append(_item(source, path, number, row))
+    if columns is None and (keys or not items):
+        _check_column(path, column, sorted(keys))
     return items
