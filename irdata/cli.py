@@ -48,16 +48,18 @@ def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
 def build_parser() -> argparse.ArgumentParser:
     from irdata.stages import ORDER
 
-    parser = _Parser(prog="irdata", description="Build Million-IRD-style corpora.")
+    parser = _Parser(prog="irdata", description="Build Million-IRD-style corpora.",
+                     allow_abbrev=False)
     parser.add_argument("--version", action="version", version=f"irdata {__version__}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
-    build = commands.add_parser("build", help="run a pipeline YAML")
+    build = commands.add_parser("build", help="run a pipeline YAML", allow_abbrev=False)
     build.add_argument("pipeline", help="pipeline YAML file")
     build.add_argument("--out", help="output folder or fsspec URL (overrides `output`)")
     build.add_argument("--stages", type=_stage_list, default=list(ORDER),
                        help=f"comma-separated subset of {','.join(ORDER)}")
     _add_cluster_options(build)
-    demo = commands.add_parser("demo", help="build a small corpus from generated images")
+    demo = commands.add_parser("demo", help="build a small corpus from generated images",
+                                allow_abbrev=False)
     demo.add_argument("--source", help="folder of your own photos instead of generated ones")
     demo.add_argument("--out", help="output folder (default: a new ./irdata-demo-* folder)")
     _add_cluster_options(demo)

@@ -93,15 +93,15 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
     """Plan, then run each stage over all partitions. Returns stats per stage."""
     out = Output(out_root)
     results, errors = {}, []
+    out.makedirs("")
+    out.remove_temps("")  # leftovers of a killed run; no other build may share OUT
+    plan = make_plan(config, out)  # before the cluster: bad sources fail fast
+    run = runinfo.new_run(config, stages, list(argv or []))
+    out.write_json("run.json", run)
+    if not quiet:
+        print(f"irdata: {plan.items} source items in {plan.partitions} partitions "
+              f"-> {out.root}", file=sys.stderr)
     with connect(workers, scheduler) as client:
-        out.makedirs("")
-        out.remove_temps("")  # leftovers of a killed run; no other build may share OUT
-        run = runinfo.new_run(config, stages, list(argv or []))
-        out.write_json("run.json", run)
-        plan = make_plan(config, out)
-        if not quiet:
-            print(f"irdata: {plan.items} source items in {plan.partitions} partitions "
-                  f"-> {out.root}", file=sys.stderr)
         for name in [s for s in ORDER if s in stages]:
             runinfo.stamp(run, name, "started")
             began = time.monotonic()
