@@ -60,6 +60,8 @@ FETCH = _section(
     respect_optout=Field("bool", True, "drop images served with X-Robots-Tag noai/noimageai"),
     use_env_proxies=Field("bool", False, "use HTTP(S)_PROXY from the environment"),
     archive_max_bytes=Field("bytes", 256 * GiB, "byte cap for one remote archive download", 1),
+    archive_timeout=Field("float", 86400.0, "deadline for one remote archive download, seconds",
+                          0.001),
 )
 INSPECT = _section(
     max_pixels=Field("int", 300_000_000, "decompression-bomb limit (width x height)", 1),

@@ -51,7 +51,8 @@ def download_archive(out: Output, url: str, fetch_cfg: dict) -> tuple[str, str]:
     if out.exists(rel):
         return out.path(rel), ""
     print(f"irdata: downloading archive {url}", file=sys.stderr)
-    fetcher = Fetcher(fetch_cfg, max_bytes=fetch_cfg["archive_max_bytes"])
+    archive_cfg = dict(fetch_cfg, total_timeout=fetch_cfg["archive_timeout"])
+    fetcher = Fetcher(archive_cfg, max_bytes=fetch_cfg["archive_max_bytes"])
     try:
         with out.atomic(rel) as fh:
             result = fetcher.get(url, sink=fh)

@@ -19,15 +19,35 @@ class BlockedAddress(Exception):
     Deliberately not an OSError, so urllib3 neither wraps nor retries it."""
 
 
+# IPv6 ranges that carry an IPv4 address in their low 32 bits: a socket that
+# reaches one of them may end up at that IPv4 address (NAT64, IPv4-compatible).
+_EMBEDS_IPV4 = (ipaddress.ip_network("64:ff9b::/96"), ipaddress.ip_network("::/96"))
+
+
+def _embedded_ipv4(ip: ipaddress.IPv6Address) -> ipaddress.IPv4Address | None:
+    """The IPv4 address behind a NAT64, IPv4-compatible or 6to4 address."""
+    if ip.sixtofour:
+        return ip.sixtofour
+    if any(ip in net for net in _EMBEDS_IPV4):
+        return ipaddress.IPv4Address(int(ip) & 0xFFFFFFFF)
+    return None
+
+
+def _routable(ip: ipaddress.IPv4Address | ipaddress.IPv6Address) -> bool:
+    return ip.is_global and not ip.is_multicast
+
+
 def is_public_address(address: str) -> bool:
-    """True only for globally routable unicast addresses."""
+    """True only for globally routable unicast addresses. An IPv6 address that
+    embeds an IPv4 one (mapped, NAT64, 6to4) must have a public IPv4 inside."""
     try:
         ip = ipaddress.ip_address(address.split("%")[0])
     except ValueError:
         return False
     if isinstance(ip, ipaddress.IPv6Address) and ip.ipv4_mapped:
         ip = ip.ipv4_mapped
-    return ip.is_global and not ip.is_multicast
+    inner = _embedded_ipv4(ip) if isinstance(ip, ipaddress.IPv6Address) else None
+    return _routable(ip) and (inner is None or _routable(inner))
 
 
 class _PeerCheck:

@@ -1,7 +1,9 @@
 """HTTP downloads with retries, caps, politeness and the private-network guard.
 
 `Fetcher.get(url)` never raises for a network or server problem: it returns a
-Download whose `reason` says what went wrong (empty on success).
+Download whose `reason` says what went wrong (empty on success). `attempts`
+counts every request sent, retries included; `total_timeout` bounds the whole
+call, retries included.
 """
 
 from __future__ import annotations
@@ -46,13 +48,24 @@ class _BodyError(Exception):
 
 
 class CappedRetry(Retry):
-    """urllib3 Retry that honours Retry-After up to `retry_after_max` seconds."""
+    """urllib3 Retry that honours Retry-After up to `retry_after_cap` seconds.
 
-    retry_after_max = 60.0
+    (Not named `retry_after_max`: recent urllib3 2.x has an __init__ argument of that
+    name, default 6 hours, whose instance value would hide this class setting.)"""
+
+    retry_after_cap = 60.0
 
     def get_retry_after(self, response):
         value = super().get_retry_after(response)
-        return None if value is None else min(value, self.retry_after_max)
+        return None if value is None else min(value, self.retry_after_cap)
+
+    def increment(self, *args, **kwargs):
+        """Retry.increment; an error it raises records how many tries were made."""
+        try:
+            return super().increment(*args, **kwargs)
+        except Exception as exc:
+            exc.irdata_attempts = len(self.history) + 1
+            raise
 
 
 def optout_directives(header_value: str | None) -> set[str]:
@@ -74,7 +87,7 @@ class _GuardedAdapter(HTTPAdapter):
 
 
 def _retry_policy(cfg: dict) -> Retry:
-    policy = type("Retry", (CappedRetry,), {"retry_after_max": cfg["retry_after_max"]})
+    policy = type("Retry", (CappedRetry,), {"retry_after_cap": cfg["retry_after_max"]})
     return policy(
         total=cfg["retries"], connect=cfg["retries"], read=cfg["retries"],
         status=cfg["retries"], other=0, redirect=None,
@@ -106,21 +119,38 @@ def _attempts_of(response: requests.Response) -> int:
     return 1 + len(retries.history) if retries is not None else 1
 
 
-def _error_reason(exc: Exception) -> tuple[str, str]:
-    """Map a requests/urllib3 exception to (reason, detail)."""
+def _chain(exc: BaseException) -> list[BaseException]:
+    """`exc` and the exceptions behind it (cause, context, urllib3 `reason`)."""
     chain, cause = [], exc
     while cause is not None and len(chain) < 8:
         chain.append(cause)
         cause = cause.__cause__ or cause.__context__ or getattr(cause, "reason", None)
         if not isinstance(cause, BaseException):
             cause = None
+    return chain
+
+
+def _error_attempts(exc: Exception) -> int:
+    """Requests sent before urllib3 gave up with `exc` (1 when it did not retry)."""
+    return next((i.irdata_attempts for i in _chain(exc) if hasattr(i, "irdata_attempts")), 1)
+
+
+def _is_timeout(exc: BaseException) -> bool:
+    # NewConnectionError (refused, DNS) subclasses urllib3's ConnectTimeoutError.
+    return (isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError))
+            and not isinstance(exc, urllib3.exceptions.NewConnectionError))
+
+
+def _error_reason(exc: Exception) -> tuple[str, str]:
+    """Map a requests/urllib3 exception to (reason, detail)."""
+    chain = _chain(exc)
     detail = str(exc)[:300]
     for item in chain:
         if isinstance(item, BlockedAddress):
             return "private_address", str(item)
     if isinstance(exc, requests.TooManyRedirects):
         return "too_many_redirects", detail
-    if isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError)):
+    if any(_is_timeout(i) for i in chain):  # read timeouts arrive wrapped in MaxRetryError
         return "timeout", detail
     if isinstance(exc, (requests.exceptions.InvalidURL, requests.exceptions.MissingSchema,
                         requests.exceptions.InvalidSchema, UnicodeError, ValueError)):
@@ -159,36 +189,47 @@ class Fetcher:
 
     def get(self, url: str, sink=None) -> Download:
         """Download `url`. Body failures (truncated, stalled) are retried like
-        connection errors. With `sink` (a binary file), bytes go there instead
-        of into memory."""
+        connection errors while `total_timeout` (one deadline for the whole call)
+        allows. With `sink` (a binary file), bytes go there instead of into memory."""
         result = Download(url=url)
+        deadline = time.monotonic() + self.cfg["total_timeout"]
         for round_ in range(self.cfg["retries"] + 1):
             if round_:
-                time.sleep(min(self.cfg["backoff"] * 2 ** round_, self.cfg["backoff_max"]))
+                pause = min(self.cfg["backoff"] * 2 ** round_, self.cfg["backoff_max"])
+                time.sleep(max(0.0, min(pause, deadline - time.monotonic())))
+                if time.monotonic() >= deadline:
+                    break
                 if sink is not None:
                     sink.seek(0)
                     sink.truncate()
-            retry = self._get_once(url, result, sink)
+            retry = self._get_once(url, result, sink, deadline)
             if not retry:
                 break
         return result
 
-    def _get_once(self, url: str, result: Download, sink) -> bool:
-        deadline = time.monotonic() + self.cfg["total_timeout"]
-        timeout = (self.cfg["connect_timeout"], self.cfg["read_timeout"])
+    def _timeouts(self, deadline: float) -> tuple[float, float]:
+        """(connect, read) timeouts, neither longer than the time left."""
+        left = max(0.001, deadline - time.monotonic())
+        return min(self.cfg["connect_timeout"], left), min(self.cfg["read_timeout"], left)
+
+    def _get_once(self, url: str, result: Download, sink, deadline: float) -> bool:
+        """One round (urllib3 retries statuses and connections inside it);
+        True when the body failed in a way worth another round."""
+        result.http_status, result.headers, answered = None, {}, False
         try:
-            with self._host_slot(url):
-                with self.session.get(url, stream=True, timeout=timeout) as response:
-                    result.attempts += _attempts_of(response)
-                    result.http_status = response.status_code
-                    result.headers = {k.lower(): v for k, v in response.headers.items()}
-                    self._check_response(response)
-                    result.data = self._read_body(response, deadline, sink)
+            with self._host_slot(url), self.session.get(
+                    url, stream=True, timeout=self._timeouts(deadline)) as response:
+                answered = True
+                result.attempts += _attempts_of(response)
+                result.http_status = response.status_code
+                result.headers = {k.lower(): v for k, v in response.headers.items()}
+                self._check_response(response)
+                result.data = self._read_body(response, deadline, sink)
         except _BodyError as err:
             result.status, result.reason, result.detail = err.status, err.reason, err.detail
             return err.retry
         except Exception as exc:  # noqa: BLE001 - every failure becomes a reason
-            result.attempts += 1 if result.http_status is None else 0
+            result.attempts += 0 if answered else _error_attempts(exc)
             result.status = "failed"
             result.reason, result.detail = _error_reason(exc)
             return False
@@ -221,8 +262,7 @@ class Fetcher:
                                      f"body larger than cap {self.max_bytes} bytes")
                 if time.monotonic() > deadline:
                     raise _BodyError("failed", "timeout",
-                                     f"download exceeded {self.cfg['total_timeout']} s",
-                                     retry=True)
+                                     f"download exceeded {self.cfg['total_timeout']} s")
                 if sink is not None:
                     sink.write(chunk)
                 else:
