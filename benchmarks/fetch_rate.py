@@ -11,15 +11,17 @@ from __future__ import annotations
 import argparse
 import csv
 import os
-import platform
 import shutil
+import sys
 import tempfile
-import time
 
 from irdata import config as config_mod
 from irdata.runner import run_build
 from irdata.serve import LoopbackServer
 from irdata.sources.folders import is_image_name
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from record import append_result, machine
 
 
 def _write_pipeline(work: str, base_url: str, names: list[str], per_partition: int) -> dict:
@@ -64,17 +66,10 @@ def main() -> None:
     for number, run in enumerate(runs, 1):
         print(f"{number:>4} {run['images']:>7} {run['seconds']:>8.2f} "
               f"{run['images_per_s']:>9.2f} {run['mb_per_s']:>7.1f}")
-    row = (f"| {time.strftime('%Y-%m-%d')} | fetch_rate | {os.path.basename(os.path.abspath(args.folder))} "
-           f"| {args.workers} workers, {os.cpu_count()} cores, {platform.machine()} "
-           f"| best of {args.repeat}: {best['images_per_s']:.2f} images/s, "
-           f"{best['mb_per_s']:.1f} MB/s ({best['images']} images) |\n")
-    new = not os.path.exists("BENCHMARKS.md")
-    with open("BENCHMARKS.md", "a") as fh:
-        if new:
-            fh.write("# Benchmarks\n\n| date | benchmark | data | setup | result |\n"
-                     "| --- | --- | --- | --- | --- |\n")
-        fh.write(row)
-    print(row.strip())
+    data = os.path.basename(os.path.abspath(args.folder))
+    result = (f"best of {args.repeat}: {best['images_per_s']:.2f} images/s, "
+              f"{best['mb_per_s']:.1f} MB/s ({best['images']} images)")
+    print(append_result("fetch_rate", data, f"{args.workers} workers, {machine()}", result))
 
 
 if __name__ == "__main__":

@@ -82,7 +82,7 @@ def _archive_items(source: dict, out: Output, fetch_cfg: dict) -> list[SourceIte
                                error="archive_unavailable", detail=error[:300])]
     try:
         return list_archive_items(source, locator, local)
-    except Exception as exc:  # noqa: BLE001 - a corrupt archive is one failed item
+    except Exception as exc:
         return [SourceItem(locator=locator, kind="url", source_name=source["name"],
                            source=source["name"], license=source["license"],
                            error="bad_archive", detail=f"{type(exc).__name__}: {exc}"[:300])]

@@ -65,7 +65,8 @@ class Output:
         """Delete leftovers of interrupted atomic writes below `rel_dir`."""
         if not self.exists(rel_dir):
             return 0
-        leftovers = [p for p in self.fs.find(self.path(rel_dir)) if TMP_MARK in posixpath.basename(p)]
+        found = self.fs.find(self.path(rel_dir))
+        leftovers = [p for p in found if TMP_MARK in posixpath.basename(p)]
         for path in leftovers:
             self.fs.rm(path)
         return len(leftovers)

@@ -40,7 +40,7 @@ def _marks(rng: np.random.Generator, image: np.ndarray) -> None:
     height, width = image.shape[:2]
     for _ in range(int(rng.integers(5, 15))):
         x, y = int(rng.integers(0, width)), int(rng.integers(20, height))
-        cv2.putText(image, "irdata %d" % rng.integers(0, 1000), (x, y),
+        cv2.putText(image, f"irdata {rng.integers(0, 1000)}", (x, y),
                     cv2.FONT_HERSHEY_SIMPLEX, float(rng.uniform(0.8, 3.0)),
                     tuple(int(c) for c in rng.integers(0, 256, 3)), 2)
 

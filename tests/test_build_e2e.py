@@ -38,11 +38,11 @@ fetch:
 class _SlowHandler(SimpleHTTPRequestHandler):
     delay = 0.0
 
-    def do_GET(self):  # noqa: N802 - http.server naming
+    def do_GET(self):
         time.sleep(self.delay)
         super().do_GET()
 
-    def log_message(self, format, *args):  # noqa: A002
+    def log_message(self, format, *args):
         pass
 
 

@@ -47,7 +47,8 @@ class DecodeError(Exception):
 
 def _decode_error(exc: Exception) -> DecodeError:
     text = f"{type(exc).__name__}: {exc}"[:300]
-    reason = "truncated" if "truncat" in text.lower() or isinstance(exc, EOFError) else "decode_error"
+    truncated = "truncat" in text.lower() or isinstance(exc, EOFError)
+    reason = "truncated" if truncated else "decode_error"
     return DecodeError(reason, text)
 
 
@@ -55,7 +56,7 @@ def open_header(data: bytes, fmt: str) -> Image.Image:
     """Open lazily with the one Pillow plugin matching the sniffed format."""
     try:
         return Image.open(io.BytesIO(data), formats=[pillow_format(fmt)])
-    except Exception as exc:  # noqa: BLE001 - any parser failure is a decode error
+    except Exception as exc:
         raise _decode_error(exc) from None
 
 
@@ -71,7 +72,7 @@ def exif_orientation(img: Image.Image) -> int:
         return 1
     try:
         value = int(img.getexif().get(0x0112, 1))
-    except Exception:  # noqa: BLE001 - a corrupt EXIF block means no orientation
+    except Exception:
         return 1
     return value if 1 <= value <= 8 else 1
 
@@ -99,7 +100,7 @@ def load(img: Image.Image) -> Image.Image:
     """Decode the pixels (first frame), mapping failures to DecodeError."""
     try:
         img.load()
-    except Exception as exc:  # noqa: BLE001
+    except Exception as exc:
         raise _decode_error(exc) from None
     return img
 

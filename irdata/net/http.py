@@ -228,7 +228,7 @@ class Fetcher:
         except _BodyError as err:
             result.status, result.reason, result.detail = err.status, err.reason, err.detail
             return err.retry
-        except Exception as exc:  # noqa: BLE001 - every failure becomes a reason
+        except Exception as exc:
             result.attempts += 0 if answered else _error_attempts(exc)
             result.status = "failed"
             result.reason, result.detail = _error_reason(exc)

@@ -31,7 +31,7 @@ class SourceItem:
         return asdict(self)
 
     @classmethod
-    def from_row(cls, row: dict) -> "SourceItem":
+    def from_row(cls, row: dict) -> SourceItem:
         names = {f.name for f in fields(cls)}
         return cls(**{k: v for k, v in row.items() if k in names})
 

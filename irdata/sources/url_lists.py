@@ -37,7 +37,7 @@ def _csv_rows(path: str, delimiter: str) -> Rows:
             for number, values in enumerate(lines, start=2):
                 if values:  # blank lines are not rows
                     values += [None] * (len(columns) - len(values))
-                    yield number, dict(zip(columns, values))
+                    yield number, dict(zip(columns, values, strict=False))
 
     return columns, rows()
 

@@ -109,7 +109,7 @@ def _process(item: SourceItem, fetcher: Fetcher, members: dict, config: dict
              ) -> tuple[SourceItem, Download, Inspection | None]:
     try:
         download = _retrieve(item, fetcher, members, config["fetch"]["max_bytes"])
-    except Exception as exc:  # noqa: BLE001 - one bad item never ends the partition
+    except Exception as exc:
         detail = f"{type(exc).__name__}: {exc}"[:300]
         return item, Download(url=item.locator, status="failed", reason="internal_error",
                               detail=detail), None
