@@ -16,6 +16,7 @@ Normalisation rule (documented in ARCHITECTURE.md):
 from __future__ import annotations
 
 import io
+import warnings
 
 import numpy as np
 from PIL import Image
@@ -24,6 +25,10 @@ from irdata.imaging.sniff import pillow_format
 
 # irdata checks width x height itself (inspect.max_pixels) before any decode.
 Image.MAX_IMAGE_PIXELS = None
+# Hostile files are expected; their problems become drop reasons, not log noise.
+warnings.filterwarnings("ignore", message="Corrupt EXIF data", category=UserWarning)
+warnings.filterwarnings("ignore", message=".*(Truncated File Read|Possibly corrupt EXIF)",
+                        category=UserWarning)
 
 _TRANSPOSE = {
     2: Image.Transpose.FLIP_LEFT_RIGHT,

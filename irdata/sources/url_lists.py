@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import math
 from collections.abc import Iterator
 from urllib.parse import urlsplit
 
@@ -106,6 +107,11 @@ def _text(value) -> str:
     return "" if value is None else str(value)
 
 
+def _json_safe(value):
+    """NaN and infinities (Parquet floats) become null: `extra` stays strict JSON."""
+    return None if isinstance(value, float) and not math.isfinite(value) else value
+
+
 def _item(source: dict, path: str, number: int, row: dict | None) -> SourceItem:
     column = source["url_column"]
     if row is None:
@@ -113,7 +119,7 @@ def _item(source: dict, path: str, number: int, row: dict | None) -> SourceItem:
                           source=source["name"], license=source["license"],
                           error="bad_row", detail=f"line {number} is not a JSON object")
     url = _text(row.get(column)).strip()
-    extra = {k: v for k, v in row.items() if k not in (column, "license", "source")}
+    extra = {k: _json_safe(v) for k, v in row.items() if k not in (column, "license", "source")}
     item = SourceItem(
         locator=url or f"{path}#L{number}", kind="url", source_name=source["name"],
         source=_text(row.get("source")) or source["name"],
