@@ -35,6 +35,7 @@ class Field:
     default: Any
     doc: str
     minimum: float | None = None
+    choices: tuple | None = None
 
 
 def _section(**fields: Field) -> dict[str, Field]:
@@ -67,12 +68,28 @@ INSPECT = _section(
     max_pixels=Field("int", 300_000_000, "decompression-bomb limit (width x height)", 1),
     min_side=Field("int", 512, "images whose short side is smaller are dropped (too_small)", 1),
 )
+DEDUPE = _section(
+    enabled=Field("bool", True, "find exact and near duplicates; keep one image per cluster"),
+    phash_distance=Field("int", 8, "largest pHash Hamming distance of a near-duplicate "
+                         "candidate (0-8)", 0),
+    dhash_distance=Field("int", 12, "largest dHash distance that confirms a pHash candidate", 0),
+)
+PATCH = _section(
+    size=Field("int", 512, "patch side in pixels (non-overlapping, centred grid)", 16),
+    flat_block=Field("int", 16, "block side for the flatness test, pixels (even, >= 4)", 4),
+    flat_threshold=Field("float", 4.0, "a block is flat when its gradient energy (RMS "
+                         "neighbour difference of half-resolution luminance) is below this", 0),
+    max_flat_fraction=Field("float", 0.5, "patches with a larger flat fraction are dropped", 0),
+    png_compression=Field("int", 1, "PNG zlib level 0-9 for stored patches", 0),
+    png_strategy=Field("str", "rle", "PNG zlib strategy for stored patches",
+                       choices=("default", "filtered", "huffman", "rle", "fixed")),
+)
 TOP = _section(
     output=Field("str", None, "output folder or fsspec URL (or --out)"),
     seed=Field("int", 0, "run seed: every random choice derives from (seed, key)"),
     images_per_partition=Field("int", 1000, "source items per partition (one Dask task)", 1),
 )
-SECTIONS = {"fetch": FETCH, "inspect": INSPECT}
+SECTIONS = {"fetch": FETCH, "inspect": INSPECT, "dedupe": DEDUPE, "patch": PATCH}
 SOURCE_FIELDS = _section(
     name=Field("str", None, "unique source name"),
     urls=Field("str", None, "URL list: CSV, TSV, Parquet or JSONL with a `url` column"),
@@ -141,6 +158,9 @@ def _fill(fields: dict[str, Field], given: Any, where: str, prefix: str) -> dict
                 value = _coerce(spec.kind, value)
             except ValueError as exc:
                 raise ConfigError(where, f"'{prefix}{name}': {exc}") from None
+            if spec.choices and value not in spec.choices:
+                raise ConfigError(where, f"'{prefix}{name}' must be one of "
+                                         f"{', '.join(spec.choices)}, got {value!r}")
             if spec.minimum is not None and value < spec.minimum:
                 raise ConfigError(where, f"'{prefix}{name}' must be >= {spec.minimum}, "
                                          f"got {value!r}")
@@ -205,6 +225,17 @@ def _check_source(raw: Any, index: int, where: str, config_dir: str) -> dict:
     return src
 
 
+def _check_patch(patch: dict, where: str) -> None:
+    if patch["flat_block"] % 2:
+        raise ConfigError(where, f"'patch.flat_block' must be even, got {patch['flat_block']}")
+    if patch["flat_block"] > patch["size"]:
+        raise ConfigError(where, f"'patch.flat_block' ({patch['flat_block']}) must not exceed "
+                                 f"'patch.size' ({patch['size']})")
+    if patch["png_compression"] > 9:
+        raise ConfigError(where, f"'patch.png_compression' must be 0-9, "
+                                 f"got {patch['png_compression']}")
+
+
 def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     """Check a parsed YAML mapping against the schema; return it with defaults."""
     if raw is None:
@@ -218,6 +249,7 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     config = _fill(TOP, {k: raw[k] for k in TOP if k in raw}, where, "")
     for name, fields in SECTIONS.items():
         config[name] = _fill(fields, raw.get(name), where, f"{name}.")
+    _check_patch(config["patch"], where)
     sources = raw.get("sources")
     if not isinstance(sources, list) or not sources:
         raise ConfigError(where, "'sources' must be a non-empty list")

@@ -9,6 +9,7 @@ import csv
 import os
 import sys
 import time
+from collections import Counter
 from urllib.parse import quote
 
 import yaml
@@ -74,26 +75,34 @@ def _write_pipeline(work: str, base_url: str, names: list[str], out: str) -> str
     return path
 
 
-def _funnel(results: dict, seconds: float, out: str) -> str:
-    lines = ["", "irdata demo: funnel"]
-    fetch = results.get("fetch", {}).get("stats", [])
-    items = sum(s["items"] for s in fetch)
-    status: dict[str, int] = {}
-    reasons: dict[str, int] = {}
-    for stats in fetch:
-        for key, value in stats["status"].items():
-            status[key] = status.get(key, 0) + value
-        for key, value in stats["reasons"].items():
-            reasons[key] = reasons.get(key, 0) + value
-    lines.append(f"  source items       {items}")
-    lines.append(f"  fetched, usable    {status.get('ok', 0)}")
-    for key, value in sorted(reasons.items()):
-        lines.append(f"  {key:<18} {value}")
-    lines.append(f"  raw shards         {len(fetch)}")
-    lines.append(f"  seconds            {seconds:.1f}")
-    lines.append(f"  output             {out}")
-    lines.append(f"    raw shards       {os.path.join(out, 'raw', '*.tar')}")
-    lines.append(f"    manifests        {os.path.join(out, 'raw', '*.parquet')}")
+def _total(stats_list: list[dict], field: str) -> Counter:
+    total: Counter = Counter()
+    for stats in stats_list:
+        total.update(stats.get(field, {}))
+    return total
+
+
+def funnel(results: dict, seconds: float, out: str) -> str:
+    """Sources -> fetched -> unique -> grid cells -> kept patches, with drop reasons."""
+    stats = {name: result["stats"] for name, result in results.items()}
+    fetched = _total(stats.get("fetch", []), "status")
+    reasons = _total(stats.get("fetch", []), "reasons")
+    dedupe = _total(stats.get("dedupe", []), "status")
+    cells = _total(stats.get("patch", []), "status")
+    lines = ["", "irdata demo: funnel",
+             f"  source items          {sum(fetched.values())}",
+             f"  fetched, usable       {fetched.get('ok', 0)}"]
+    lines += [f"    {key:<19} {value}" for key, value in sorted(reasons.items())]
+    lines += [f"  duplicates            {dedupe.get('duplicate', 0)}",
+              f"  unique images         {dedupe.get('unique', 0)}",
+              f"  grid cells            {cells.get('kept', 0) + cells.get('dropped', 0)}",
+              f"  patches kept          {cells.get('kept', 0)}",
+              f"    dropped:flat        {cells.get('dropped', 0)}",
+              f"  patch shards          {len(stats.get('patch', []))}",
+              f"  seconds               {seconds:.1f}",
+              f"  output                {out}",
+              f"    patch shards        {os.path.join(out, 'patches', '*.tar')}",
+              f"    manifests           {os.path.join(out, 'manifest', '*.parquet')}"]
     return "\n".join(lines)
 
 
@@ -123,5 +132,5 @@ def run_demo(source: str | None, out: str | None, workers: int | None,
         except BuildFailed as failed:
             print(f"irdata demo: build incomplete:\n{failed}", file=sys.stderr)
             return 1
-    print(_funnel(results, time.monotonic() - started, out))
+    print(funnel(results, time.monotonic() - started, out))
     return 0

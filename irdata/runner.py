@@ -45,7 +45,7 @@ def connect(workers: int | None = None, scheduler: str | None = None):
         return
     cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
                            processes=True, dashboard_address=None,
-                           silence_logs=logging.ERROR)
+                           silence_logs=logging.CRITICAL)
     with cluster, Client(cluster) as client:
         yield client
 
@@ -57,21 +57,41 @@ def _done_stats(out: Output, stage, index: int) -> dict | None:
     return out.read_json(paths["stats"])
 
 
+def missing_prerequisites(out: Output, stages: list[str], partitions: int) -> str:
+    """'' when every stage before the first requested one is complete, else why not."""
+    first = min(ORDER.index(s) for s in stages)
+    for name in ORDER[:first]:
+        stage = STAGES[name]
+        if getattr(stage, "ALWAYS", False):
+            continue
+        indices = [0] if getattr(stage, "GLOBAL", False) else range(partitions)
+        missing = sum(1 for i in indices if not out.exists(stage.outputs(i)["done"]))
+        if missing:
+            return (f"stage '{ORDER[first]}' needs '{name}' to be complete "
+                    f"({missing} of {len(indices)} partitions missing): "
+                    f"run it first, e.g. --stages {','.join(ORDER[:first + 1])}")
+    return ""
+
+
 def run_stage(client, name: str, config: dict, out: Output, partitions: int,
               quiet: bool = False) -> tuple[list[dict], list[str]]:
     """Run every partition of a stage not yet marked done; return (stats, errors)."""
     from distributed import as_completed
 
     stage = STAGES[name]
+    is_global = getattr(stage, "GLOBAL", False)
+    if getattr(stage, "ALWAYS", False) and out.exists(stage.outputs(0)["done"]):
+        out.fs.rm(out.path(stage.outputs(0)["done"]))
+    extra = {"partitions": partitions} if is_global else {}
     finished, todo = [], []
-    for index in range(partitions):
+    for index in ([0] if is_global else range(partitions)):
         stats = _done_stats(out, stage, index)
         (todo.append(index) if stats is None else finished.append(stats))
-    progress = Progress(name, partitions, already=len(finished), quiet=quiet)
+    progress = Progress(name, len(finished) + len(todo), already=len(finished), quiet=quiet)
     for stats in finished:
         progress.add(stats, fresh=False)
     token = uuid.uuid4().hex[:8]
-    futures = {client.submit(stage.run_partition, config, out.root, index,
+    futures = {client.submit(stage.run_partition, config, out.root, index, **extra,
                              key=f"{name}-{index:05d}-{token}", retries=TASK_RETRIES,
                              pure=False): index for index in todo}
     errors = []
@@ -96,13 +116,16 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
     out.makedirs("")
     out.remove_temps("")  # leftovers of a killed run; no other build may share OUT
     plan = make_plan(config, out)  # before the cluster: bad sources fail fast
+    problem = missing_prerequisites(out, stages, plan.partitions)
+    if problem:
+        raise UsageError(problem)
     run = runinfo.new_run(config, stages, list(argv or []))
     out.write_json("run.json", run)
     if not quiet:
         print(f"irdata: {plan.items} source items in {plan.partitions} partitions "
               f"-> {out.root}", file=sys.stderr)
     with connect(workers, scheduler) as client:
-        for name in [s for s in ORDER if s in stages]:
+        for name in [s for s in ORDER if s in stages or getattr(STAGES[s], "ALWAYS", False)]:
             runinfo.stamp(run, name, "started")
             began = time.monotonic()
             stats, stage_errors = run_stage(client, name, config, out, plan.partitions, quiet)

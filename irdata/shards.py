@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import tarfile
@@ -41,3 +42,26 @@ class ShardWriter:
 def json_bytes(obj: dict) -> bytes:
     return json.dumps(obj, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
                       default=str).encode("utf-8")
+
+
+class HashingWriter:
+    """A write-only file wrapper that counts bytes and computes sha256 on the way."""
+
+    def __init__(self, fileobj):
+        self._fileobj = fileobj
+        self._digest = hashlib.sha256()
+        self.size = 0
+
+    def write(self, data) -> int:
+        self._digest.update(data)
+        self.size += len(data)
+        return self._fileobj.write(data)
+
+    def tell(self) -> int:
+        return self.size
+
+    def flush(self) -> None:
+        self._fileobj.flush()
+
+    def hexdigest(self) -> str:
+        return self._digest.hexdigest()

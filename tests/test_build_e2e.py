@@ -17,7 +17,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pyarrow.parquet as pq
 import pytest
 
-from irdata.synth import encode, procedural_image
+from irdata.synth import encode, near_duplicate, procedural_image
 
 MINIMAL_YAML = """\
 output: out/million-ird     # or --out on the command line
@@ -84,9 +84,9 @@ def _irdata(*args, cwd, timeout=240, **kwargs):
 def _outputs(root):
     """Every deterministic output file (not stats or run.json, which hold times)."""
     files = {}
-    for folder in ("raw", "plan"):
+    for folder in ("raw", "plan", "dedupe", "patches", "manifest"):
         base = os.path.join(root, folder)
-        for name in sorted(os.listdir(base)):
+        for name in sorted(os.listdir(base)) if os.path.isdir(base) else []:
             if name.endswith((".tar", ".parquet", ".done")):
                 with open(os.path.join(base, name), "rb") as fh:
                     files[f"{folder}/{name}"] = fh.read()
@@ -253,7 +253,7 @@ def test_demo_over_a_users_folder(tmp_path):
                      "--workers", "1", cwd=tmp_path)
 
     assert result.returncode == 0, result.stderr
-    assert "fetched, usable    3" in result.stdout
+    assert "fetched, usable       3" in result.stdout
     rows = pq.read_table(tmp_path / "demo-out" / "raw" / "00000.parquet").to_pylist()
     assert sorted(r["locator"].rsplit("/", 1)[1] for r in rows) == ["p000.jpg", "p001.jpg",
                                                                     "p002.jpg"]
@@ -264,3 +264,25 @@ def test_demo_rejects_a_missing_source_folder(tmp_path):
     result = _irdata("demo", "--source", "nowhere", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip() == "irdata: error: --source: not a folder: nowhere"
+
+
+def test_full_build_is_identical_with_one_or_two_workers(tmp_path, served):
+    folder, base, _ = served
+    names = _photos(folder, 6, size=(1100, 700))
+    (folder / "copy.jpg").write_bytes(near_duplicate(procedural_image(0, 1100, 700), scale=0.8))
+    pipeline = _pipeline(tmp_path, "web", base, names + ["copy.jpg"], per_partition=2)
+
+    one = _irdata("build", str(pipeline), "--out", "one", "--workers", "1", cwd=tmp_path)
+    two = _irdata("build", str(pipeline), "--out", "two", "--workers", "2", cwd=tmp_path)
+
+    assert one.returncode == 0, one.stderr
+    assert two.returncode == 0, two.stderr
+    outputs = _outputs(tmp_path / "one")
+    assert {"patches/00000.tar", "manifest/patches.parquet", "manifest/shards.parquet",
+            "manifest/images.parquet", "dedupe/clusters.parquet"} <= set(outputs)
+    assert outputs == _outputs(tmp_path / "two")
+    images = pq.read_table(tmp_path / "one" / "manifest" / "images.parquet").to_pylist()
+    copy = next(r for r in images if r["locator"].endswith("/copy.jpg"))
+    original = next(r for r in images if r["locator"].endswith("/p000.jpg"))
+    assert copy["dup_of"] == original["image_id"] and copy["patch_status"] == "duplicate"
+    assert original["patches_total"] == 2  # 1100x700: one row of two 512 cells

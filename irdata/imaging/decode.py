@@ -141,3 +141,11 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
         return pixels
     image = Image.fromarray(pixels).transpose(_TRANSPOSE[orientation])
     return np.asarray(image)
+
+
+def decode_rgb(data: bytes, fmt: str) -> np.ndarray:
+    """Full decode to oriented HxWx3 uint8 RGB by the module's rule (the patch stage's
+    one full decode of a source). Orientation is read after loading, so what Pillow
+    already applied itself (TIFF) is not applied twice."""
+    img = load(open_header(data, fmt))
+    return orient(to_rgb8(img), exif_orientation(img))

@@ -22,7 +22,7 @@ from irdata.imaging.sniff import extension
 from irdata.keys import partition_name
 from irdata.net.http import Download, Fetcher
 from irdata.plan import read_partition
-from irdata.shards import ShardWriter
+from irdata.shards import HashingWriter, ShardWriter
 from irdata.sources.archives import MemberTooLarge, read_members
 from irdata.sources.item import SourceItem
 from irdata.storage import Output
@@ -187,7 +187,8 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     total_bytes = 0
     try:
         with out.atomic(paths["tar"]) as fh:
-            writer = ShardWriter(fh)
+            hashing = HashingWriter(fh)
+            writer = ShardWriter(hashing)
             work = lambda item: _process(item, fetcher, members, config)  # noqa: E731
             for item, download, inspection in _ordered(items, work, config["fetch"]["threads"]):
                 row = _row(item, download, inspection, index)
@@ -204,9 +205,12 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
         fetcher.close()
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
+    shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
+             "sha256": hashing.hexdigest()}
     stats = {"stage": STAGE, "partition": index, "items": len(items), "status": dict(counts),
              "reasons": dict(sorted(reasons.items())), "bytes": total_bytes,
-             "samples": counts.get("ok", 0), "seconds": round(time.time() - started, 3)}
+             "samples": counts.get("ok", 0), "shard": shard,
+             "seconds": round(time.time() - started, 3)}
     out.write_json(paths["stats"], stats)
-    out.write_json(paths["done"], {"partition": index, "items": len(items)})
+    out.write_json(paths["done"], {"partition": index, "items": len(items), "shard": shard})
     return stats

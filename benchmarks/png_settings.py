@@ -1,0 +1,85 @@
+"""PNG settings for stored patches: encode time vs size on real 512x512 patches.
+
+    python benchmarks/png_settings.py ../shared/corpus/photos [--patches 40]
+
+Every setting is lossless; the table shows ms per patch (median, one thread) and
+mean KiB per patch, and appends the fastest and the default to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import io
+import os
+import statistics
+import sys
+import time
+
+import cv2
+import numpy as np
+from PIL import Image
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from irdata.imaging.encode import encode_png  # noqa: E402
+from record import append_result, machine  # noqa: E402
+
+
+def real_patches(folder: str, count: int, size: int = 512) -> list[np.ndarray]:
+    patches = []
+    for name in sorted(os.listdir(folder)):
+        bgr = cv2.imread(os.path.join(folder, name), cv2.IMREAD_COLOR)
+        if bgr is None:
+            continue
+        rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+        height, width = rgb.shape[:2]
+        for y in range(0, height - size + 1, size * 3):
+            for x in range(0, width - size + 1, size * 3):
+                patches.append(np.ascontiguousarray(rgb[y:y + size, x:x + size]))
+        if len(patches) >= count:
+            break
+    return patches[:count]
+
+
+def _pillow(rgb: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(rgb).save(buf, "PNG")
+    return buf.getvalue()
+
+
+def measure(encode, patches) -> tuple[float, float]:
+    times, sizes = [], []
+    for rgb in patches:
+        began = time.perf_counter()
+        data = encode(rgb)
+        times.append(time.perf_counter() - began)
+        sizes.append(len(data))
+    return statistics.median(times) * 1000, statistics.mean(sizes) / 1024
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("folder")
+    parser.add_argument("--patches", type=int, default=40)
+    args = parser.parse_args()
+    cv2.setNumThreads(1)
+    patches = real_patches(args.folder, args.patches)
+    settings = [(f"opencv level {level} {strategy}",
+                 lambda rgb, lv=level, st=strategy: encode_png(rgb, lv, st))
+                for level in (0, 1, 3, 6) for strategy in ("default", "rle", "filtered")]
+    settings.append(("pillow default", _pillow))
+    rows = [(name, *measure(encode, patches)) for name, encode in settings]
+    print(f"{len(patches)} real 512x512 patches from {args.folder}")
+    print(f"{'setting':<28} {'ms/patch':>9} {'KiB':>8}")
+    for name, ms, kib in rows:
+        print(f"{name:<28} {ms:>9.1f} {kib:>8.0f}")
+    chosen = next(r for r in rows if r[0] == "opencv level 1 rle")
+    level1 = next(r for r in rows if r[0] == "opencv level 1 default")
+    result = (f"level 1 rle {chosen[1]:.1f} ms {chosen[2]:.0f} KiB; "
+              f"level 1 default {level1[1]:.1f} ms {level1[2]:.0f} KiB")
+    print(append_result("png_settings", os.path.basename(os.path.abspath(args.folder)),
+                        f"{len(patches)} patches, 1 thread, {machine()}", result))
+
+
+if __name__ == "__main__":
+    main()

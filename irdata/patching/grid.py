@@ -1,0 +1,32 @@
+"""The patch grid: non-overlapping size x size cells, centred on the image.
+
+The cells that fit are laid edge to edge and the leftover columns and rows
+(`width % size`, `height % size`) are split between both edges, the smaller
+half (floor) on the left / top. Why centred rather than anchored at (0, 0):
+the discarded margin is shared by both edges, so no side of a photo is always
+the one that is lost (a top-left anchor always drops the right and bottom
+borders), the grid is the same under horizontal and vertical flips (up to the
+one-pixel floor when the leftover is odd), and the corners stay integers.
+"""
+
+from __future__ import annotations
+
+PATCH_SIZE = 512
+
+
+def axis_starts(length: int, size: int = PATCH_SIZE) -> list[int]:
+    """Start offsets of the cells along one axis, the leftover split floor-first."""
+    count = length // size
+    offset = (length - count * size) // 2
+    return [offset + i * size for i in range(count)]
+
+
+def grid(width: int, height: int, size: int = PATCH_SIZE) -> list[tuple[int, int]]:
+    """(y, x) top-left corners of every cell fully inside the image, row-major.
+
+    An image smaller than one cell in either direction gives [].
+    """
+    if size <= 0:
+        raise ValueError(f"cell size must be positive, got {size}")
+    xs = axis_starts(width, size)
+    return [(y, x) for y in axis_starts(height, size) for x in xs]

@@ -1,0 +1,74 @@
+"""Dedupe stage (the one global barrier): hashes of every usable image in,
+`dedupe/clusters.parquet` out. Only hashes travel here, never pixels."""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from irdata.dedupe.clusters import find_duplicates
+from irdata.stages import fetch
+from irdata.storage import Output
+
+STAGE = "dedupe"
+FOLDER = "dedupe"
+GLOBAL = True
+CLUSTERS = f"{FOLDER}/clusters.parquet"
+HASH_COLUMNS = ["image_id", "status", "sha256", "phash", "dhash", "width", "height", "bytes"]
+
+
+def outputs(index: int) -> dict[str, str]:
+    """The global stage has one 'partition', 0."""
+    return {"clusters": CLUSTERS, "stats": f"{FOLDER}/stats.json", "done": f"{FOLDER}/done"}
+
+
+def read_hashes(out: Output, partitions: int) -> pa.Table:
+    """The hash columns of every usable image, in plan order."""
+    tables = []
+    for index in range(partitions):
+        with out.fs.open(out.path(fetch.outputs(index)["parquet"]), "rb") as fh:
+            table = pq.read_table(fh, columns=HASH_COLUMNS)
+        tables.append(table.filter(pa.compute.equal(table["status"], "ok")))
+    return pa.concat_tables(tables) if tables else pa.table({c: [] for c in HASH_COLUMNS})
+
+
+def read_duplicates(out: Output) -> set[str]:
+    """image_ids that lost to a keeper (empty when dedupe is disabled or absent)."""
+    if not out.exists(CLUSTERS):
+        return set()
+    with out.fs.open(out.path(CLUSTERS), "rb") as fh:
+        table = pq.read_table(fh, columns=["image_id", "keeper"])
+    return {row["image_id"] for row in table.to_pylist() if not row["keeper"]}
+
+
+def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) -> dict:
+    """Cluster exact and near duplicates over the whole build."""
+    started = time.time()
+    out = Output(out_root)
+    settings = config["dedupe"]
+    hashes = read_hashes(out, partitions)
+    if not settings["enabled"]:  # no dedupe at all: an empty clusters table
+        hashes = hashes.slice(0, 0)
+    columns = {name: hashes[name].to_pylist() for name in HASH_COLUMNS[2:] + ["image_id"]}
+    clusters = find_duplicates(
+        columns["image_id"], columns["sha256"], columns["phash"], columns["dhash"],
+        columns["width"], columns["height"], columns["bytes"],
+        phash_distance=settings["phash_distance"],
+        dhash_distance=settings["dhash_distance"])
+    table = clusters if isinstance(clusters, pa.Table) else pa.table(clusters)
+    with out.atomic(CLUSTERS) as fh:
+        pq.write_table(table, fh)
+    rows = table.to_pylist()
+    matches = Counter(row["match"] for row in rows if not row["keeper"])
+    stats = {"stage": STAGE, "partition": 0, "items": hashes.num_rows,
+             "status": {"unique": hashes.num_rows - sum(matches.values()),
+                        "duplicate": sum(matches.values())},
+             "reasons": {f"duplicate:{k}": v for k, v in sorted(matches.items())},
+             "clusters": sum(1 for row in rows if row["keeper"]),
+             "seconds": round(time.time() - started, 3)}
+    out.write_json(outputs(0)["stats"], stats)
+    out.write_json(outputs(0)["done"], {"images": hashes.num_rows})
+    return stats

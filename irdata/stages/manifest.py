@@ -1,0 +1,121 @@
+"""Manifest stage (global): consolidated tables an auditor reads without irdata.
+
+- `manifest/images.parquet`: every source item (raw rows) + `dup_of`, `cluster_id`,
+  `patch_status`, `patches_total`, `patches_kept`;
+- `manifest/patches.parquet`: every grid cell, kept or not, in shard order;
+- `manifest/shards.parquet`: `path`, `stage`, `samples`, `bytes`, `sha256` of every shard.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pyarrow as pa
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from irdata.stages import dedupe, fetch, patch
+from irdata.storage import Output
+
+STAGE = "manifest"
+FOLDER = "manifest"
+GLOBAL = True
+ALWAYS = True  # consolidates whatever exists: rerun at the end of every build
+SHARDS_SCHEMA = pa.schema([("path", pa.string()), ("stage", pa.string()),
+                           ("samples", pa.int64()), ("bytes", pa.int64()),
+                           ("sha256", pa.string())])
+
+
+def outputs(index: int) -> dict[str, str]:
+    return {"images": f"{FOLDER}/images.parquet", "patches": f"{FOLDER}/patches.parquet",
+            "shards": f"{FOLDER}/shards.parquet", "stats": f"{FOLDER}/stats.json",
+            "done": f"{FOLDER}/done"}
+
+
+def _read(out: Output, rel: str, columns=None) -> pa.Table:
+    with out.fs.open(out.path(rel), "rb") as fh:
+        return pq.read_table(fh, columns=columns)
+
+
+def _concat(out: Output, stage, partitions: int) -> pa.Table | None:
+    tables = [_read(out, stage.outputs(i)["parquet"]) for i in range(partitions)
+              if out.exists(stage.outputs(i)["done"])]
+    return pa.concat_tables(tables) if tables else None
+
+
+def _clusters(out: Output) -> dict[str, dict]:
+    if not out.exists(dedupe.CLUSTERS):
+        return {}
+    return {row["image_id"]: row for row in _read(out, dedupe.CLUSTERS).to_pylist()}
+
+
+def _patch_counts(patches: pa.Table | None) -> tuple[dict, dict]:
+    if patches is None or patches.num_rows == 0:
+        return {}, {}
+    grouped = patches.group_by("image_id").aggregate([("kept", "count"), ("kept", "sum")])
+    ids = grouped["image_id"].to_pylist()
+    return (dict(zip(ids, grouped["kept_count"].to_pylist(), strict=True)),
+            dict(zip(ids, grouped["kept_sum"].to_pylist(), strict=True)))
+
+
+def _patch_status(out: Output, partitions: int) -> dict[str, str]:
+    status: dict[str, str] = {}
+    for index in range(partitions):
+        if out.exists(patch.outputs(index)["done"]):
+            status.update(out.read_json(patch.outputs(index)["stats"]).get("failed_images", {}))
+    return status
+
+
+def images_table(out: Output, partitions: int, patches: pa.Table | None) -> pa.Table:
+    raw = _concat(out, fetch, partitions)
+    clusters = _clusters(out)
+    total, kept = _patch_counts(patches)
+    failed = _patch_status(out, partitions)
+    ids = raw["image_id"].to_pylist()
+    dup_of = [clusters.get(i, {}).get("dup_of") for i in ids]
+
+    def status_of(image: str, fetched: str, duplicate: str | None) -> str | None:
+        if fetched != "ok" or patches is None:
+            return None
+        return "duplicate" if duplicate else failed.get(image, "cut")
+
+    status = [status_of(i, s, d)
+              for i, s, d in zip(ids, raw["status"].to_pylist(), dup_of, strict=True)]
+    return (raw.append_column("dup_of", pa.array(dup_of, pa.string()))
+            .append_column("cluster_id", pa.array([clusters.get(i, {}).get("cluster_id")
+                                                   for i in ids], pa.string()))
+            .append_column("patch_status", pa.array(status, pa.string()))
+            .append_column("patches_total", pa.array([total.get(i) for i in ids], pa.int32()))
+            .append_column("patches_kept", pa.array([kept.get(i) for i in ids], pa.int32())))
+
+
+def shards_table(out: Output, partitions: int) -> pa.Table:
+    rows = []
+    for stage in (fetch, patch):
+        for index in range(partitions):
+            if out.exists(stage.outputs(index)["done"]):
+                record = out.read_json(stage.outputs(index)["done"])["shard"]
+                rows.append(dict(record, stage=stage.STAGE))
+    return pa.Table.from_pylist(rows, schema=SHARDS_SCHEMA)
+
+
+def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) -> dict:
+    """Write the consolidated images, patches and shards tables."""
+    started = time.time()
+    out = Output(out_root)
+    paths = outputs(0)
+    patches = _concat(out, patch, partitions)
+    images = images_table(out, partitions, patches)
+    shards = shards_table(out, partitions)
+    for name, table in (("images", images), ("patches", patches), ("shards", shards)):
+        if table is not None:
+            with out.atomic(paths[name]) as fh:
+                pq.write_table(table, fh)
+    kept = int(pc.sum(patches["kept"]).as_py() or 0) if patches is not None else 0
+    stats = {"stage": STAGE, "partition": 0, "items": images.num_rows,
+             "status": {"images": images.num_rows, "shards": shards.num_rows,
+                        "patches_kept": kept},
+             "reasons": {}, "seconds": round(time.time() - started, 3)}
+    out.write_json(paths["stats"], stats)
+    out.write_json(paths["done"], {"images": images.num_rows, "shards": shards.num_rows})
+    return stats
