@@ -119,6 +119,10 @@ def _print_sizes(runs: list[dict]) -> None:
               f"{run['found']:>6}/{run['planted']:<7} {run['rows']:>7}")
 
 
+def _growth(run: dict) -> str:
+    return "first size" if np.isnan(run["growth"]) else f"growth x{run['growth']:.2f}"
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--sizes", default="10000,100000,1000000,2000000")
@@ -140,7 +144,7 @@ def main() -> None:
         print(append_result(
             "dedupe_scale", f"{run['n']} synthetic hashes, 2% near + 1% exact copies", setup,
             f"search {run['search_s']:.2f} s, find_duplicates {run['total_s']:.2f} s, "
-            f"peak {run['peak_mb']:.0f} MiB, growth x{run['growth']:.2f}, "
+            f"peak {run['peak_mb']:.0f} MiB, {_growth(run)}, "
             f"planted found {run['found']}/{run['planted']}"))
     print(append_result(
         "dedupe_false_merges", f"{fm['n']} distinct random hashes", setup,

@@ -21,8 +21,9 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from irdata.imaging.encode import encode_png  # noqa: E402
-from record import append_result, machine  # noqa: E402
+from record import append_result, machine
+
+from irdata.imaging.encode import encode_png
 
 
 def real_patches(folder: str, count: int, size: int = 512) -> list[np.ndarray]:

@@ -72,7 +72,7 @@ DEDUPE = _section(
     enabled=Field("bool", True, "find exact and near duplicates; keep one image per cluster"),
     phash_distance=Field("int", 8, "largest pHash Hamming distance of a near-duplicate "
                          "candidate (0-8)", 0),
-    dhash_distance=Field("int", 12, "largest dHash distance that confirms a pHash candidate", 0),
+    dhash_distance=Field("int", 9, "largest dHash distance that confirms a pHash candidate", 0),
 )
 PATCH = _section(
     size=Field("int", 512, "patch side in pixels (non-overlapping, centred grid)", 16),

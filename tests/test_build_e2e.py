@@ -228,6 +228,7 @@ def test_external_scheduler_matches_local_build(tmp_path, served, dask_cluster):
     assert remote.returncode == 0, remote.stderr
     outputs = _outputs(tmp_path / "remote")
     assert sorted(k for k in outputs if k.endswith(".tar")) == [
+        "patches/00000.tar", "patches/00001.tar", "patches/00002.tar",
         "raw/00000.tar", "raw/00001.tar", "raw/00002.tar"]
     assert outputs == _outputs(tmp_path / "local")
 

@@ -25,7 +25,7 @@ CASES = [
      "irdata: error: {p}: the pipeline must be a YAML mapping"),
     ("unknown-top-key", "outptu: out\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'outptu' "
-     "(known: fetch, images_per_partition, inspect, output, seed, sources)"),
+     "(known: dedupe, fetch, images_per_partition, inspect, output, patch, seed, sources)"),
     ("unknown-fetch-key", "fetch: {thread: 4}\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'fetch.thread' (known: allow_private_networks, "
      "archive_max_bytes, archive_timeout, backoff, backoff_max, connect_timeout, max_bytes, max_redirects, "
@@ -77,11 +77,11 @@ CASES = [
      [], "irdata: error: {p}: source name 'photos' is used twice"),
     ("no-output", OK_SOURCE, [],
      "irdata: error: {p}: no output folder: set 'output' or pass --out"),
-    ("unknown-stage", OK_SOURCE, ["--out", "out", "--stages", "fetch,patch"],
-     "irdata build: argument --stages: unknown stage 'patch' (available: fetch) "
+    ("unknown-stage", OK_SOURCE, ["--out", "out", "--stages", "fetch,degrade"],
+     "irdata build: argument --stages: unknown stage 'degrade' (available: fetch, dedupe, patch, manifest) "
      "(see 'irdata build --help')"),
     ("empty-stages", OK_SOURCE, ["--out", "out", "--stages", ","],
-     "irdata build: argument --stages: no stage given (available: fetch) "
+     "irdata build: argument --stages: no stage given (available: fetch, dedupe, patch, manifest) "
      "(see 'irdata build --help')"),
     ("zero-workers", OK_SOURCE, ["--out", "out", "--workers", "0"],
      "irdata build: argument --workers: expected a positive integer, got '0' "

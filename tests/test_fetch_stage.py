@@ -211,7 +211,10 @@ def test_stats_agree_with_the_rows(built):
         assert {k: v for k, v in stats.items() if k != "seconds"} == {
             k: v for k, v in returned.items() if k != "seconds"}
         done = _json(f"{out}/raw/{partition_name(index)}.done")
-        assert done == {"partition": index, "items": len(rows)}
+        assert done == {"partition": index, "items": len(rows), "shard": stats["shard"]}
+        tar_bytes = open(f"{out}/raw/{partition_name(index)}.tar", "rb").read()
+        assert stats["shard"]["sha256"] == hashlib.sha256(tar_bytes).hexdigest()
+        assert stats["shard"]["bytes"] == len(tar_bytes)
     totals = Counter()
     for stats in built["stats"]:
         totals.update(stats["reasons"])

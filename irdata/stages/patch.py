@@ -127,12 +127,11 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
         pq.write_table(pa.Table.from_pylist(cutter.rows, schema=SCHEMA), fh)
     shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
              "sha256": hashing.hexdigest()}
+    flat = cutter.counts.get("dropped", 0)
     stats = {"stage": STAGE, "partition": index, "items": len(cutter.rows),
-             "status": dict(cutter.counts),
-             "reasons": {"dropped:flat": cutter.counts.get("dropped", 0)} if cutter.counts.get(
-                 "dropped") else {},
-             "images": dict(images), "failed_images": failed, "shard": shard, "samples": writer.samples,
-             "seconds": round(time.time() - started, 3)}
+             "status": dict(cutter.counts), "reasons": {"dropped:flat": flat} if flat else {},
+             "images": dict(images), "failed_images": failed, "shard": shard,
+             "samples": writer.samples, "seconds": round(time.time() - started, 3)}
     out.write_json(paths["stats"], stats)
     out.write_json(paths["done"], {"partition": index, "shard": shard})
     return stats
