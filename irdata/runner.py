@@ -12,6 +12,7 @@ from contextlib import contextmanager
 
 from irdata import runinfo
 from irdata.errors import UsageError
+from irdata.lock import build_lock
 from irdata.plan import make_plan
 from irdata.progress import Progress, summary_table
 from irdata.stages import ORDER, STAGES
@@ -108,13 +109,9 @@ def run_stage(client, name: str, config: dict, out: Output, partitions: int,
     return finished, errors
 
 
-def run_build(config: dict, out_root: str, stages: list[str], workers: int | None = None,
-              scheduler: str | None = None, quiet: bool = False, argv=None) -> dict:
-    """Plan, then run each stage over all partitions. Returns stats per stage."""
-    out = Output(out_root)
-    results, errors = {}, []
-    out.makedirs("")
-    out.remove_temps("")  # leftovers of a killed run; no other build may share OUT
+def _prepare(config: dict, out: Output, stages: list[str], argv, quiet: bool):
+    """Clean leftovers, plan, check prerequisites, start run.json."""
+    out.remove_temps("")  # leftovers of a killed run (the lock keeps other builds out)
     plan = make_plan(config, out)  # before the cluster: bad sources fail fast
     problem = missing_prerequisites(out, stages, plan.partitions)
     if problem:
@@ -124,18 +121,35 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
     if not quiet:
         print(f"irdata: {plan.items} source items in {plan.partitions} partitions "
               f"-> {out.root}", file=sys.stderr)
-    with connect(workers, scheduler) as client:
-        for name in [s for s in ORDER if s in stages or getattr(STAGES[s], "ALWAYS", False)]:
-            runinfo.stamp(run, name, "started")
-            began = time.monotonic()
-            stats, stage_errors = run_stage(client, name, config, out, plan.partitions, quiet)
-            runinfo.stamp(run, name, "finished")
-            results[name] = {"stats": stats, "seconds": time.monotonic() - began}
-            errors += stage_errors
-            if stage_errors:
-                break
-    runinfo.finish(run, ok=not errors)
-    out.write_json("run.json", run)
+    return plan, run
+
+
+def _run_stages(client, config: dict, out: Output, stages: list[str], plan, run,
+                quiet: bool) -> tuple[dict, list[str]]:
+    results, errors = {}, []
+    for name in [s for s in ORDER if s in stages or getattr(STAGES[s], "ALWAYS", False)]:
+        runinfo.stamp(run, name, "started")
+        began = time.monotonic()
+        stats, stage_errors = run_stage(client, name, config, out, plan.partitions, quiet)
+        runinfo.stamp(run, name, "finished")
+        results[name] = {"stats": stats, "seconds": time.monotonic() - began}
+        errors += stage_errors
+        if stage_errors:
+            break
+    return results, errors
+
+
+def run_build(config: dict, out_root: str, stages: list[str], workers: int | None = None,
+              scheduler: str | None = None, quiet: bool = False, argv=None) -> dict:
+    """Plan, then run each stage over all partitions. Returns stats per stage."""
+    out = Output(out_root)
+    out.makedirs("")
+    with build_lock(out):
+        plan, run = _prepare(config, out, stages, argv, quiet)
+        with connect(workers, scheduler) as client:
+            results, errors = _run_stages(client, config, out, stages, plan, run, quiet)
+        runinfo.finish(run, ok=not errors)
+        out.write_json("run.json", run)
     if not quiet:
         for name, result in results.items():
             print(summary_table(name, result["stats"], result["seconds"]), file=sys.stderr)

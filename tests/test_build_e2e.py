@@ -287,3 +287,29 @@ def test_full_build_is_identical_with_one_or_two_workers(tmp_path, served):
     original = next(r for r in images if r["locator"].endswith("/p000.jpg"))
     assert copy["dup_of"] == original["image_id"] and copy["patch_status"] == "duplicate"
     assert original["patches_total"] == 2  # 1100x700: one row of two 512 cells
+
+
+def test_a_second_build_into_the_same_output_is_refused(tmp_path, served):
+    import socket
+
+    folder, base, _ = served
+    pipeline = _pipeline(tmp_path, "web", base, _photos(folder, 1), per_partition=3)
+    (tmp_path / "busy").mkdir()
+    lock = tmp_path / "busy" / ".irdata.lock"
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": os.getpid()}))
+
+    refused = _irdata("build", str(pipeline), "--out", "busy", cwd=tmp_path)
+
+    assert refused.returncode == 2
+    assert refused.stderr.strip().endswith(
+        f"is being built by another irdata process (pid {os.getpid()}); "
+        "wait for it or use another --out")
+    assert not (tmp_path / "busy" / "raw").exists()
+
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": dead.pid}))
+    taken_over = _irdata("build", str(pipeline), "--out", "busy", "--workers", "1",
+                         cwd=tmp_path)
+    assert taken_over.returncode == 0, taken_over.stderr
+    assert not lock.exists()
