@@ -201,7 +201,7 @@ def dask_cluster(tmp_path):
                 stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
         address = json.loads(scheduler_file.read_text())["address"]
         _wait_for_workers(address, 2)
-        yield address
+        yield address, scheduler_file
     finally:
         for proc in reversed(procs):
             proc.terminate()
@@ -225,8 +225,11 @@ def test_external_scheduler_matches_local_build(tmp_path, served, dask_cluster):
     pipeline = _pipeline(tmp_path, "web", base, names, per_partition=3)
 
     local = _irdata("build", str(pipeline), "--out", "local", "--workers", "1", cwd=tmp_path)
-    remote = _irdata("build", str(pipeline), "--out", "remote", "--scheduler", dask_cluster,
+    address, scheduler_file = dask_cluster
+    remote = _irdata("build", str(pipeline), "--out", "remote", "--scheduler", address,
                      cwd=tmp_path)
+    by_file = _irdata("build", str(pipeline), "--out", "by-file", "--scheduler",
+                      str(scheduler_file), cwd=tmp_path)
 
     assert local.returncode == 0, local.stderr
     assert remote.returncode == 0, remote.stderr
@@ -235,6 +238,8 @@ def test_external_scheduler_matches_local_build(tmp_path, served, dask_cluster):
         "patches/00000.tar", "patches/00001.tar", "patches/00002.tar",
         "raw/00000.tar", "raw/00001.tar", "raw/00002.tar"]
     assert outputs == _outputs(tmp_path / "local")
+    assert by_file.returncode == 0, by_file.stderr
+    assert _outputs(tmp_path / "by-file") == outputs
 
 
 def test_unreachable_scheduler_is_one_line(tmp_path, served):
