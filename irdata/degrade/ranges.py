@@ -1,0 +1,78 @@
+"""Config values -> drawn parameters.
+
+A config value is one of:
+
+- a number or string: fixed (``{"sigma": 25}``);
+- a two-item list ``[lo, hi]``: uniform in [lo, hi] (integers: inclusive);
+- ``{"choice": [a, b, ...]}``: one of the items, uniformly.
+
+``resolve`` merges a config over a kind's ``DEFAULTS`` and rejects unknown keys.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+
+def resolve(defaults: dict, config: dict | None, kind: str) -> dict:
+    """``defaults`` updated with ``config``; ValueError names unknown keys."""
+    config = dict(config or {})
+    unknown = sorted(set(config) - set(defaults))
+    if unknown:
+        raise ValueError(f"{kind}: unknown setting(s) {unknown}; known: {sorted(defaults)}")
+    return {**defaults, **config}
+
+
+def _is_range(spec: Any) -> bool:
+    return isinstance(spec, (list, tuple)) and len(spec) == 2
+
+
+def _choice(rng: np.random.Generator, spec: dict) -> Any:
+    items = list(spec["choice"])
+    if not items:
+        raise ValueError("empty choice")
+    return items[int(rng.integers(0, len(items)))]
+
+
+def uniform(rng: np.random.Generator, spec: Any) -> float:
+    """A float from a fixed value, a ``[lo, hi]`` range or a choice."""
+    if isinstance(spec, dict):
+        return float(_choice(rng, spec))
+    if _is_range(spec):
+        lo, hi = float(spec[0]), float(spec[1])
+        if hi < lo:
+            raise ValueError(f"bad range {spec}")
+        return float(lo + (hi - lo) * rng.random())
+    return float(spec)
+
+
+def integer(rng: np.random.Generator, spec: Any) -> int:
+    """An int from a fixed value, an inclusive ``[lo, hi]`` range or a choice."""
+    if isinstance(spec, dict):
+        return int(_choice(rng, spec))
+    if _is_range(spec):
+        lo, hi = int(spec[0]), int(spec[1])
+        if hi < lo:
+            raise ValueError(f"bad range {spec}")
+        return int(rng.integers(lo, hi + 1))
+    return int(spec)
+
+
+def pick(rng: np.random.Generator, spec: Any) -> Any:
+    """One item of a list (or a choice), or a fixed value as is."""
+    if isinstance(spec, dict):
+        return _choice(rng, spec)
+    if isinstance(spec, (list, tuple)):
+        return _choice(rng, {"choice": spec})
+    return spec
+
+
+def bounds(spec: Any) -> tuple[float, float]:
+    """(lowest, highest) value a spec can produce (for tests and docs)."""
+    if isinstance(spec, dict):
+        return min(spec["choice"]), max(spec["choice"])
+    if _is_range(spec):
+        return spec[0], spec[1]
+    return spec, spec
