@@ -63,7 +63,31 @@ def build_parser() -> argparse.ArgumentParser:
     demo.add_argument("--source", help="folder of your own photos instead of generated ones")
     demo.add_argument("--out", help="output folder (default: a new ./irdata-demo-* folder)")
     _add_cluster_options(demo)
+    _add_degrade(commands)
     return parser
+
+
+def _add_degrade(commands) -> None:
+    degrade = commands.add_parser("degrade", help="look at the degradations",
+                                  allow_abbrev=False)
+    actions = degrade.add_subparsers(dest="action", metavar="ACTION", parser_class=_Parser)
+    preview = actions.add_parser("preview", allow_abbrev=False,
+                                 help="contact sheet of every kind at low/mid/high strength")
+    preview.add_argument("image", help="an image file (any format irdata reads)")
+    preview.add_argument("--out", required=True, help="PNG file to write")
+    preview.add_argument("--seed", type=int, default=0)
+    preview.add_argument("--tile", type=_positive_int, default=384,
+                         help="side of each tile in pixels")
+
+
+def _cmd_degrade(args) -> int:
+    from irdata.degrade_preview import write_preview
+
+    if args.action != "preview":
+        raise UsageError("irdata degrade: an action is required: preview")
+    write_preview(args.image, args.out, args.seed, args.tile)
+    print(f"irdata: wrote {args.out}")
+    return 0
 
 
 def _cmd_build(args) -> int:
@@ -95,8 +119,10 @@ def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("irdata: a command is required: build or demo (see 'irdata --help')")
-        return {"build": _cmd_build, "demo": _cmd_demo}[args.command](args)
+            raise UsageError("irdata: a command is required: build, demo or degrade "
+                             "(see 'irdata --help')")
+        commands = {"build": _cmd_build, "demo": _cmd_demo, "degrade": _cmd_degrade}
+        return commands[args.command](args)
     except UsageError as err:
         text = str(err)
         print(text if text.startswith("irdata") else f"irdata: error: {text}", file=sys.stderr)

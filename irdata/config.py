@@ -84,12 +84,21 @@ PATCH = _section(
     png_strategy=Field("str", "rle", "PNG zlib strategy for stored patches",
                        choices=("default", "filtered", "huffman", "rle", "fixed")),
 )
+DEGRADE_KINDS = ["gaussian_noise", "random_noise", "jpeg", "rain", "haze", "blur", "mask"]
+DEGRADE = _section(
+    variants=Field("int", 0, "K degraded inputs per clean patch; 0 turns the stage off", 0),
+    kinds=Field("list", DEGRADE_KINDS, "kinds drawn from (uniformly) for each variant"),
+    params=Field("dict", {}, "per-kind settings overriding irdata/degrade defaults, e.g. "
+                 "{jpeg: {quality: [20, 60]}}"),
+    fraction=Field("float", 1.0, "share of kept patches that get pairs (chosen per key)", 0),
+)
 TOP = _section(
     output=Field("str", None, "output folder or fsspec URL (or --out)"),
     seed=Field("int", 0, "run seed: every random choice derives from (seed, key)"),
     images_per_partition=Field("int", 1000, "source items per partition (one Dask task)", 1),
 )
-SECTIONS = {"fetch": FETCH, "inspect": INSPECT, "dedupe": DEDUPE, "patch": PATCH}
+SECTIONS = {"fetch": FETCH, "inspect": INSPECT, "dedupe": DEDUPE, "patch": PATCH,
+            "degrade": DEGRADE}
 SOURCE_FIELDS = _section(
     name=Field("str", None, "unique source name"),
     urls=Field("str", None, "URL list: CSV, TSV, Parquet or JSONL with a `url` column"),
@@ -133,12 +142,16 @@ def _coerce(kind: str, value: Any) -> Any:
         return value
     if kind == "bytes":
         return parse_bytes(value)
+    if kind == "list" and isinstance(value, list):
+        return list(value)
+    if kind == "dict" and isinstance(value, dict):
+        return dict(value)
     raise ValueError(f"expected {'a ' if kind != 'int' else 'an '}{_KIND_WORDS[kind]}, "
                      f"got {value!r}")
 
 
 _KIND_WORDS = {"int": "integer", "float": "number", "bool": "boolean (true/false)",
-               "str": "string", "bytes": "byte size"}
+               "str": "string", "bytes": "byte size", "list": "list", "dict": "mapping"}
 
 
 def _fill(fields: dict[str, Field], given: Any, where: str, prefix: str) -> dict:
@@ -236,6 +249,25 @@ def _check_patch(patch: dict, where: str) -> None:
                                  f"got {patch['png_compression']}")
 
 
+def _check_degrade(settings: dict, where: str) -> None:
+    from irdata import degrade
+
+    unknown = [k for k in list(settings["kinds"]) + list(settings["params"])
+               if k not in degrade.KINDS]
+    if unknown:
+        raise ConfigError(where, f"'degrade': unknown kind {unknown[0]!r} "
+                                 f"(known: {', '.join(sorted(degrade.KINDS))})")
+    if settings["variants"] and not settings["kinds"]:
+        raise ConfigError(where, "'degrade.kinds' must name at least one kind")
+    if settings["fraction"] > 1:
+        raise ConfigError(where, f"'degrade.fraction' must be <= 1, got {settings['fraction']}")
+    for kind, params in settings["params"].items():
+        try:
+            degrade.sample(kind, degrade.rng_for(0, "config-check"), params)
+        except (ValueError, TypeError) as exc:
+            raise ConfigError(where, f"'degrade.params.{kind}': {exc}") from None
+
+
 def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     """Check a parsed YAML mapping against the schema; return it with defaults."""
     if raw is None:
@@ -250,6 +282,7 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     for name, fields in SECTIONS.items():
         config[name] = _fill(fields, raw.get(name), where, f"{name}.")
     _check_patch(config["patch"], where)
+    _check_degrade(config["degrade"], where)
     sources = raw.get("sources")
     if not isinstance(sources, list) or not sources:
         raise ConfigError(where, "'sources' must be a non-empty list")

@@ -15,7 +15,7 @@ from irdata.errors import UsageError
 from irdata.lock import build_lock
 from irdata.plan import make_plan
 from irdata.progress import Progress, summary_table
-from irdata.stages import ORDER, STAGES
+from irdata.stages import ORDER, STAGES, is_enabled
 from irdata.storage import Output
 
 TASK_RETRIES = 2
@@ -58,12 +58,16 @@ def _done_stats(out: Output, stage, index: int) -> dict | None:
     return out.read_json(paths["stats"])
 
 
-def missing_prerequisites(out: Output, stages: list[str], partitions: int) -> str:
+def missing_prerequisites(out: Output, config: dict, stages: list[str], partitions: int) -> str:
     """'' when every stage before the first requested one is complete, else why not."""
+    off = [s for s in stages if not is_enabled(s, config)]
+    if off and len(off) == len(stages):
+        return (f"stage '{off[0]}' is not configured in this pipeline "
+                f"(see pipelines/README.md)")
     first = min(ORDER.index(s) for s in stages)
     for name in ORDER[:first]:
         stage = STAGES[name]
-        if getattr(stage, "ALWAYS", False):
+        if getattr(stage, "ALWAYS", False) or not is_enabled(name, config):
             continue
         indices = [0] if getattr(stage, "GLOBAL", False) else range(partitions)
         missing = sum(1 for i in indices if not out.exists(stage.outputs(i)["done"]))
@@ -113,7 +117,7 @@ def _prepare(config: dict, out: Output, stages: list[str], argv, quiet: bool):
     """Clean leftovers, plan, check prerequisites, start run.json."""
     out.remove_temps("")  # leftovers of a killed run (the lock keeps other builds out)
     plan = make_plan(config, out)  # before the cluster: bad sources fail fast
-    problem = missing_prerequisites(out, stages, plan.partitions)
+    problem = missing_prerequisites(out, config, stages, plan.partitions)
     if problem:
         raise UsageError(problem)
     run = runinfo.new_run(config, stages, list(argv or []))
@@ -127,7 +131,8 @@ def _prepare(config: dict, out: Output, stages: list[str], argv, quiet: bool):
 def _run_stages(client, config: dict, out: Output, stages: list[str], plan, run,
                 quiet: bool) -> tuple[dict, list[str]]:
     results, errors = {}, []
-    for name in [s for s in ORDER if s in stages or getattr(STAGES[s], "ALWAYS", False)]:
+    wanted = [s for s in ORDER if s in stages or getattr(STAGES[s], "ALWAYS", False)]
+    for name in [s for s in wanted if is_enabled(s, config)]:
         runinfo.stamp(run, name, "started")
         began = time.monotonic()
         stats, stage_errors = run_stage(client, name, config, out, plan.partitions, quiet)

@@ -25,7 +25,7 @@ CASES = [
      "irdata: error: {p}: the pipeline must be a YAML mapping"),
     ("unknown-top-key", "outptu: out\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'outptu' "
-     "(known: dedupe, fetch, images_per_partition, inspect, output, patch, seed, sources)"),
+     "(known: dedupe, degrade, fetch, images_per_partition, inspect, output, patch, seed, sources)"),
     ("unknown-fetch-key", "fetch: {thread: 4}\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'fetch.thread' (known: allow_private_networks, "
      "archive_max_bytes, archive_timeout, backoff, backoff_max, connect_timeout, max_bytes, max_redirects, "
@@ -77,11 +77,11 @@ CASES = [
      [], "irdata: error: {p}: source name 'photos' is used twice"),
     ("no-output", OK_SOURCE, [],
      "irdata: error: {p}: no output folder: set 'output' or pass --out"),
-    ("unknown-stage", OK_SOURCE, ["--out", "out", "--stages", "fetch,degrade"],
-     "irdata build: argument --stages: unknown stage 'degrade' (available: fetch, dedupe, patch, manifest) "
+    ("unknown-stage", OK_SOURCE, ["--out", "out", "--stages", "fetch,train"],
+     "irdata build: argument --stages: unknown stage 'train' (available: fetch, dedupe, patch, degrade, manifest) "
      "(see 'irdata build --help')"),
     ("empty-stages", OK_SOURCE, ["--out", "out", "--stages", ","],
-     "irdata build: argument --stages: no stage given (available: fetch, dedupe, patch, manifest) "
+     "irdata build: argument --stages: no stage given (available: fetch, dedupe, patch, degrade, manifest) "
      "(see 'irdata build --help')"),
     ("zero-workers", OK_SOURCE, ["--out", "out", "--workers", "0"],
      "irdata build: argument --workers: expected a positive integer, got '0' "
@@ -137,13 +137,13 @@ def test_not_utf8_config(project, capsys):
 def test_missing_command(capsys):
     assert cli.main([]) == 2
     assert capsys.readouterr().err == (
-        "irdata: a command is required: build or demo (see 'irdata --help')\n")
+        "irdata: a command is required: build, demo or degrade (see 'irdata --help')\n")
 
 
 def test_unknown_command(capsys):
     assert cli.main(["bild"]) == 2
     assert capsys.readouterr().err == (
-        "irdata: argument COMMAND: invalid choice: 'bild' (choose from 'build', 'demo') "
+        "irdata: argument COMMAND: invalid choice: 'bild' (choose from 'build', 'demo', 'degrade') "
         "(see 'irdata --help')\n")
 
 

@@ -3,6 +3,8 @@
 - `manifest/images.parquet`: every source item (raw rows) + `dup_of`, `cluster_id`,
   `patch_status`, `patches_total`, `patches_kept`;
 - `manifest/patches.parquet`: every grid cell, kept or not, in shard order;
+- `manifest/degradations.parquet`: one row per degraded variant (key, variant, kind,
+  params JSON, seed, shard), when the degrade stage ran;
 - `manifest/shards.parquet`: `path`, `stage`, `samples`, `bytes`, `sha256` of every shard.
 """
 
@@ -14,7 +16,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
-from irdata.stages import dedupe, fetch, patch
+from irdata.stages import dedupe, degrade, fetch, patch
 from irdata.storage import Output
 
 STAGE = "manifest"
@@ -28,7 +30,8 @@ SHARDS_SCHEMA = pa.schema([("path", pa.string()), ("stage", pa.string()),
 
 def outputs(index: int) -> dict[str, str]:
     return {"images": f"{FOLDER}/images.parquet", "patches": f"{FOLDER}/patches.parquet",
-            "shards": f"{FOLDER}/shards.parquet", "stats": f"{FOLDER}/stats.json",
+            "shards": f"{FOLDER}/shards.parquet",
+            "degradations": f"{FOLDER}/degradations.parquet", "stats": f"{FOLDER}/stats.json",
             "done": f"{FOLDER}/done"}
 
 
@@ -91,7 +94,7 @@ def images_table(out: Output, partitions: int, patches: pa.Table | None) -> pa.T
 
 def shards_table(out: Output, partitions: int) -> pa.Table:
     rows = []
-    for stage in (fetch, patch):
+    for stage in (fetch, patch, degrade):
         for index in range(partitions):
             if out.exists(stage.outputs(index)["done"]):
                 record = out.read_json(stage.outputs(index)["done"])["shard"]
@@ -107,7 +110,9 @@ def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) 
     patches = _concat(out, patch, partitions)
     images = images_table(out, partitions, patches)
     shards = shards_table(out, partitions)
-    for name, table in (("images", images), ("patches", patches), ("shards", shards)):
+    degradations = _concat(out, degrade, partitions)
+    for name, table in (("images", images), ("patches", patches), ("shards", shards),
+                        ("degradations", degradations)):
         if table is not None:
             with out.atomic(paths[name]) as fh:
                 pq.write_table(table, fh)

@@ -1,0 +1,126 @@
+"""Degrade stage (optional): patches/NNNNN.tar -> paired/NNNNN.{tar,parquet,stats.json}.
+
+Per selected clean patch: `gt.png`, K degraded variants `lq.{n}.png` (several
+degraded inputs of one clean patch) and `json` with each variant's kind, params
+and seed. Every random choice comes from `rng_for(run seed, key, variant)`, so
+output bytes do not depend on workers, order or interruptions. The same
+`irdata.degrade` functions serve the online training loader.
+"""
+
+from __future__ import annotations
+
+import json
+import tarfile
+import time
+from collections import Counter
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from irdata import degrade as lib
+from irdata.imaging.encode import encode_png
+from irdata.keys import partition_name
+from irdata.shards import HashingWriter, ShardWriter
+from irdata.stages import patch
+from irdata.storage import Output
+
+STAGE = "degrade"
+FOLDER = "paired"
+SELECT_VARIANT = -1  # rng_for(seed, key, -1) decides whether a patch is paired
+SCHEMA = pa.schema([("key", pa.string()), ("variant", pa.int32()), ("kind", pa.string()),
+                    ("params", pa.string()), ("seed", pa.int64()), ("shard", pa.string())])
+
+
+def enabled(config: dict) -> bool:
+    """The stage runs only when the pipeline asks for degraded variants."""
+    return config["degrade"]["variants"] > 0
+
+
+def outputs(index: int) -> dict[str, str]:
+    name = partition_name(index)
+    return {"tar": f"{FOLDER}/{name}.tar", "parquet": f"{FOLDER}/{name}.parquet",
+            "stats": f"{FOLDER}/{name}.stats.json", "done": f"{FOLDER}/{name}.done"}
+
+
+def _clean_patches(out: Output, index: int):
+    """(key, png bytes) of each stored patch, in shard order."""
+    with out.fs.open(out.path(patch.outputs(index)["tar"]), "rb") as fh:
+        with tarfile.open(fileobj=fh, mode="r|") as tar:
+            for member in tar:
+                key, _, ext = member.name.partition(".")
+                if ext == "png" and member.isfile():
+                    yield key, tar.extractfile(member).read()
+
+
+def _decode_png(data: bytes) -> np.ndarray:
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def plan_variants(settings: dict, seed: int, key: str) -> list[dict]:
+    """The K variants of one patch: kind and params, drawn from rng_for(seed, key, n)."""
+    variants = []
+    for number in range(settings["variants"]):
+        rng = lib.rng_for(seed, key, number)
+        kind = settings["kinds"][int(rng.integers(len(settings["kinds"])))]
+        params = lib.sample(kind, rng, settings["params"].get(kind))
+        variants.append({"variant": number, "kind": kind, "params": params, "seed": seed})
+    return variants
+
+
+def selected(settings: dict, seed: int, key: str) -> bool:
+    """Whether this patch gets pairs (`degrade.fraction` of patches, decided per key)."""
+    if settings["fraction"] >= 1.0:
+        return True
+    return bool(lib.rng_for(seed, key, SELECT_VARIANT).random() < settings["fraction"])
+
+
+def _degrade_one(key: str, png: bytes, settings: dict, seed: int, shard: str):
+    gt = lib.to_float(_decode_png(png))
+    variants = plan_variants(settings, seed, key)
+    members: dict[str, bytes | dict] = {"gt.png": png}
+    for item in variants:
+        lq = lib.to_uint8(lib.apply(item["kind"], gt, item["params"]))
+        members[f"lq.{item['variant']}.png"] = encode_png(lq, settings["png_compression"],
+                                                          settings["png_strategy"])
+    members["json"] = {"key": key, "variants": variants}
+    rows = [{"key": key, "variant": v["variant"], "kind": v["kind"],
+             "params": json.dumps(v["params"], sort_keys=True), "seed": seed, "shard": shard}
+            for v in variants]
+    return members, rows
+
+
+def run_partition(config: dict, out_root: str, index: int) -> dict:
+    """Write K degraded variants of each selected clean patch of one patch shard."""
+    started = time.time()
+    out = Output(out_root)
+    paths = outputs(index)
+    settings = dict(config["degrade"], png_compression=config["patch"]["png_compression"],
+                    png_strategy=config["patch"]["png_strategy"])
+    rows, kinds, skipped = [], Counter(), 0
+    with out.atomic(paths["tar"]) as fh:
+        hashing = HashingWriter(fh)
+        writer = ShardWriter(hashing)
+        for key, png in _clean_patches(out, index):
+            if not selected(settings, config["seed"], key):
+                skipped += 1
+                continue
+            members, sample_rows = _degrade_one(key, png, settings, config["seed"], paths["tar"])
+            writer.add(key, members)
+            rows += sample_rows
+            kinds.update(r["kind"] for r in sample_rows)
+        writer.close()
+    with out.atomic(paths["parquet"]) as fh:
+        pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
+    shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
+             "sha256": hashing.hexdigest()}
+    stats = {"stage": STAGE, "partition": index, "items": writer.samples + skipped,
+             "status": {"paired": writer.samples, "not_selected": skipped},
+             "reasons": {f"variant:{k}": v for k, v in sorted(kinds.items())},
+             "shard": shard, "samples": writer.samples,
+             "seconds": round(time.time() - started, 3)}
+    out.write_json(paths["stats"], stats)
+    out.write_json(paths["done"], {"partition": index, "shard": shard})
+    return stats
