@@ -91,6 +91,8 @@ DEGRADE = _section(
     params=Field("dict", {}, "per-kind settings overriding irdata/degrade defaults, e.g. "
                  "{jpeg: {quality: [20, 60]}}"),
     fraction=Field("float", 1.0, "share of kept patches that get pairs (chosen per key)", 0),
+    policy=Field("dict", None, "draw each variant from a named policy instead of `kinds`, "
+                 "e.g. {name: dynet_pretrain, p_degrade: 0.5, p_mask: 0.3}"),
 )
 TOP = _section(
     output=Field("str", None, "output folder or fsspec URL (or --out)"),
@@ -261,6 +263,11 @@ def _check_degrade(settings: dict, where: str) -> None:
         raise ConfigError(where, "'degrade.kinds' must name at least one kind")
     if settings["fraction"] > 1:
         raise ConfigError(where, f"'degrade.fraction' must be <= 1, got {settings['fraction']}")
+    if settings["policy"] is not None:
+        try:
+            degrade.resolve_policy(settings["policy"])
+        except (ValueError, TypeError, KeyError) as exc:
+            raise ConfigError(where, f"'degrade.policy': {exc}") from None
     for kind, params in settings["params"].items():
         try:
             degrade.sample(kind, degrade.rng_for(0, "config-check"), params)

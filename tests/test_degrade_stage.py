@@ -138,3 +138,22 @@ def test_cli_runs_degrade_over_existing_patches(tmp_path):
     assert paired.returncode == 0, paired.stderr
     names = sorted(_members(tmp_path / "out" / "paired" / "00000.tar"))
     assert [n.split(".", 1)[1] for n in names] == ["gt.png", "json", "lq.0.png", "lq.1.png"]
+
+
+def test_policy_variants_follow_the_dynet_pretrain_mix(built):
+    settings = dict(_config(built["root"], variants=1,
+                            policy={"name": "dynet_pretrain"})["degrade"])
+    kinds = [degrade.plan_variants(settings, 7, f"{i:016x}_00000_00000")[0]["kind"]
+             for i in range(1000)]
+    share = {k: kinds.count(k) / len(kinds) for k in set(kinds)}
+    assert set(share) <= {"gaussian_noise", "jpeg", "random_noise", "mask", "none"}
+    assert abs(share["mask"] - 0.3) < 0.05 and abs(share["none"] - 0.2) < 0.05
+    gt = np.zeros((8, 8, 3), np.float32)
+    assert np.array_equal(degrade.apply_variant(gt, {"kind": "none", "params": {}}), gt)
+
+
+def test_bad_policy_is_a_config_error(built):
+    from irdata.errors import ConfigError
+
+    with pytest.raises(ConfigError, match="'degrade.policy': unknown policy 'mae'"):
+        _config(built["root"], policy={"name": "mae"})

@@ -29,6 +29,7 @@ from irdata.storage import Output
 STAGE = "degrade"
 FOLDER = "paired"
 SELECT_VARIANT = -1  # rng_for(seed, key, -1) decides whether a patch is paired
+UNCHANGED = "none"  # a policy variant that leaves the input clean
 SCHEMA = pa.schema([("key", pa.string()), ("variant", pa.int32()), ("kind", pa.string()),
                     ("params", pa.string()), ("seed", pa.int64()), ("shard", pa.string())])
 
@@ -59,15 +60,28 @@ def _decode_png(data: bytes) -> np.ndarray:
     return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
+def _draw(settings: dict, rng) -> tuple[str, dict]:
+    if settings.get("policy") is not None:  # e.g. dynet_pretrain: may leave it unchanged
+        steps = lib.policy_sample(rng, settings["policy"])
+        return steps[0] if steps else (UNCHANGED, {})
+    kind = settings["kinds"][int(rng.integers(len(settings["kinds"])))]
+    return kind, lib.sample(kind, rng, settings["params"].get(kind))
+
+
 def plan_variants(settings: dict, seed: int, key: str) -> list[dict]:
     """The K variants of one patch: kind and params, drawn from rng_for(seed, key, n)."""
     variants = []
     for number in range(settings["variants"]):
-        rng = lib.rng_for(seed, key, number)
-        kind = settings["kinds"][int(rng.integers(len(settings["kinds"])))]
-        params = lib.sample(kind, rng, settings["params"].get(kind))
+        kind, params = _draw(settings, lib.rng_for(seed, key, number))
         variants.append({"variant": number, "kind": kind, "params": params, "seed": seed})
     return variants
+
+
+def apply_variant(gt: np.ndarray, variant: dict) -> np.ndarray:
+    """The stored input of one variant, from the float gt."""
+    if variant["kind"] == UNCHANGED:
+        return gt.copy()
+    return lib.apply(variant["kind"], gt, variant["params"])
 
 
 def selected(settings: dict, seed: int, key: str) -> bool:
@@ -82,7 +96,7 @@ def _degrade_one(key: str, png: bytes, settings: dict, seed: int, shard: str):
     variants = plan_variants(settings, seed, key)
     members: dict[str, bytes | dict] = {"gt.png": png}
     for item in variants:
-        lq = lib.to_uint8(lib.apply(item["kind"], gt, item["params"]))
+        lq = lib.to_uint8(apply_variant(gt, item))
         members[f"lq.{item['variant']}.png"] = encode_png(lq, settings["png_compression"],
                                                           settings["png_strategy"])
     members["json"] = {"key": key, "variants": variants}
