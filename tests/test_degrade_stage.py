@@ -12,12 +12,11 @@ import cv2
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
+from inline_build import build_inline
 
 from irdata import degrade as lib
 from irdata.config import validate
-from irdata.plan import make_plan
-from irdata.stages import dedupe, degrade, fetch, manifest, patch
-from irdata.storage import Output
+from irdata.stages import degrade
 from irdata.synth import encode, procedural_image
 
 KINDS = ["gaussian_noise", "jpeg", "mask"]
@@ -38,16 +37,8 @@ def built(tmp_path_factory):
         (root / "photos" / f"p{seed}.png").write_bytes(
             encode(procedural_image(seed, 1100, 600, sky_fraction=0.0), "png"))
     config = _config(root)
-    out = str(root / "out")
-    plan = make_plan(config, Output(out))
-    for index in range(plan.partitions):
-        fetch.run_partition(config, out, index)
-    dedupe.run_partition(config, out, 0, partitions=plan.partitions)
-    for index in range(plan.partitions):
-        patch.run_partition(config, out, index)
-        degrade.run_partition(config, out, index)
-    manifest.run_partition(config, out, 0, partitions=plan.partitions)
-    return {"root": root, "out": root / "out", "config": config, "partitions": plan.partitions}
+    partitions = build_inline(config, str(root / "out"))
+    return {"root": root, "out": root / "out", "config": config, "partitions": partitions}
 
 
 def _members(path):

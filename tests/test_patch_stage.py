@@ -14,15 +14,13 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 import webdataset as wds
+from inline_build import build_inline
 from PIL import Image
 
 from irdata.config import validate
 from irdata.imaging.decode import decode_rgb
 from irdata.keys import image_id, patch_key
 from irdata.patching.grid import grid
-from irdata.plan import make_plan
-from irdata.stages import dedupe, fetch, manifest, patch
-from irdata.storage import Output
 from irdata.synth import encode, near_duplicate, procedural_image
 
 
@@ -51,15 +49,8 @@ def build(tmp_path_factory):
         _exif_rotated_jpeg(procedural_image(4, 600, 1100, sky_fraction=0.0)))
     config = validate({"sources": [{"name": "mine", "dir": str(photos), "license": "CC0"}],
                        "images_per_partition": 2}, "test", str(root))
-    out = str(root / "out")
-    plan = make_plan(config, Output(out))
-    for index in range(plan.partitions):
-        fetch.run_partition(config, out, index)
-    dedupe.run_partition(config, out, 0, partitions=plan.partitions)
-    for index in range(plan.partitions):
-        patch.run_partition(config, out, index)
-    manifest.run_partition(config, out, 0, partitions=plan.partitions)
-    return {"root": root, "out": root / "out", "photos": photos, "partitions": plan.partitions}
+    partitions = build_inline(config, str(root / "out"))
+    return {"root": root, "out": root / "out", "photos": photos, "partitions": partitions}
 
 
 def _table(path):

@@ -5,11 +5,9 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from inline_build import build_inline
 
 from irdata.config import validate
-from irdata.plan import make_plan
-from irdata.stages import dedupe, degrade, fetch, patch
-from irdata.storage import Output
 from irdata.synth import encode, procedural_image
 from irdata.train.data import (
     FLIP_ROTATE_MODES,
@@ -33,14 +31,7 @@ def shards(tmp_path_factory):
                        "degrade": {"variants": 2, "kinds": ["gaussian_noise", "jpeg"]}},
                       "test", str(root))
     out = str(root / "out")
-    plan = make_plan(config, Output(out))
-    for index in range(plan.partitions):
-        fetch.run_partition(config, out, index)
-    dedupe.run_partition(config, out, 0, partitions=plan.partitions)
-    for index in range(plan.partitions):
-        patch.run_partition(config, out, index)
-        degrade.run_partition(config, out, index)
-    last = plan.partitions - 1
+    last = build_inline(config, out) - 1
     return {"patches": f"{out}/patches/{{00000..{last:05d}}}.tar",
             "paired": f"{out}/paired/{{00000..{last:05d}}}.tar", "samples": 8}
 
