@@ -1,0 +1,1 @@
+"""Source quality figures and gates (pure functions; see issue 4)."""
