@@ -47,3 +47,12 @@ def test_custom_tables_fit_badly():
     flat = {0: [5] * 64, 1: [5] * 64}
     _, error = estimate_quality(flat)
     assert error > 1.0  # worse than any IJG-scaled table above
+
+
+def test_inspect_records_the_quality_of_jpegs_only():
+    from irdata.imaging.inspect import inspect_bytes
+    from irdata.synth import encode
+
+    big = procedural_image(5, 800, 600)
+    assert abs(inspect_bytes(encode(big, "jpg", 83), 10**9, 512).jpeg_quality - 83) <= 5
+    assert inspect_bytes(encode(big, "png"), 10**9, 512).jpeg_quality is None

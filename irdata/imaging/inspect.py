@@ -12,6 +12,7 @@ from PIL import Image
 
 from irdata.imaging import decode, hashing
 from irdata.imaging.sniff import sniff
+from irdata.quality.jpeg_quality import estimate_quality
 
 
 @dataclass
@@ -29,6 +30,7 @@ class Inspection:
     frames: int = 1
     phash: str = ""
     dhash: str = ""
+    jpeg_quality: int | None = None  # IJG quality fitted to the quantisation tables
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -67,6 +69,8 @@ def inspect_bytes(data: bytes, max_pixels: int, min_side: int) -> Inspection:
         size = decode.stored_size(img)
         width, height = size
         result.mode, result.frames = img.mode, decode.frame_count(img)
+        if fmt == "jpeg":
+            result.jpeg_quality = estimate_quality(getattr(img, "quantization", None) or {})[0]
         _orient_result(result, size, decode.exif_orientation(img))
         if width * height > max_pixels:
             return _drop(result, "decompression_bomb",

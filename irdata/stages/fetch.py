@@ -36,7 +36,8 @@ SCHEMA = pa.schema([
     ("attempts", pa.int32()), ("bytes", pa.int64()), ("sha256", pa.string()),
     ("phash", pa.string()), ("dhash", pa.string()), ("width", pa.int32()),
     ("height", pa.int32()), ("format", pa.string()), ("mode", pa.string()),
-    ("orientation", pa.int8()), ("frames", pa.int32()), ("extra", pa.string()),
+    ("orientation", pa.int8()), ("frames", pa.int32()), ("jpeg_quality", pa.int8()),
+    ("extra", pa.string()),
     ("partition", pa.int32()), ("shard", pa.string()),
 ])
 
@@ -137,7 +138,8 @@ def _row(item: SourceItem, download: Download, inspection: Inspection | None,
         "dhash": found.get("dhash") or None, "width": found.get("width"),
         "height": found.get("height"), "format": found.get("format") or None,
         "mode": found.get("mode") or None, "orientation": found.get("orientation"),
-        "frames": found.get("frames"), "extra": item.extra, "partition": index,
+        "frames": found.get("frames"), "jpeg_quality": found.get("jpeg_quality"),
+        "extra": item.extra, "partition": index,
         "shard": outputs(index)["tar"] if status == "ok" else None,
     }
 
@@ -145,7 +147,7 @@ def _row(item: SourceItem, download: Download, inspection: Inspection | None,
 def _sample_json(row: dict) -> dict:
     keep = ("image_id", "locator", "source", "source_name", "license", "http_status",
             "bytes", "sha256", "phash", "dhash", "width", "height", "format", "mode",
-            "orientation", "frames")
+            "orientation", "frames", "jpeg_quality")
     sample = {k: row[k] for k in keep}
     sample["extra"] = json.loads(row["extra"] or "{}")
     return sample
