@@ -68,6 +68,26 @@ INSPECT = _section(
     max_pixels=Field("int", 300_000_000, "decompression-bomb limit (width x height)", 1),
     min_side=Field("int", 512, "images whose short side is smaller are dropped (too_small)", 1),
 )
+QUALITY = _section(
+    enabled=Field("bool", True, "drop sources that fail a quality gate; false: figures are "
+                  "still recorded, nothing is dropped"),
+    min_jpeg_quality=Field("int", 60, "JPEGs whose quality (IJG scale, from the quantisation "
+                           "tables) is lower are dropped (low_jpeg_quality); 0 turns it off", 0),
+    min_sharpness=Field("float", 0.45, "sources whose sharpness (fine-to-band energy ratio of "
+                        "the most detailed blocks, worse axis) is lower are dropped (blurry)", 0),
+    max_noise=Field("float", 2.5, "sources whose estimated noise deviation (grey levels at "
+                    "the working resolution) is higher are dropped (noisy)", 0),
+    min_highlights=Field("float", 110.0, "sources whose 99th-percentile luminance is lower "
+                         "are dropped (too_dark); 0 turns it off", 0),
+    max_brightness=Field("float", 185.0, "sources whose mean luminance is higher are dropped "
+                         "(too_bright)", 0),
+    max_clipped=Field("float", 0.6, "sources with a larger share of pixels with a channel >= "
+                      "250 are dropped (clipped); 1 turns it off", 0),
+    graphics_flat_share=Field("float", 0.2, "graphics: share of exactly one-colour 8x8 "
+                              "blocks above this ...", 0),
+    graphics_palette_share=Field("float", 0.7, "... and share of pixels in the 8 most "
+                                 "frequent colours above this: dropped (graphics)", 0),
+)
 DEDUPE = _section(
     enabled=Field("bool", True, "find exact and near duplicates; keep one image per cluster"),
     phash_distance=Field("int", 8, "largest pHash Hamming distance of a near-duplicate "
@@ -99,8 +119,8 @@ TOP = _section(
     seed=Field("int", 0, "run seed: every random choice derives from (seed, key)"),
     images_per_partition=Field("int", 1000, "source items per partition (one Dask task)", 1),
 )
-SECTIONS = {"fetch": FETCH, "inspect": INSPECT, "dedupe": DEDUPE, "patch": PATCH,
-            "degrade": DEGRADE}
+SECTIONS = {"fetch": FETCH, "inspect": INSPECT, "quality": QUALITY, "dedupe": DEDUPE,
+            "patch": PATCH, "degrade": DEGRADE}
 SOURCE_FIELDS = _section(
     name=Field("str", None, "unique source name"),
     urls=Field("str", None, "URL list: CSV, TSV, Parquet or JSONL with a `url` column"),

@@ -1,6 +1,9 @@
-"""Inspect one image's bytes: what it is, how big, whether it is usable, its hashes.
+"""Inspect one image's bytes: what it is, how big, whether it is usable, its hashes
+and its quality figures.
 
-Pure: bytes in, an Inspection out; never raises for bad input.
+Pure: bytes in, an Inspection out; never raises for bad input. The quality gates
+(irdata.quality) run on a reduced decode at the fixed working resolution; with no
+`quality` settings (or `enabled: false`) figures are recorded and nothing is dropped.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ from PIL import Image
 
 from irdata.imaging import decode, hashing
 from irdata.imaging.sniff import sniff
+from irdata.quality import gates, working
 from irdata.quality.jpeg_quality import estimate_quality
 
 
@@ -31,6 +35,14 @@ class Inspection:
     phash: str = ""
     dhash: str = ""
     jpeg_quality: int | None = None  # IJG quality fitted to the quantisation tables
+    # Quality figures at the working resolution (irdata/quality; None: not measured).
+    sharpness: float | None = None
+    noise: float | None = None
+    brightness: float | None = None
+    highlights: float | None = None
+    clipped: float | None = None
+    flat_share: float | None = None
+    palette_share: float | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -41,12 +53,11 @@ def _drop(result: Inspection, reason: str, detail: str) -> Inspection:
     return result
 
 
-def _reduced_decode(img: Image.Image, fmt: str) -> Image.Image:
-    """JPEG: decode at the smallest DCT scale still >= the thumbnail (cheap, and it
-    still reads every entropy-coded byte, so truncation is caught)."""
+def _reduced_decode(img: Image.Image, fmt: str, size: tuple[int, int]) -> Image.Image:
+    """JPEG: decode at the smallest DCT scale still >= the working resolution (cheap,
+    and it still reads every entropy-coded byte, so truncation is caught)."""
     if fmt == "jpeg":
-        side = hashing.THUMB_SIDE
-        img.draft("RGB", (side, side))
+        img.draft("RGB", working.draft_request(*size))
     return decode.load(img)
 
 
@@ -55,8 +66,19 @@ def _orient_result(result: Inspection, size: tuple[int, int], orientation: int) 
     result.width, result.height = decode.oriented_size(size, orientation)
 
 
-def inspect_bytes(data: bytes, max_pixels: int, min_side: int) -> Inspection:
-    """Sniff, check the header, decode (reduced where possible) and hash.
+def _apply_gates(result: Inspection, pixels, quality: dict | None) -> Inspection:
+    figures = gates.measure(working.to_working(pixels), result.jpeg_quality)
+    for name, value in figures.items():
+        setattr(result, name, value)
+    reason, detail = gates.judge(figures, quality)
+    return _drop(result, reason, detail) if reason else result
+
+
+def inspect_bytes(data: bytes, max_pixels: int, min_side: int,
+                  quality: dict | None = None) -> Inspection:
+    """Sniff, check the header, decode (reduced where possible), hash, measure the
+    quality figures and apply the gates of `quality` (the pipeline's `quality`
+    settings; None: measure only).
 
     Size checks use the header only: a decompression bomb is never decoded."""
     result = Inspection(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
@@ -77,7 +99,7 @@ def inspect_bytes(data: bytes, max_pixels: int, min_side: int) -> Inspection:
                          f"{width}x{height} = {width * height} pixels > {max_pixels}")
         if min(width, height) < min_side:
             return _drop(result, "too_small", f"short side {min(width, height)} < {min_side}")
-        rgb = decode.to_rgb8(_reduced_decode(img, fmt))
+        rgb = decode.to_rgb8(_reduced_decode(img, fmt, size))
         pending = decode.exif_orientation(img)  # what Pillow did not apply itself
         if result.orientation == 1:  # e.g. a PNG eXIf chunk after the pixel data
             _orient_result(result, size, pending)
@@ -88,4 +110,4 @@ def inspect_bytes(data: bytes, max_pixels: int, min_side: int) -> Inspection:
         return _drop(result, "decode_error", f"{type(exc).__name__}: {exc}"[:300])
     thumb = hashing.thumbnail(pixels)
     result.phash, result.dhash = hashing.phash(thumb), hashing.dhash(thumb)
-    return result
+    return _apply_gates(result, pixels, quality)

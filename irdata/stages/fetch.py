@@ -22,11 +22,14 @@ from irdata.imaging.sniff import extension
 from irdata.keys import partition_name
 from irdata.net.http import Download, Fetcher
 from irdata.plan import read_partition
+from irdata.quality.gates import FIGURES
 from irdata.shards import HashingWriter, ShardWriter
 from irdata.sources.archives import MemberTooLarge, read_members
 from irdata.sources.item import SourceItem
 from irdata.storage import Output
 
+# Quality figures (irdata/quality/gates.py) as columns, after jpeg_quality.
+QUALITY_FIGURES = tuple(name for name in FIGURES if name != "jpeg_quality")
 STAGE = "fetch"
 FOLDER = "raw"
 SCHEMA = pa.schema([
@@ -37,6 +40,7 @@ SCHEMA = pa.schema([
     ("phash", pa.string()), ("dhash", pa.string()), ("width", pa.int32()),
     ("height", pa.int32()), ("format", pa.string()), ("mode", pa.string()),
     ("orientation", pa.int8()), ("frames", pa.int32()), ("jpeg_quality", pa.int8()),
+    *[(name, pa.float32()) for name in QUALITY_FIGURES],
     ("extra", pa.string()),
     ("partition", pa.int32()), ("shard", pa.string()),
 ])
@@ -117,7 +121,7 @@ def _process(item: SourceItem, fetcher: Fetcher, members: dict, config: dict
     inspection = None
     if download.status == "ok":
         inspection = inspect_bytes(download.data, config["inspect"]["max_pixels"],
-                                   config["inspect"]["min_side"])
+                                   config["inspect"]["min_side"], config.get("quality"))
         if inspection.status != "ok":
             download.data = b""
     return item, download, inspection
@@ -139,6 +143,7 @@ def _row(item: SourceItem, download: Download, inspection: Inspection | None,
         "height": found.get("height"), "format": found.get("format") or None,
         "mode": found.get("mode") or None, "orientation": found.get("orientation"),
         "frames": found.get("frames"), "jpeg_quality": found.get("jpeg_quality"),
+        **{name: found.get(name) for name in QUALITY_FIGURES},
         "extra": item.extra, "partition": index,
         "shard": outputs(index)["tar"] if status == "ok" else None,
     }
@@ -147,7 +152,7 @@ def _row(item: SourceItem, download: Download, inspection: Inspection | None,
 def _sample_json(row: dict) -> dict:
     keep = ("image_id", "locator", "source", "source_name", "license", "http_status",
             "bytes", "sha256", "phash", "dhash", "width", "height", "format", "mode",
-            "orientation", "frames", "jpeg_quality")
+            "orientation", "frames", "jpeg_quality", *QUALITY_FIGURES)
     sample = {k: row[k] for k in keep}
     sample["extra"] = json.loads(row["extra"] or "{}")
     return sample

@@ -1,0 +1,51 @@
+"""Noise level: a fast estimate of the standard deviation of additive noise, in
+grey levels at the working resolution.
+
+Definition (Immerkaer 1996, made robust to texture): the luminance is filtered
+with the Laplacian-difference mask [[1,-2,1],[-2,4,-2],[1,-2,1]], which cancels
+constant, linear and most smooth content; for white noise of deviation s,
+mean |response| * sqrt(pi/2) / 6 = s. That mean is taken per 16x16 block, and
+the estimate is the 1st percentile over blocks, i.e. from the smoothest parts of
+the image, where texture does not masquerade as noise, divided by P1_BIAS (the
+1st percentile of block means of pure white noise is 0.81 of their mean, measured
+at the working resolution), so pure noise of deviation s reads s. Blocks touching the
+clipped ends (<= 8 or >= 247) are skipped: clipping hides noise.
+
+None when fewer than MIN_BLOCKS blocks qualify (an almost entirely clipped image).
+Sensor noise is averaged down by the scaling to the working resolution, so this
+measures noise still visible at ~1 MP.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+from irdata.quality.working import block_means, block_tiles
+
+BLOCK = 16
+PERCENTILE = 1.0
+MIN_BLOCKS = 20
+LOW, HIGH = 8, 247
+P1_BIAS = 0.81
+_MASK = np.array([[1, -2, 1], [-2, 4, -2], [1, -2, 1]], np.float32)
+_SCALE = math.sqrt(math.pi / 2) / 6
+
+
+def _unclipped_blocks(grey: np.ndarray) -> np.ndarray:
+    tiles = block_tiles(grey, BLOCK)
+    return ((tiles.min(axis=2) > LOW) & (tiles.max(axis=2) < HIGH)).ravel()
+
+
+def noise_sigma(grey: np.ndarray) -> float | None:
+    """Estimated noise deviation (grey levels) of a uint8 luminance array; None if unmeasurable."""
+    if min(grey.shape) < BLOCK:
+        return None
+    response = np.abs(cv2.filter2D(grey.astype(np.float32), -1, _MASK,
+                                   borderType=cv2.BORDER_REFLECT))
+    blocks = block_means(response, BLOCK)[_unclipped_blocks(grey)]
+    if len(blocks) < MIN_BLOCKS:
+        return None
+    return float(np.percentile(blocks, PERCENTILE) * _SCALE / P1_BIAS)

@@ -1,0 +1,63 @@
+"""The working resolution every quality figure is measured at.
+
+Figures are computed on the image scaled (never enlarged) so that its long side
+is WORK_SIDE pixels, with INTER_AREA, so a figure means the same on a 2 MP and
+a 48 MP source. JPEGs reach it cheaply: Pillow's `draft` decodes at the
+smallest DCT scale (1/2, 1/4, 1/8) still >= the working size, then INTER_AREA
+does the rest. 960 keeps the common 4000x3000 (1/4 -> 1000x750) and
+8000x6000 (1/8) photos at a near-1 final resize.
+"""
+
+from __future__ import annotations
+
+import math
+
+import cv2
+import numpy as np
+
+WORK_SIDE = 960
+
+
+def working_size(width: int, height: int, side: int = WORK_SIDE) -> tuple[int, int]:
+    """(width, height) at the working resolution: long side `side`, never enlarged."""
+    scale = min(1.0, side / max(width, height))
+    return max(1, round(width * scale)), max(1, round(height * scale))
+
+
+def draft_request(width: int, height: int, side: int = WORK_SIDE) -> tuple[int, int]:
+    """The size to pass to Pillow's `draft` so the DCT-scaled decode is >= working size."""
+    scale = min(1.0, side / max(width, height))
+    return max(1, math.ceil(width * scale)), max(1, math.ceil(height * scale))
+
+
+def to_working(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
+    """An HxWx3 uint8 RGB array scaled to the working resolution (INTER_AREA)."""
+    height, width = rgb.shape[:2]
+    size = working_size(width, height, side)
+    if size == (width, height):
+        return rgb
+    return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def grey(rgb: np.ndarray) -> np.ndarray:
+    """BT.601 luminance as uint8 (OpenCV's rounding)."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
+
+
+def block_tiles(values: np.ndarray, block: int) -> np.ndarray:
+    """Whole `block` x `block` tiles of a 2-D array as (rows, cols, block * block)."""
+    rows, cols = values.shape[0] // block, values.shape[1] // block
+    tiles = values[:rows * block, :cols * block].reshape(rows, block, cols, block)
+    return tiles.transpose(0, 2, 1, 3).reshape(rows, cols, block * block)
+
+
+def packed_rgb(rgb: np.ndarray) -> np.ndarray:
+    """HxW uint32 holding each pixel's R, G, B in bits 0-7, 8-15, 16-23 (little-endian)."""
+    return cv2.cvtColor(rgb, cv2.COLOR_RGB2RGBA).view("<u4")[..., 0]
+
+
+def block_means(values: np.ndarray, block: int) -> np.ndarray:
+    """Mean of each whole tile, flattened (float32 input stays float32)."""
+    rows, cols = values.shape[0] // block, values.shape[1] // block
+    tiles = values[:rows * block, :cols * block]
+    return cv2.resize(tiles, (cols, rows), interpolation=cv2.INTER_AREA).ravel()

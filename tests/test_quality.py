@@ -1,0 +1,329 @@
+"""Source quality gates: each figure separates clean from degraded images made here
+(procedural photos, synthetic documents and graphics), the verdicts name their
+figure and threshold, disabled gates drop nothing, and the fetch stage records
+every figure in raw/*.parquet and the per-image JSON."""
+
+from __future__ import annotations
+
+import io
+import json
+import tarfile
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from PIL import Image
+
+from irdata import config as irconfig
+from irdata.imaging.inspect import inspect_bytes
+from irdata.plan import make_plan
+from irdata.quality import gates, working
+from irdata.quality.exposure import highlights
+from irdata.quality.noise import noise_sigma
+from irdata.quality.sharpness import sharpness
+from irdata.stages import fetch
+from irdata.storage import Output
+from irdata.synth import encode, near_duplicate, procedural_image
+
+DEFAULTS = {name: spec.default for name, spec in irconfig.QUALITY.items()}
+SEEDS = range(6)
+
+
+def figures(pixels: np.ndarray) -> dict:
+    return gates.measure(working.to_working(pixels))
+
+
+def verdict(pixels: np.ndarray) -> str:
+    return gates.judge(figures(pixels), DEFAULTS)[0]
+
+
+def blurred(pixels: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian blur of `sigma` working-resolution pixels, applied at full size."""
+    scale = max(1.0, max(pixels.shape[:2]) / working.WORK_SIDE)
+    return cv2.GaussianBlur(pixels, (0, 0), sigma * scale)
+
+
+def noised(pixels: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
+    noise = np.random.default_rng(seed).normal(0, sigma, pixels.shape)
+    return np.clip(pixels + noise + 0.5, 0, 255).astype(np.uint8)
+
+
+def exposed(pixels: np.ndarray, stops: float) -> np.ndarray:
+    """Exposure change in linear light (sRGB curve), clipped."""
+    v = np.arange(256) / 255.0
+    linear = np.clip(np.where(v <= 0.04045, v / 12.92, ((v + 0.055) / 1.055) ** 2.4)
+                     * 2.0 ** stops, 0, 1)
+    out = np.where(linear <= 0.0031308, 12.92 * linear, 1.055 * linear ** (1 / 2.4) - 0.055)
+    return np.clip(out * 255 + 0.5, 0, 255).astype(np.uint8)[pixels]
+
+
+def text_page(seed: int, height: int = 1100, width: int = 850) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    page = np.full((height, width, 3), 248, np.uint8)
+    for y in range(80, height - 60, 34):
+        words = " ".join(f"word{n}" for n in rng.integers(0, 99, 8))
+        cv2.putText(page, words, (60, y), cv2.FONT_HERSHEY_SIMPLEX, 0.8, (20, 20, 30), 2,
+                    cv2.LINE_AA)
+    return page
+
+
+def flat_illustration(seed: int, height: int = 800, width: int = 1000) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    art = np.full((height, width, 3), (40, 90, 200), np.uint8)
+    palette = [tuple(int(c) for c in rng.integers(0, 256, 3)) for _ in range(4)]
+    for i in range(15):
+        centre = (int(rng.integers(width)), int(rng.integers(height)))
+        cv2.circle(art, centre, int(rng.integers(30, 200)), palette[i % 4], -1, cv2.LINE_AA)
+    return art
+
+
+def logo_on_white(height: int = 700, width: int = 900) -> np.ndarray:
+    logo = np.full((height, width, 3), 255, np.uint8)
+    cv2.circle(logo, (width // 2, height // 2 - 60), 150, (200, 30, 40), -1, cv2.LINE_AA)
+    cv2.putText(logo, "ACME", (width // 2 - 170, height - 120), cv2.FONT_HERSHEY_DUPLEX, 3.5,
+                (200, 30, 40), 8, cv2.LINE_AA)
+    return logo
+
+
+def gradient(height: int = 700, width: int = 1100) -> np.ndarray:
+    ramp = np.linspace(90, 130, width, dtype=np.uint8)[None, :, None]
+    return np.zeros((height, width, 3), np.uint8) + ramp
+
+
+# -- working resolution ------------------------------------------------------------
+
+def test_working_resolution_is_fixed_and_never_enlarges():
+    assert working.working_size(4000, 3000) == (960, 720)
+    assert working.working_size(3000, 4000) == (720, 960)
+    assert working.working_size(800, 600) == (800, 600)
+    big = np.zeros((1500, 2000, 3), np.uint8)
+    assert working.to_working(big).shape == (720, 960, 3)
+    small = np.zeros((576, 768, 3), np.uint8)
+    assert working.to_working(small) is small
+
+
+def test_jpeg_draft_reaches_at_least_the_working_resolution():
+    data = encode(procedural_image(1, 3200, 2400), "jpg", 92)
+    img = Image.open(io.BytesIO(data))
+    img.draft("RGB", working.draft_request(*img.size))
+    assert img.size == (1600, 1200)  # 1/2: 1/4 would be 800 < 960
+    assert working.draft_request(4000, 3000) == (960, 720)
+
+
+# -- sharpness ---------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_sharpness_separates_sharp_from_blurred(seed):
+    pixels = procedural_image(seed, 1400, 900)
+    sharp = sharpness(working.grey(working.to_working(pixels)))
+    assert sharp > DEFAULTS["min_sharpness"] * 1.2
+    for sigma in (1.5, 3.0):
+        value = sharpness(working.grey(working.to_working(blurred(pixels, sigma))))
+        assert value < DEFAULTS["min_sharpness"]
+    assert verdict(blurred(pixels, 2.0)) == "blurry"
+
+
+def test_sharpness_catches_motion_blur():
+    pixels = procedural_image(3, 1200, 800)
+    kernel = np.zeros((13, 13), np.float32)
+    kernel[6] = 1 / 13  # horizontal motion of 13 pixels
+    assert verdict(cv2.filter2D(pixels, -1, kernel)) == "blurry"
+
+
+def test_blur_verdict_does_not_depend_on_size():
+    """The same scene at 1.2, 2.4 and 3.6k: sharp passes, blurred fails, at every size."""
+    scene = procedural_image(4, 3600, 2400)
+    for width in (1200, 2400, 3600):
+        pixels = cv2.resize(scene, (width, width * 2 // 3), interpolation=cv2.INTER_AREA)
+        assert verdict(pixels) == ""
+        assert verdict(blurred(pixels, 2.0)) == "blurry"
+
+
+def test_featureless_images_are_not_judged_blurry_or_graphics():
+    for flat in (gradient(), np.full((600, 800, 3), 128, np.uint8)):
+        found = figures(flat)
+        assert found["sharpness"] is None
+        assert gates.judge(found, DEFAULTS) == ("", "")
+
+
+# -- noise -------------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_noise_separates_clean_from_noisy(seed):
+    pixels = procedural_image(seed, 900, 700)
+    clean = noise_sigma(working.grey(pixels))
+    assert clean < DEFAULTS["max_noise"] / 2
+    assert noise_sigma(working.grey(noised(pixels, 10, seed))) > DEFAULTS["max_noise"]
+    assert verdict(noised(pixels, 12, seed)) == "noisy"
+
+
+def test_noise_estimate_tracks_the_added_deviation():
+    flat = np.full((720, 960), 120, np.uint8)
+    for sigma in (2, 5, 10):
+        noisy = np.clip(flat + np.random.default_rng(sigma).normal(0, sigma, flat.shape) + 0.5,
+                        0, 255).astype(np.uint8)
+        assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.15)
+
+
+def test_noise_is_not_measured_on_a_clipped_image():
+    assert noise_sigma(np.full((400, 400), 255, np.uint8)) is None
+
+
+# -- exposure ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_exposure_separates_normal_dark_and_bright(seed):
+    pixels = procedural_image(seed, 900, 700)
+    assert verdict(pixels) == ""
+    dark = exposed(pixels, -4)
+    assert highlights(working.grey(dark)) < DEFAULTS["min_highlights"]
+    assert verdict(dark) == "too_dark"
+    bright = figures(exposed(pixels, 3))
+    assert (bright["brightness"] > DEFAULTS["max_brightness"]
+            or bright["clipped"] > DEFAULTS["max_clipped"])
+    assert gates.judge(bright, DEFAULTS)[0]  # dropped (a blown-out, noise-free image may
+    # also read as graphics, which is checked first)
+
+
+def test_clipped_counts_blown_pixels():
+    pixels = procedural_image(2, 900, 700)
+    pixels[:, : 900 * 7 // 10] = 255  # 70% blown out
+    found = figures(pixels)
+    assert found["clipped"] == pytest.approx(0.7, abs=0.01)
+    assert "clipped" in [reason for reason, _ in gates.failures(found, DEFAULTS)]
+
+
+# -- graphics ----------------------------------------------------------------------
+
+@pytest.mark.parametrize("make", [lambda: text_page(1), lambda: text_page(2),
+                                  lambda: flat_illustration(3), lambda: flat_illustration(4),
+                                  logo_on_white], ids=["text1", "text2", "art3", "art4", "logo"])
+@pytest.mark.parametrize("fmt", ["png", "jpg"])
+def test_graphics_and_documents_are_dropped(make, fmt):
+    data = encode(make(), fmt, 90)
+    found = inspect_bytes(data, 10**9, 1, DEFAULTS)
+    assert (found.status, found.reason) == ("dropped", "graphics")
+    assert "flat_share" in found.detail and "palette_share" in found.detail
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_photos_are_not_graphics(seed):
+    found = figures(procedural_image(seed, 1100, 700))
+    assert not (found["flat_share"] > DEFAULTS["graphics_flat_share"]
+                and found["palette_share"] > DEFAULTS["graphics_palette_share"])
+
+
+# -- JPEG quality ------------------------------------------------------------------
+
+def test_low_jpeg_quality_is_dropped_with_its_figure():
+    pixels = procedural_image(5, 800, 600)
+    found = inspect_bytes(encode(pixels, "jpg", 35), 10**9, 512, DEFAULTS)
+    assert (found.status, found.reason) == ("dropped", "low_jpeg_quality")
+    assert found.detail == f"jpeg_quality {found.jpeg_quality} < min_jpeg_quality 60"
+    assert abs(found.jpeg_quality - 35) <= 5
+    assert inspect_bytes(encode(pixels, "jpg", 75), 10**9, 512, DEFAULTS).status == "ok"
+
+
+# -- verdicts ----------------------------------------------------------------------
+
+def test_judge_reports_the_first_failing_gate_with_figure_and_threshold():
+    found = {"jpeg_quality": 90, "sharpness": 0.2, "noise": 5.0, "brightness": 100.0,
+             "highlights": 200.0, "clipped": 0.0, "flat_share": 0.0, "palette_share": 0.1}
+    assert gates.judge(found, DEFAULTS) == ("blurry", "sharpness 0.2 < min_sharpness 0.45")
+    assert [r for r, _ in gates.failures(found, DEFAULTS)] == ["blurry", "noisy"]
+    assert gates.judge(dict(found, jpeg_quality=20), DEFAULTS)[0] == "low_jpeg_quality"
+
+
+def test_missing_figures_never_fail():
+    assert gates.judge(dict.fromkeys(gates.FIGURES), DEFAULTS) == ("", "")
+
+
+def test_disabled_gates_drop_nothing_but_figures_are_recorded():
+    off = dict(DEFAULTS, enabled=False)
+    for pixels in (blurred(procedural_image(1, 900, 700), 3), text_page(1),
+                   exposed(procedural_image(2, 900, 700), -4)):
+        for settings in (off, None):
+            found = inspect_bytes(encode(pixels, "jpg", 30), 10**9, 512, settings)
+            assert (found.status, found.reason) == ("ok", "")
+            assert found.jpeg_quality is not None and found.sharpness is not None
+            assert found.brightness is not None and found.palette_share is not None
+
+
+def test_config_quality_section():
+    raw = {"sources": [{"name": "s", "dir": "."}]}
+    assert irconfig.validate(raw, "t")["quality"] == DEFAULTS
+    off = irconfig.validate(dict(raw, quality={"enabled": False}), "t")["quality"]
+    assert off["enabled"] is False and off["min_sharpness"] == DEFAULTS["min_sharpness"]
+    with pytest.raises(irconfig.ConfigError, match="quality.min_sharpnes"):
+        irconfig.validate(dict(raw, quality={"min_sharpnes": 1}), "t")
+
+
+# -- the suite's own generated images pass -----------------------------------------
+
+@pytest.mark.parametrize("size, fmt, quality, sky", [
+    ((768, 576), "jpg", 92, None), ((640, 520), "jpg", 90, None), ((1100, 700), "png", 0, None),
+    ((1300, 800), "png", 0, 0.0), ((1100, 600), "png", 0, 0.0), ((600, 1100), "jpg", 95, 0.0),
+    ((1536, 1024), "jpg", 92, None)])
+def test_generated_test_images_pass_the_default_gates(size, fmt, quality, sky):
+    for seed in range(8):
+        data = encode(procedural_image(seed, *size, sky_fraction=sky), fmt, quality)
+        found = inspect_bytes(data, 10**9, 512, DEFAULTS)
+        assert (found.status, found.detail) == ("ok", ""), seed
+    copy = near_duplicate(procedural_image(0, 1100, 700), scale=0.8)  # q70
+    assert inspect_bytes(copy, 10**9, 512, DEFAULTS).status == "ok"
+
+
+# -- the fetch stage records the figures ---------------------------------------------
+
+def _fetch(tmp_path, quality: dict | None) -> list[dict]:
+    photos = tmp_path / "photos"
+    photos.mkdir(exist_ok=True)
+    (photos / "a_clean.jpg").write_bytes(encode(procedural_image(1, 1000, 700), "jpg", 90))
+    (photos / "b_blurry.jpg").write_bytes(
+        encode(blurred(procedural_image(2, 1000, 700), 3), "jpg", 90))
+    (photos / "c_document.png").write_bytes(encode(text_page(3), "png"))
+    (photos / "d_dark.jpg").write_bytes(encode(exposed(procedural_image(4, 1000, 700), -4),
+                                               "jpg", 90))
+    raw = {"sources": [{"name": "mine", "dir": str(photos)}]}
+    if quality is not None:
+        raw["quality"] = quality
+    config = irconfig.validate(raw, "test", str(tmp_path))
+    out = str(tmp_path / "out")
+    make_plan(config, Output(out))
+    fetch.run_partition(config, out, 0)
+    return out
+
+
+def test_fetch_records_figures_and_drops_by_gate(tmp_path):
+    out = _fetch(tmp_path, None)
+    table = pq.read_table(f"{out}/raw/00000.parquet")
+    for name in fetch.QUALITY_FIGURES:
+        assert table.schema.field(name).type == pa.float32()
+    rows = {r["locator"].rsplit("/", 1)[1]: r for r in table.to_pylist()}
+    assert [(n, rows[n]["status"], rows[n]["reason"]) for n in sorted(rows)] == [
+        ("a_clean.jpg", "ok", ""), ("b_blurry.jpg", "dropped", "blurry"),
+        ("c_document.png", "dropped", "graphics"), ("d_dark.jpg", "dropped", "too_dark")]
+    assert rows["b_blurry.jpg"]["detail"].startswith("sharpness ")
+    assert rows["b_blurry.jpg"]["sharpness"] < DEFAULTS["min_sharpness"]
+    assert rows["c_document.png"]["jpeg_quality"] is None
+    for name, row in rows.items():
+        measured = [n for n in fetch.QUALITY_FIGURES if row[n] is not None]
+        # a white page (>= 247 everywhere but the text) has no unclipped block for noise
+        assert measured == [n for n in fetch.QUALITY_FIGURES
+                            if not (name == "c_document.png" and n == "noise")], name
+    stats = json.loads(open(f"{out}/raw/00000.stats.json").read())
+    assert stats["reasons"] == {"dropped:blurry": 1, "dropped:graphics": 1, "dropped:too_dark": 1}
+    with tarfile.open(f"{out}/raw/00000.tar") as tar:
+        sample = json.loads(tar.extractfile(
+            next(m for m in tar.getmembers() if m.name.endswith(".json"))).read())
+    assert sample["sharpness"] == pytest.approx(rows["a_clean.jpg"]["sharpness"], rel=1e-6)
+    assert set(fetch.QUALITY_FIGURES) <= set(sample)
+
+
+def test_fetch_with_gates_disabled_keeps_everything(tmp_path):
+    out = _fetch(tmp_path, {"enabled": False})
+    rows = pq.read_table(f"{out}/raw/00000.parquet").to_pylist()
+    assert {(r["status"], r["reason"]) for r in rows} == {("ok", "")}
+    assert all(r["sharpness"] is not None for r in rows)
