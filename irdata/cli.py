@@ -58,12 +58,15 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--stages", type=_stage_list, default=list(ORDER),
                        help=f"comma-separated subset of {','.join(ORDER)}")
     _add_cluster_options(build)
+    build.set_defaults(handler=_cmd_build)
     demo = commands.add_parser("demo", help="build a small corpus from generated images",
                                 allow_abbrev=False)
     demo.add_argument("--source", help="folder of your own photos instead of generated ones")
     demo.add_argument("--out", help="output folder (default: a new ./irdata-demo-* folder)")
     _add_cluster_options(demo)
-    _add_degrade(commands)
+    demo.set_defaults(handler=_cmd_demo)
+    for add in COMMAND_GROUPS:
+        add(commands)
     return parser
 
 
@@ -78,6 +81,7 @@ def _add_degrade(commands) -> None:
     preview.add_argument("--seed", type=int, default=0)
     preview.add_argument("--tile", type=_positive_int, default=384,
                          help="side of each tile in pixels")
+    degrade.set_defaults(handler=_cmd_degrade)
 
 
 def _cmd_degrade(args) -> int:
@@ -115,14 +119,23 @@ def _cmd_demo(args) -> int:
     return run_demo(args.source, args.out, args.workers, args.scheduler, args.quiet)
 
 
+def _command_names() -> list[str]:
+    parser = build_parser()
+    action = next(a for a in parser._actions if isinstance(a, argparse._SubParsersAction))
+    return list(action.choices)
+
+
+# Each adds its subcommands to the `commands` subparsers and sets `handler` on them.
+COMMAND_GROUPS = [_add_degrade]
+
+
 def main(argv: list[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         if args.command is None:
-            raise UsageError("irdata: a command is required: build, demo or degrade "
-                             "(see 'irdata --help')")
-        commands = {"build": _cmd_build, "demo": _cmd_demo, "degrade": _cmd_degrade}
-        return commands[args.command](args)
+            names = ", ".join(_command_names())
+            raise UsageError(f"irdata: a command is required: {names} (see 'irdata --help')")
+        return args.handler(args)
     except UsageError as err:
         text = str(err)
         print(text if text.startswith("irdata") else f"irdata: error: {text}", file=sys.stderr)

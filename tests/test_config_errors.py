@@ -138,7 +138,7 @@ def test_not_utf8_config(project, capsys):
 def test_missing_command(capsys):
     assert cli.main([]) == 2
     assert capsys.readouterr().err == (
-        "irdata: a command is required: build, demo or degrade (see 'irdata --help')\n")
+        "irdata: a command is required: build, demo, degrade (see 'irdata --help')\n")
 
 
 def test_unknown_command(capsys):
