@@ -125,8 +125,28 @@ def _command_names() -> list[str]:
     return list(action.choices)
 
 
+def _add_audit(commands) -> None:
+    from irdata.audit import commands as audit
+
+    verify = commands.add_parser("verify", allow_abbrev=False,
+                                 help="check every shard against the manifests")
+    verify.add_argument("out", metavar="OUT", help="output folder of a build")
+    _add_cluster_options(verify)
+    verify.set_defaults(handler=audit.verify)
+    report = commands.add_parser("report", allow_abbrev=False,
+                                 help="one self-contained HTML page about a build")
+    report.add_argument("out", metavar="OUT", help="output folder of a build")
+    report.add_argument("--html", metavar="FILE", help="page to write (default OUT/report.html)")
+    report.set_defaults(handler=audit.report)
+    show = commands.add_parser("show", allow_abbrev=False, help="lineage of one patch")
+    show.add_argument("out", metavar="OUT", help="output folder of a build")
+    show.add_argument("key", metavar="KEY", help="patch key {image_id}_{y:05d}_{x:05d}")
+    show.add_argument("--png", metavar="FILE", help="also write the patch's pixels as PNG")
+    show.set_defaults(handler=audit.show)
+
+
 # Each adds its subcommands to the `commands` subparsers and sets `handler` on them.
-COMMAND_GROUPS = [_add_degrade]
+COMMAND_GROUPS = [_add_degrade, _add_audit]
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import platform
+import re
 import socket
 import time
 from importlib import metadata
@@ -13,10 +14,24 @@ PACKAGES = ("numpy", "opencv-python-headless", "pillow", "requests", "urllib3", 
             "webdataset", "dask", "distributed", "imagehash", "fsspec", "pyyaml", "torch")
 
 
+def _requirements() -> list[str]:
+    """Names of irdata's installed requirements (the `train` extra included, not `dev`)."""
+    try:
+        requires = metadata.requires("irdata") or []
+    except metadata.PackageNotFoundError:
+        return []
+    names = []
+    for requirement in requires:
+        marker = requirement.partition(";")[2]
+        if "extra" not in marker or "train" in marker:
+            names.append(re.split(r"[\s\[<>=!~;(]", requirement, maxsplit=1)[0])
+    return names
+
+
 def package_versions() -> dict[str, str | None]:
     """Installed versions of irdata's dependencies (None when absent); imports nothing."""
     versions = {"irdata": __version__, "python": platform.python_version()}
-    for name in PACKAGES:
+    for name in dict.fromkeys([*PACKAGES, *_requirements()]):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -27,6 +42,7 @@ def package_versions() -> dict[str, str | None]:
 def new_run(config: dict, stages: list[str], argv: list[str]) -> dict:
     return {"config": config, "seed": config["seed"], "stages": stages, "argv": argv,
             "versions": package_versions(), "host": socket.gethostname(),
+            "platform": platform.platform(),
             "started": _now(), "finished": None, "stage_times": {}}
 
 
@@ -34,8 +50,12 @@ def _now() -> str:
     return time.strftime("%Y-%m-%dT%H:%M:%S%z")
 
 
-def stamp(run: dict, stage: str, key: str) -> None:
-    run["stage_times"].setdefault(stage, {})[key] = _now()
+def stamp(run: dict, stage: str, key: str, seconds: float | None = None) -> None:
+    """Record when a stage `started` or `finished` (and, when finished, its seconds)."""
+    times = run["stage_times"].setdefault(stage, {})
+    times[key] = _now()
+    if seconds is not None:
+        times["seconds"] = round(seconds, 3)
 
 
 def finish(run: dict, ok: bool) -> None:

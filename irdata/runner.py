@@ -51,6 +51,18 @@ def connect(workers: int | None = None, scheduler: str | None = None):
         yield client
 
 
+def map_tasks(function, calls: list[tuple], workers: int | None = None,
+              scheduler: str | None = None, name: str = "task") -> list:
+    """`function(*args)` for each args of `calls`, one Dask task each (same cluster
+    options as a build); results in the order of `calls`."""
+    token = uuid.uuid4().hex[:8]
+    with connect(workers, scheduler) as client:
+        futures = [client.submit(function, *args, key=f"{name}-{i:05d}-{token}",
+                                 retries=TASK_RETRIES, pure=False)
+                   for i, args in enumerate(calls)]
+        return client.gather(futures)
+
+
 def _done_stats(out: Output, stage, index: int) -> dict | None:
     paths = stage.outputs(index)
     if not out.exists(paths["done"]):
@@ -136,8 +148,9 @@ def _run_stages(client, config: dict, out: Output, stages: list[str], plan, run,
         runinfo.stamp(run, name, "started")
         began = time.monotonic()
         stats, stage_errors = run_stage(client, name, config, out, plan.partitions, quiet)
-        runinfo.stamp(run, name, "finished")
-        results[name] = {"stats": stats, "seconds": time.monotonic() - began}
+        seconds = time.monotonic() - began
+        runinfo.stamp(run, name, "finished", seconds)
+        results[name] = {"stats": stats, "seconds": seconds}
         errors += stage_errors
         if stage_errors:
             break

@@ -1,0 +1,66 @@
+"""Pixels an auditor looks at: stored patches, paired members, source images, and
+dropped patches cut again from their source (the same decode as the patch stage,
+so a re-cut cell equals what the patch stage measured)."""
+
+from __future__ import annotations
+
+import tarfile
+
+import cv2
+import numpy as np
+
+from irdata.imaging.decode import decode_rgb
+from irdata.imaging.sniff import extension
+from irdata.storage import Output
+
+
+def read_members(out: Output, shard: str, names: set[str]) -> dict[str, bytes]:
+    """The named members of one tar shard (seeking over the others)."""
+    found: dict[str, bytes] = {}
+    with out.fs.open(out.path(shard), "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
+        for member in tar:
+            if member.name in names and member.isfile():
+                found[member.name] = tar.extractfile(member).read()
+                if len(found) == len(names):
+                    break
+    return found
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """HxWx3 uint8 RGB of stored PNG bytes."""
+    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if bgr is None:
+        raise ValueError("not a decodable PNG")
+    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+
+
+def source_images(out: Output, images: list[dict]) -> dict[str, np.ndarray]:
+    """image_id -> decoded source (oriented RGB) for usable images of the raw shards."""
+    by_shard: dict[str, list[dict]] = {}
+    for row in images:
+        by_shard.setdefault(row["shard"], []).append(row)
+    decoded = {}
+    for shard, rows in by_shard.items():
+        names = {f"{r['image_id']}.{extension(r['format'])}": r for r in rows}
+        for name, data in read_members(out, shard, set(names)).items():
+            row = names[name]
+            decoded[row["image_id"]] = decode_rgb(data, row["format"])
+    return decoded
+
+
+def cut(source: np.ndarray, patch: dict) -> np.ndarray:
+    """The grid cell of a patches row from its decoded source."""
+    x, y, size = patch["x"], patch["y"], patch["size"]
+    return np.ascontiguousarray(source[y:y + size, x:x + size])
+
+
+def stored_patches(out: Output, patches: list[dict]) -> dict[str, bytes]:
+    """key -> stored PNG bytes of kept patches rows."""
+    by_shard: dict[str, list[str]] = {}
+    for row in patches:
+        by_shard.setdefault(row["shard"], []).append(row["key"])
+    found = {}
+    for shard, keys in by_shard.items():
+        members = read_members(out, shard, {f"{k}.png" for k in keys})
+        found.update({name.split(".")[0]: data for name, data in members.items()})
+    return found

@@ -1,0 +1,167 @@
+"""`irdata report OUT [--html FILE]`: one self-contained HTML page about a build.
+
+Everything is inline (SVG charts, JPEG thumbnails as data: URIs, CSS and a few
+lines of script that record whether the page rendered); a Content-Security-Policy
+forbids every network load.
+"""
+
+from __future__ import annotations
+
+import os
+from html import escape
+
+from irdata.audit import charts, counts, sheets, tables
+from irdata.errors import UsageError
+from irdata.stages import STAGES
+
+STYLE = """
+body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
+h1{font-size:22px}h2{font-size:17px;margin-top:28px;border-bottom:1px solid #ccc}
+.charts{display:flex;flex-wrap:wrap;gap:12px}.chart{background:#fafafa;border:1px solid #e3e3e3}
+table{border-collapse:collapse;margin:6px 0}
+td,th{border:1px solid #ddd;padding:2px 8px;text-align:right}
+td:first-child,th:first-child{text-align:left}
+.sheet{display:flex;flex-wrap:wrap;gap:6px;margin:6px 0}
+figure{margin:0;width:160px}figure img{display:block;max-width:160px;max-height:160px}
+figcaption{font-size:11px;color:#555;overflow-wrap:anywhere}.empty{color:#777}
+"""
+CSP = ("default-src 'none'; img-src data:; style-src 'unsafe-inline'; "
+       "script-src 'unsafe-inline'")
+CHECK = """addEventListener("load", () => {
+  const images = [...document.images];
+  const broken = images.filter(i => !i.complete || i.naturalWidth === 0).length;
+  const drawn = [...document.querySelectorAll("svg.chart")]
+    .filter(s => s.getBoundingClientRect().width > 0 && s.querySelector(".bar")).length;
+  document.body.dataset.check = `charts=${drawn} images=${images.length} broken=${broken}`;
+});"""
+
+
+def _table(headers: list[str], rows: list[tuple]) -> str:
+    head = "".join(f"<th>{escape(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
+                   for row in rows)
+    return f"<table><tr>{head}</tr>{body}</table>"
+
+
+def _section(title: str, *parts: str) -> str:
+    return f"<section><h2>{escape(title)}</h2>{''.join(parts)}</section>"
+
+
+def _charts(*svgs: str) -> str:
+    return '<div class="charts">' + "".join(svgs) + "</div>"
+
+
+def _header(out, run: dict) -> str:
+    versions = run.get("versions", {})
+    facts = [("output", out.root), ("host", run.get("host", "?")),
+             ("seed", run.get("seed", "?")), ("started", run.get("started", "?")),
+             ("finished", run.get("finished", "?")), ("ok", run.get("ok", "?")),
+             ("irdata", versions.get("irdata", "?"))]
+    return "<h1>irdata build report</h1>" + _table(["", ""], facts)
+
+
+def _overview(data: dict) -> str:
+    funnel, drops = data["funnel"], data["drops"]
+    return (_section("Funnel", _charts(charts.bars(funnel, "source items to kept patches")),
+                     _table(["step", "count"], funnel))
+            + _section("Drop reasons per stage",
+                       _charts(charts.bars([(f"{s}: {r}", n) for s, r, n in drops],
+                                           "dropped, by stage and reason")),
+                       _table(["stage", "reason", "count"], drops)))
+
+
+def _sources(data: dict) -> str:
+    heads = ["items", "usable", "kept patches"]
+    return _section("Sources and licences",
+                    _table(["source", *heads], data["sources"]),
+                    _table(["licence", *heads], data["licenses"]))
+
+
+def _distributions(data: dict, config: dict) -> str:
+    patch = config.get("patch", {})
+    limit = patch.get("max_flat_fraction")
+    shard_mb = [(s["stage"], s["bytes"] / 1e6) for s in data["shards"]]
+    shard_charts = [charts.histogram([mb for stage, mb in shard_mb if stage == name],
+                                     f"{STAGES[name].FOLDER} shard sizes", bins=10, unit="MB")
+                    for name in sorted({s for s, _ in shard_mb})]
+    return _section("Distributions", _charts(
+        charts.histogram(data["megapixels"], "source resolution", unit="megapixels"),
+        charts.histogram([p["flat_fraction"] for p in data["patches"]],
+                         "flat fraction of grid cells", threshold=limit,
+                         threshold_label=f"max_flat_fraction {limit}", unit="flat fraction"),
+        charts.bars(data["cluster_sizes"], "duplicate clusters by size"),
+        *shard_charts,
+        charts.bars(data["stage_seconds"], "wall time per stage (last build)", " s"),
+        charts.bars(data["task_seconds"], "task time per stage (all partitions)", " s")))
+
+
+def _quality(data: dict, run: dict) -> str:
+    marks, dropped = counts.thresholds(run), data["inspect_drops"]
+    svgs = []
+    for figure, (setting, reason) in counts.QUALITY_GATES.items():
+        values = [r[figure] for r in data["images"] if r.get(figure) is not None]
+        mark = marks.get(figure)
+        svgs.append(charts.histogram(
+            values, f"{figure} ({dropped.get(reason, 0)} dropped as {reason})",
+            threshold=mark[1] if mark else None,
+            threshold_label=f"{setting} {mark[1]:g}" if mark else "", unit=figure))
+    return _section("Source quality figures (threshold from the run's config)", _charts(*svgs))
+
+
+def _sheets(out, data: dict) -> str:
+    images = {r["image_id"]: r for r in data["images"]}
+    parts = [_section("Kept patches", sheets.kept_sheet(out, data["patches"])),
+             _section("Patches dropped as flat",
+                      sheets.flat_sheet(out, images, data["patches"])),
+             _section("Duplicate clusters (keeper first)",
+                      sheets.cluster_sheets(out, images, data["clusters"]))]
+    if data["degradations"]:
+        parts.append(_section("Paired samples: gt and its variants",
+                              sheets.paired_sheets(out, data["degradations"])))
+    return "".join(parts)
+
+
+def gather(out) -> dict:
+    """Rows of every table and the figures computed from them."""
+    images = tables.rows(tables.read(out, "images"))
+    patches = tables.rows(tables.read(out, "patches"))
+    run = tables.run_record(out)
+    drops = counts.drops(images, patches)
+    return {"images": images, "patches": patches, "run": run, "drops": drops,
+            "shards": tables.rows(tables.read(out, "shards")),
+            "clusters": tables.rows(tables.clusters(out)),
+            "degradations": tables.rows(tables.read(out, "degradations")),
+            "funnel": counts.funnel(images, patches),
+            "inspect_drops": {r: n for s, r, n in drops if s == "inspect"},
+            "sources": counts.by_field(images, patches, "source_name"),
+            "licenses": counts.by_field(images, patches, "license"),
+            "megapixels": counts.megapixels(images),
+            "cluster_sizes": counts.cluster_sizes(tables.rows(tables.clusters(out))),
+            "stage_seconds": counts.stage_seconds(run), "task_seconds": counts.task_seconds(out)}
+
+
+def render(out) -> str:
+    """The whole page."""
+    data = gather(out)
+    run = data["run"]
+    body = (_header(out, run) + _overview(data) + _sources(data)
+            + _distributions(data, run.get("config", {})) + _quality(data, run)
+            + _sheets(out, data))
+    return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
+            f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
+            f"<title>irdata report: {escape(out.root)}</title><style>{STYLE}</style>"
+            f"<script>{CHECK}</script></head><body>{body}</body></html>")
+
+
+def write_report(root: str, html: str | None = None) -> str:
+    """Write the page to `html` (default OUT/report.html); return where it went."""
+    out = tables.open_output(root)
+    if html and not os.path.isdir(os.path.dirname(os.path.abspath(html))):
+        raise UsageError(f"--html: no such folder: {os.path.dirname(os.path.abspath(html))}")
+    page = render(out).encode("utf-8")
+    if html:
+        with open(html, "wb") as fh:
+            fh.write(page)
+        return html
+    out.write_bytes("report.html", page)
+    return out.path("report.html")

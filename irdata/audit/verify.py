@@ -1,0 +1,164 @@
+"""`irdata verify OUT`: the shards are exactly what the manifests say.
+
+`check_shard` is a plain function over one shard (one task each, run by
+`irdata.runner.map_tasks`); `check_tables` checks the tables against each other
+and against the shard files present. Every discrepancy is a `Problem` naming
+the shard, the sample key and what differs.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import time
+from collections import Counter
+from dataclasses import dataclass
+
+from irdata.audit import tables
+from irdata.audit.expect import BY_STAGE
+from irdata.audit.samples import HashingReader, samples
+from irdata.stages import STAGES
+from irdata.storage import Output
+
+SHOWN_PER_KIND = 10  # lines shown per (shard, kind); the rest are counted
+
+
+@dataclass(frozen=True)
+class Problem:
+    shard: str
+    key: str
+    kind: str
+    what: str
+
+    def line(self) -> str:
+        return f"{self.shard or '-'}  {self.key or '-'}  {self.kind}: {self.what}"
+
+
+def check_shard(out_root: str, shard: dict) -> dict:
+    """Re-read one shard: sha256, size, sample count, and every sample against its rows."""
+    out, path = Output(out_root), shard["path"]
+    problems: list[Problem] = []
+
+    def problem(key: str, kind: str, what: str) -> None:
+        problems.append(Problem(path, key, kind, what))
+
+    if not out.exists(path):
+        problem("", "missing_shard", "listed in shards.parquet but the file is not there")
+        return {"path": path, "stage": shard["stage"], "problems": problems, "samples": 0,
+                "bytes": 0}
+    expected = BY_STAGE[shard["stage"]](out, path)
+    seen: set[str] = set()
+    with out.fs.open(out.path(path), "rb") as fh:
+        reader = HashingReader(fh)
+        for key, members in samples(reader, problem):
+            seen.add(key)
+            if key not in expected.rows:
+                problem(key, "not_in_manifest", "sample in the shard but not listed for it "
+                        f"in the manifest (members: {', '.join(sorted(members))})")
+                continue
+            for kind, what in expected.check(key, members):
+                problem(key, kind, what)
+    for key in sorted(set(expected.rows) - seen):
+        problem(key, "missing_sample", "listed in the manifest but not in the shard")
+    _shard_totals(shard, reader, len(seen), problem)
+    return {"path": path, "stage": shard["stage"], "problems": problems, "samples": len(seen),
+            "bytes": reader.size}
+
+
+def _shard_totals(shard: dict, reader: HashingReader, count: int, problem) -> None:
+    if reader.size != shard["bytes"]:
+        problem("", "size", f"file has {reader.size} bytes, shards.parquet says {shard['bytes']}")
+    if reader.hexdigest() != shard["sha256"]:
+        problem("", "sha256", f"file hashes to {reader.hexdigest()}, shards.parquet says "
+                f"{shard['sha256']}")
+    if count != shard["samples"]:
+        problem("", "samples", f"file has {count} samples, shards.parquet says "
+                f"{shard['samples']}")
+
+
+def _repeats(values, shard: str, kind: str, what: str) -> list[Problem]:
+    counts = Counter(v for v in values if v is not None)
+    return [Problem(shard, str(v), kind, f"{what} ({n} rows)")
+            for v, n in sorted(counts.items()) if n > 1]
+
+
+def _unlisted(out: Output, listed: set[str]) -> list[Problem]:
+    found = []
+    for name, stage in STAGES.items():
+        folder = getattr(stage, "FOLDER", None)
+        if "tar" not in stage.outputs(0) or not out.exists(folder):
+            continue
+        for path in sorted(out.fs.glob(out.path(folder, "*.tar"))):
+            rel = posixpath.join(folder, posixpath.basename(path))
+            if rel not in listed:
+                found.append(Problem(rel, "", "unlisted_shard",
+                                     f"{name} shard on disk but not in shards.parquet"))
+    return found
+
+
+def check_tables(out: Output, shard_rows: list[dict]) -> list[Problem]:
+    """Keys unique, every kept patch and paired key in a listed shard, no stray tars."""
+    listed = {r["path"] for r in shard_rows}
+    problems = _repeats([r["path"] for r in shard_rows], "manifest/shards.parquet",
+                        "repeated_shard", "shard listed more than once")
+    patches = tables.rows(tables.read(out, "patches", columns=["key", "kept", "shard"]))
+    problems += _repeats([r["key"] for r in patches], "manifest/patches.parquet",
+                         "repeated_key", "patch key listed more than once")
+    problems += [Problem(str(r["shard"] or ""), r["key"], "unsharded",
+                         "kept patch whose shard is not in shards.parquet")
+                 for r in patches if r["kept"] and r["shard"] not in listed]
+    images = tables.rows(tables.read(out, "images", columns=["image_id"]))
+    problems += _repeats([r["image_id"] for r in images], "manifest/images.parquet",
+                         "repeated_key", "image id listed more than once")
+    variants = tables.rows(tables.read(out, "degradations", columns=["key", "variant"]))
+    problems += _repeats([(r["key"], r["variant"]) for r in variants],
+                         "manifest/degradations.parquet", "repeated_key",
+                         "variant listed more than once")
+    kept = {r["key"] for r in patches if r["kept"]}
+    problems += [Problem("manifest/degradations.parquet", key, "not_in_manifest",
+                         "degraded variants of a key that is not a kept patch")
+                 for key in sorted({r["key"] for r in variants} - kept)]
+    return problems + _unlisted(out, listed)
+
+
+def verify(root: str, run_tasks) -> dict:
+    """All checks; `run_tasks(function, calls) -> results` runs the per-shard checks."""
+    started = time.monotonic()
+    out = tables.open_output(root)
+    shard_rows = tables.rows(tables.read(out, "shards"))
+    problems = check_tables(out, shard_rows)
+    results = run_tasks(check_shard, [(out.root, row) for row in shard_rows])
+    for result in results:
+        problems += result["problems"]
+    return {"root": out.root, "problems": problems, "shards": results,
+            "seconds": time.monotonic() - started}
+
+
+def summary(result: dict) -> str:
+    """One line: what was checked, and whether it all holds."""
+    shards = result["shards"]
+    per_stage, samples = Counter(), Counter()
+    for shard in shards:
+        folder = STAGES[shard["stage"]].FOLDER
+        per_stage[folder] += 1
+        samples[folder] += shard["samples"]
+    megabytes = sum(s["bytes"] for s in shards) / 1e6
+    parts = ", ".join(f"{per_stage[s]} {s} ({samples[s]} samples)" for s in sorted(per_stage))
+    verdict = ("OK" if not result["problems"]
+               else f"{len(result['problems'])} discrepancies")
+    return (f"irdata verify: {verdict}: {len(shards)} shards [{parts or 'none'}], "
+            f"{megabytes:.1f} MB hashed in {result['seconds']:.1f} s, {result['root']}")
+
+
+def report_lines(problems: list[Problem]) -> list[str]:
+    """Readable list: each problem on a line, at most SHOWN_PER_KIND per shard and kind."""
+    shown: Counter = Counter()
+    lines = []
+    for problem in problems:
+        group = (problem.shard, problem.kind)
+        shown[group] += 1
+        if shown[group] <= SHOWN_PER_KIND:
+            lines.append("  " + problem.line())
+    for (shard, kind), count in sorted(shown.items()):
+        if count > SHOWN_PER_KIND:
+            lines.append(f"  {shard}  ... and {count - SHOWN_PER_KIND} more {kind}")
+    return lines
