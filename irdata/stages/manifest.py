@@ -4,7 +4,8 @@
   `patch_status`, `patches_total`, `patches_kept`;
 - `manifest/patches.parquet`: every grid cell, kept or not, in shard order;
 - `manifest/degradations.parquet`: one row per degraded variant (key, variant, kind,
-  params JSON, seed, shard), when the degrade stage ran;
+  params JSON, seed, shard); no rows when the degrade stage did not run (the file
+  is always there, so queries that join it work on every build);
 - `manifest/shards.parquet`: `path`, `stage`, `samples`, `bytes`, `sha256` of every shard.
 """
 
@@ -111,6 +112,8 @@ def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) 
     images = images_table(out, partitions, patches)
     shards = shards_table(out, partitions)
     degradations = _concat(out, degrade, partitions)
+    if degradations is None:
+        degradations = degrade.SCHEMA.empty_table()
     for name, table in (("images", images), ("patches", patches), ("shards", shards),
                         ("degradations", degradations)):
         if table is not None:
