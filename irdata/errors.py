@@ -1,4 +1,16 @@
-"""Errors that end a command with one clear line on stderr and exit code 2."""
+"""Errors that end a command with one clear line on stderr and exit code 2, and
+`describe`, the one way an exception becomes a `detail` in the tables."""
+
+import re
+
+# Object reprs carry memory addresses ("<_io.BytesIO object at 0x7f...>"): in a
+# detail they would make the tables differ from one run of the same build to the next.
+_OBJECT_REPR = re.compile(r"<[^<>]*? at 0x[0-9a-fA-F]+>")
+
+
+def describe(exc: BaseException) -> str:
+    """`Type: message` of an exception, without memory addresses, at most 300 chars."""
+    return _OBJECT_REPR.sub("the data", f"{type(exc).__name__}: {exc}")[:300]
 
 
 class UsageError(Exception):

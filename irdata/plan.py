@@ -16,7 +16,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata.config import is_remote
-from irdata.errors import UsageError
+from irdata.errors import UsageError, describe
 from irdata.keys import image_id
 from irdata.net.http import Fetcher
 from irdata.sources.archives import list_archive_items
@@ -85,7 +85,7 @@ def _archive_items(source: dict, out: Output, fetch_cfg: dict) -> list[SourceIte
     except Exception as exc:
         return [SourceItem(locator=locator, kind="url", source_name=source["name"],
                            source=source["name"], license=source["license"],
-                           error="bad_archive", detail=f"{type(exc).__name__}: {exc}"[:300])]
+                           error="bad_archive", detail=describe(exc))]
 
 
 def list_source_items(source: dict, out: Output, fetch_cfg: dict) -> list[SourceItem]:

@@ -3,13 +3,12 @@ normalisation rule to 8-bit RGB, every drop reason, and pHash stability."""
 
 from __future__ import annotations
 
-import io
 import struct
 import time
-import zlib
 
 import numpy as np
 import pytest
+from hostile_corpus import UPRIGHT, bomb_jpeg, bomb_png, save, with_orientation
 from PIL import Image, ImageFile
 
 from irdata.imaging import decode
@@ -21,23 +20,11 @@ BIG = 100_000_000  # max_pixels for ordinary cases
 HEX16 = set("0123456789abcdef")
 
 
-def save(img: Image.Image, fmt: str, **options) -> bytes:
-    buf = io.BytesIO()
-    img.save(buf, fmt, **options)
-    return buf.getvalue()
-
-
 def asymmetric(height: int = 60, width: int = 80) -> np.ndarray:
     """Noise with a bright top-left corner: no flip or rotation maps it onto itself."""
     pixels = (np.random.default_rng(7).random((height, width, 3)) * 200).astype(np.uint8)
     pixels[:10, :20] = 255
     return pixels
-
-
-def with_orientation(orientation: int) -> Image.Exif:
-    exif = Image.Exif()
-    exif[0x0112] = orientation
-    return exif
 
 
 def decode_rgb(data: bytes, fmt: str) -> np.ndarray:
@@ -49,19 +36,6 @@ def decode_rgb(data: bytes, fmt: str) -> np.ndarray:
 
 def hamming(a: str, b: str) -> int:
     return (int(a, 16) ^ int(b, 16)).bit_count()
-
-
-# What each EXIF orientation does to the stored pixels to show them upright.
-UPRIGHT = {
-    1: lambda a: a,
-    2: lambda a: a[:, ::-1],
-    3: lambda a: a[::-1, ::-1],
-    4: lambda a: a[::-1],
-    5: lambda a: a.transpose(1, 0, 2),
-    6: lambda a: np.rot90(a, -1),  # 90 degrees clockwise
-    7: lambda a: a[::-1, ::-1].transpose(1, 0, 2),
-    8: lambda a: np.rot90(a, 1),
-}
 
 
 # -- ordinary images --------------------------------------------------------
@@ -291,26 +265,6 @@ def test_too_small_reports_its_size():
     assert (result.width, result.height) == (700, 300)
     assert result.detail == "short side 300 < 512"
     assert result.phash == ""
-
-
-def _chunk(kind: bytes, body: bytes) -> bytes:
-    return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
-
-
-def bomb_png(width: int, height: int) -> bytes:
-    """A valid PNG header claiming width x height RGB, with a few rows of data."""
-    rows = zlib.compress(b"\x00" * (1 + 3 * width) * 8)
-    header = struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0)
-    return (b"\x89PNG\r\n\x1a\n" + _chunk(b"IHDR", header) + _chunk(b"IDAT", rows)
-            + _chunk(b"IEND", b""))
-
-
-def bomb_jpeg(width: int, height: int) -> bytes:
-    """A real small JPEG whose frame header is patched to claim width x height."""
-    data = bytearray(encode(procedural_image(12, 64, 64), "jpg"))
-    sof = data.index(b"\xff\xc0")
-    data[sof + 5:sof + 9] = struct.pack(">HH", height, width)
-    return bytes(data)
 
 
 @pytest.mark.parametrize("data", [bomb_png(30000, 30000), bomb_jpeg(30000, 30000)],

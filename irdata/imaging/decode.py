@@ -21,6 +21,7 @@ import warnings
 import numpy as np
 from PIL import Image
 
+from irdata.errors import describe
 from irdata.imaging.sniff import pillow_format
 
 # irdata checks width x height itself (inspect.max_pixels) before any decode.
@@ -51,7 +52,7 @@ class DecodeError(Exception):
 
 
 def _decode_error(exc: Exception) -> DecodeError:
-    text = f"{type(exc).__name__}: {exc}"[:300]
+    text = describe(exc)
     truncated = "truncat" in text.lower() or isinstance(exc, EOFError)
     reason = "truncated" if truncated else "decode_error"
     return DecodeError(reason, text)

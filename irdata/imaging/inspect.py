@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass
 
 from PIL import Image
 
+from irdata.errors import describe
 from irdata.imaging import decode, hashing
 from irdata.imaging.sniff import sniff
 from irdata.quality import gates, working
@@ -107,7 +108,7 @@ def inspect_bytes(data: bytes, max_pixels: int, min_side: int,
     except decode.DecodeError as err:
         return _drop(result, err.reason, err.detail)
     except Exception as exc:
-        return _drop(result, "decode_error", f"{type(exc).__name__}: {exc}"[:300])
+        return _drop(result, "decode_error", describe(exc))
     thumb = hashing.thumbnail(pixels)
     result.phash, result.dhash = hashing.phash(thumb), hashing.dhash(thumb)
     return _apply_gates(result, pixels, quality)

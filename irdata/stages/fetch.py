@@ -17,6 +17,7 @@ from itertools import islice
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from irdata.errors import describe
 from irdata.imaging.inspect import Inspection, inspect_bytes
 from irdata.imaging.sniff import extension
 from irdata.keys import partition_name
@@ -94,7 +95,7 @@ def _read_member(item: SourceItem, members: dict, cap: int) -> Download:
         result.status, result.reason, result.detail = "dropped", "too_large", str(got)
     elif isinstance(got, Exception):
         result.status, result.reason = "failed", "archive_error"
-        result.detail = f"{type(got).__name__}: {got}"[:300]
+        result.detail = describe(got)
     else:
         result.data = got
     return result
@@ -115,9 +116,8 @@ def _process(item: SourceItem, fetcher: Fetcher, members: dict, config: dict
     try:
         download = _retrieve(item, fetcher, members, config["fetch"]["max_bytes"])
     except Exception as exc:
-        detail = f"{type(exc).__name__}: {exc}"[:300]
         return item, Download(url=item.locator, status="failed", reason="internal_error",
-                              detail=detail), None
+                              detail=describe(exc)), None
     inspection = None
     if download.status == "ok":
         inspection = inspect_bytes(download.data, config["inspect"]["max_pixels"],
