@@ -17,6 +17,10 @@ Routes (NAME is any file name; the same NAME always gives the same image bytes):
     /big-chunked/SIZE/NAME      the same, chunked, no Content-Length
     /endless/NAME               bytes forever (no length) until the client goes away
     /drip/NAME                  1 byte every DRIP_INTERVAL seconds (no length)
+    /drip-every/S/NAME          1 byte every S seconds (no length)
+    /reset/NAME                 the connection reset (RST) before any response
+    /reset-body/NAME            headers and half the body, then a reset
+    /redirect-to/URL/NAME       302 to unquote(URL) (anywhere, another host included)
     /loop/NAME                  302 to itself
     /chain/K/NAME               302 to /chain/K-1/NAME ... /chain/0/NAME is the image
     /robots/VALUE/NAME          the image with `X-Robots-Tag: unquote(VALUE)`
@@ -30,6 +34,8 @@ from __future__ import annotations
 
 import functools
 import os
+import socket
+import struct
 import threading
 import time
 import zlib
@@ -266,6 +272,37 @@ def _drip(h: FaultHandler, args: list[str], before: int) -> None:
     h._stream(h.route_path, b"\xff", DRIP_INTERVAL)
 
 
+def _drip_every(h: FaultHandler, args: list[str], before: int) -> None:
+    h._start_stream()
+    h._stream(h.route_path, b"\xff", float(args[0]))
+
+
+def _reset_now(h: FaultHandler) -> None:
+    """Close with SO_LINGER 0: the client sees a connection reset, not an orderly end."""
+    h.wfile.flush()
+    h.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    h.connection.close()
+    h.close_connection = True
+
+
+def _reset(h: FaultHandler, args: list[str], before: int) -> None:
+    _reset_now(h)
+
+
+def _reset_body(h: FaultHandler, args: list[str], before: int) -> None:
+    data = image_bytes(args[-1])
+    h.send_response(200)
+    h.send_header("Content-Type", "image/jpeg")
+    h.send_header("Content-Length", str(len(data)))
+    h.end_headers()
+    h.wfile.write(data[: len(data) // 2])
+    _reset_now(h)
+
+
+def _redirect_to(h: FaultHandler, args: list[str], before: int) -> None:
+    h._send(302, b"", "text/plain", {"Location": unquote(args[0])})
+
+
 def _loop(h: FaultHandler, args: list[str], before: int) -> None:
     h._send(302, b"", "text/plain", {"Location": h.route_path})
 
@@ -298,7 +335,8 @@ ROUTES = {
     "ok": _ok, "flaky": _flaky, "retry-after": _retry_after, "always500": _always500,
     "status": _status, "stall": _stall, "stall-headers": _stall_headers,
     "truncated": _truncated, "truncated-once": _truncated_once, "html": _html, "big": _big, "big-chunked": _big_chunked,
-    "endless": _endless, "drip": _drip, "loop": _loop, "chain": _chain,
+    "endless": _endless, "drip": _drip, "drip-every": _drip_every, "reset": _reset,
+    "reset-body": _reset_body, "redirect-to": _redirect_to, "loop": _loop, "chain": _chain,
     "robots": _robots, "slow": _slow,
 }
 

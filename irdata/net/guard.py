@@ -1,13 +1,16 @@
 """Refuse connections to private, loopback and link-local addresses.
 
-The check runs on the address a socket actually connected to (after DNS, after
-every redirect), so DNS rebinding and redirects to 127.0.0.1 or
-169.254.169.254 are caught, not just the host names in URLs.
+Every new connection (the first request and every redirect) is checked twice:
+the addresses its host resolves to, before any packet is sent (so a redirect to
+169.254.169.254 never opens a connection there), and the address the socket
+actually connected to (so a DNS answer that changes between the two lookups,
+DNS rebinding, is caught too).
 """
 
 from __future__ import annotations
 
 import ipaddress
+import socket
 
 from urllib3.connection import HTTPConnection, HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
@@ -50,8 +53,21 @@ def is_public_address(address: str) -> bool:
     return _routable(ip) and (inner is None or _routable(inner))
 
 
+def _resolved(host: str, port: int) -> list[str]:
+    """Addresses `host` resolves to ([] when it does not: the connection attempt
+    then fails with urllib3's own name-resolution error)."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
+    except (OSError, UnicodeError):
+        return []
+    return [info[4][0] for info in infos]
+
+
 class _PeerCheck:
     def _new_conn(self):
+        for address in _resolved(self._dns_host, self.port):
+            if not is_public_address(address):
+                raise BlockedAddress(f"{self.host} resolves to non-public address {address}")
         sock = super()._new_conn()
         peer = sock.getpeername()[0]
         if not is_public_address(peer):
