@@ -18,8 +18,9 @@ csv.field_size_limit(16 * 1024 * 1024)
 
 
 # Each reader returns (columns, rows): `columns` is None for JSONL, which has no
-# header; rows are (line or row number, mapping or None for an unparsable line).
-Rows = tuple[list[str] | None, Iterator[tuple[int, dict | None]]]
+# header; rows are (line or row number, mapping, or a str saying why the line is
+# not a row).
+Rows = tuple[list[str] | None, Iterator[tuple[int, dict | str]]]
 
 
 def _open_text(path: str):
@@ -27,16 +28,29 @@ def _open_text(path: str):
     return open(path, newline="", encoding="utf-8-sig", errors="replace")
 
 
-def _csv_rows(path: str, delimiter: str) -> Rows:
-    with _open_text(path) as fh:
-        columns = [name.strip() for name in next(csv.reader(fh, delimiter=delimiter), [])]
+def _csv_line(line: str, delimiter: str) -> list[str] | None:
+    """One physical line as CSV fields (None: unparsable). A quote left open ends
+    with its line: one broken row never swallows the rows after it."""
+    try:
+        return next(csv.reader([line], delimiter=delimiter), [])
+    except csv.Error:
+        return None
 
-    def rows() -> Iterator[tuple[int, dict | None]]:
+
+def _csv_rows(path: str, delimiter: str) -> Rows:
+    """One row per physical line (quoted fields cannot span lines)."""
+    with _open_text(path) as fh:
+        header = _csv_line(fh.readline(), delimiter) or []
+    columns = [name.strip() for name in header]
+
+    def rows() -> Iterator[tuple[int, dict | str]]:
         with _open_text(path) as fh:
-            lines = csv.reader(fh, delimiter=delimiter)
-            next(lines, None)
-            for number, values in enumerate(lines, start=2):
-                if values:  # blank lines are not rows
+            fh.readline()
+            for number, line in enumerate(fh, start=2):
+                values = _csv_line(line, delimiter)
+                if values is None:
+                    yield number, f"line {number} is not a CSV row"
+                elif values:  # blank lines are not rows
                     values += [None] * (len(columns) - len(values))
                     yield number, dict(zip(columns, values, strict=False))
 
@@ -44,16 +58,17 @@ def _csv_rows(path: str, delimiter: str) -> Rows:
 
 
 def _jsonl_rows(path: str) -> Rows:
-    def rows() -> Iterator[tuple[int, dict | None]]:
+    def rows() -> Iterator[tuple[int, dict | str]]:
         with _open_text(path) as fh:
             for number, line in enumerate(fh, start=1):
                 if not line.strip():
                     continue
                 try:
                     row = json.loads(line)
-                except ValueError:
+                except (ValueError, RecursionError):  # RecursionError: "[[[[..." nesting
                     row = None
-                yield number, row if isinstance(row, dict) else None
+                yield number, row if isinstance(row, dict) else (
+                    f"line {number} is not a JSON object")
 
     return None, rows()
 
@@ -112,12 +127,12 @@ def _json_safe(value):
     return None if isinstance(value, float) and not math.isfinite(value) else value
 
 
-def _item(source: dict, path: str, number: int, row: dict | None) -> SourceItem:
+def _item(source: dict, path: str, number: int, row: dict | str) -> SourceItem:
     column = source["url_column"]
-    if row is None:
+    if isinstance(row, str):
         return SourceItem(locator=f"{path}#L{number}", kind="url", source_name=source["name"],
                           source=source["name"], license=source["license"],
-                          error="bad_row", detail=f"line {number} is not a JSON object")
+                          error="bad_row", detail=row)
     url = _text(row.get(column)).strip()
     extra = {k: _json_safe(v) for k, v in row.items() if k not in (column, "license", "source")}
     item = SourceItem(
@@ -142,7 +157,7 @@ def list_url_items(source: dict) -> list[SourceItem]:
         _check_column(path, column, columns)
     items, keys = [], set()
     for number, row in rows:
-        if row is not None:
+        if isinstance(row, dict):
             keys.update(map(str, row))
         items.append(_item(source, path, number, row))
     if columns is None and (keys or not items):
