@@ -33,8 +33,10 @@ def _number(value: float) -> str:
 
 def histogram(values, title: str, bins: int = 20, threshold: float | None = None,
               threshold_label: str = "", unit: str = "") -> str:
-    """Counts of `values` in equal bins over their range (widened to hold the threshold)."""
-    data = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    """Counts of `values` (NaN: not measured) in equal bins over their range, widened
+    to hold the threshold."""
+    data = np.asarray(values, dtype=np.float64)
+    data = data[np.isfinite(data)]
     if data.size == 0:
         return _svg(title, [_text(WIDTH / 2, HEIGHT / 2, "no data")])
     low, high = float(data.min()), float(data.max())

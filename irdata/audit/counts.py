@@ -1,16 +1,20 @@
-"""The numbers behind the report, computed from the manifest tables and run.json."""
+"""The numbers behind the report, computed with pyarrow over whole tables (millions
+of rows stay columnar; only the rows a sheet shows become Python objects)."""
 
 from __future__ import annotations
 
 import re
-from collections import Counter
 from datetime import datetime
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from irdata.stages import ORDER, STAGES
 
 # Reasons of `dropped` images that never got decoded pixels.
-NOT_DECODED = {"optout", "too_large", "empty", "html", "not_an_image", "unsupported_format",
-               "truncated", "decode_error", "decompression_bomb"}
+NOT_DECODED = ("optout", "too_large", "empty", "html", "not_an_image", "unsupported_format",
+               "truncated", "decode_error", "decompression_bomb")
 # Each source quality figure, the `quality` setting it is judged by, and the gate reason.
 QUALITY_GATES = {
     "jpeg_quality": ("min_jpeg_quality", "low_jpeg_quality"),
@@ -24,56 +28,89 @@ QUALITY_GATES = {
 }
 
 
-def funnel(images: list[dict], patches: list[dict]) -> list[tuple[str, int]]:
+def _true(mask) -> pa.ChunkedArray:
+    return pc.fill_null(mask, False)
+
+
+def _count(mask) -> int:
+    return int(pc.sum(_true(mask)).as_py() or 0)
+
+
+def floats(column) -> np.ndarray:
+    """A numeric column as float64, NaN where null."""
+    return pc.fill_null(pc.cast(column, pa.float64()), float("nan")).to_numpy()
+
+
+def masks(images: pa.Table) -> dict[str, pa.ChunkedArray]:
+    """The funnel's boolean columns over the images table."""
+    fetched = pc.not_equal(images["status"], "failed")
+    decoded = pc.and_(fetched, pc.invert(pc.is_in(images["reason"], pa.array(NOT_DECODED))))
+    usable = pc.equal(images["status"], "ok")
+    return {"fetched": _true(fetched), "decoded": _true(decoded), "usable": _true(usable),
+            "unique": _true(pc.and_(usable, pc.is_null(images["dup_of"])))}
+
+
+def funnel(images: pa.Table, patches: pa.Table) -> list[tuple[str, int]]:
     """Source items -> fetched -> decoded -> usable -> unique -> grid cells -> kept."""
-    fetched = [r for r in images if r["status"] != "failed"]
-    decoded = [r for r in fetched if r["reason"] not in NOT_DECODED]
-    usable = [r for r in decoded if r["status"] == "ok"]
-    unique = [r for r in usable if not r.get("dup_of")]
-    return [("source items", len(images)), ("fetched", len(fetched)),
-            ("decoded", len(decoded)), ("usable (size, quality)", len(usable)),
-            ("unique", len(unique)), ("grid cells", len(patches)),
-            ("kept patches", sum(1 for p in patches if p["kept"]))]
+    found = masks(images)
+    return [("source items", images.num_rows), ("fetched", _count(found["fetched"])),
+            ("decoded", _count(found["decoded"])),
+            ("usable (size, quality)", _count(found["usable"])),
+            ("unique", _count(found["unique"])), ("grid cells", patches.num_rows),
+            ("kept patches", _count(patches["kept"]))]
 
 
-def drops(images: list[dict], patches: list[dict]) -> list[tuple[str, str, int]]:
+def _by(table: pa.Table, mask, column: str) -> list[tuple[str, int]]:
+    """(value, rows) of `column` where `mask` holds, most frequent first."""
+    chosen = table.filter(_true(mask)).group_by(column).aggregate([([], "count_all")])
+    pairs = zip(chosen[column].to_pylist(), chosen["count_all"].to_pylist(), strict=True)
+    return sorted(((str(v), n) for v, n in pairs), key=lambda t: (-t[1], t[0]))
+
+
+def drops(images: pa.Table, patches: pa.Table) -> list[tuple[str, str, int]]:
     """(stage, reason, count) of everything not kept, in stage order."""
-    found: Counter = Counter()
-    for row in images:
-        if row["status"] == "failed":
-            found[("fetch", row["reason"])] += 1
-        elif row["status"] == "dropped":
-            found[("inspect", row["reason"])] += 1
-        elif row.get("dup_of"):
-            found[("dedupe", "duplicate")] += 1
-        elif row.get("patch_status") not in (None, "cut", "duplicate"):
-            found[("patch", f"image:{row['patch_status']}")] += 1
-    for row in patches:
-        if not row["kept"]:
-            found[("patch", row["reason"])] += 1
-    order = ["fetch", "inspect", "dedupe", "patch"]
-    return sorted(((s, r, n) for (s, r), n in found.items()),
-                  key=lambda t: (order.index(t[0]), -t[2], t[1]))
+    status, outcome = images["status"], images["patch_status"]
+    cut_failed = pc.and_(pc.is_valid(outcome),
+                         pc.invert(pc.is_in(outcome, pa.array(["cut", "duplicate"]))))
+    found = [("fetch", r, n) for r, n in _by(images, pc.equal(status, "failed"), "reason")]
+    found += [("inspect", r, n) for r, n in _by(images, pc.equal(status, "dropped"), "reason")]
+    duplicates = _count(pc.and_(pc.equal(status, "ok"), pc.is_valid(images["dup_of"])))
+    found += [("dedupe", "duplicate", duplicates)] if duplicates else []
+    found += [("patch", f"image:{r}", n) for r, n in _by(images, cut_failed, "patch_status")]
+    return found + [("patch", r, n) for r, n in _by(patches, pc.invert(patches["kept"]),
+                                                     "reason")]
 
 
-def by_field(images: list[dict], patches: list[dict], field: str) -> list[tuple]:
+def by_field(images: pa.Table, patches: pa.Table, field: str) -> list[tuple]:
     """(value, items, usable, kept patches) per value of `field` (source_name, license)."""
-    of_image = {r["image_id"]: r.get(field) or "(none)" for r in images}
-    kept = Counter(of_image.get(p["image_id"]) for p in patches if p["kept"])
-    items = Counter(of_image.values())
-    usable = Counter(of_image[r["image_id"]] for r in images if r["status"] == "ok")
-    return [(value, n, usable[value], kept[value]) for value, n in items.most_common()]
+    values = pc.fill_null(images[field], "")
+    values = pc.if_else(pc.equal(values, ""), "(none)", values)
+    table = pa.table({"image_id": images["image_id"], "value": values,
+                      "usable": pc.cast(pc.equal(images["status"], "ok"), pa.int64())})
+    kept = (patches.filter(_true(patches["kept"])).group_by("image_id")
+            .aggregate([([], "count_all")]).rename_columns(["image_id", "kept"]))
+    joined = table.join(kept, "image_id", join_type="left outer")
+    totals = joined.group_by("value").aggregate(
+        [([], "count_all"), ("usable", "sum"), ("kept", "sum")])
+    rows = zip(totals["value"].to_pylist(), totals["count_all"].to_pylist(),
+               totals["usable_sum"].to_pylist(), totals["kept_sum"].to_pylist(), strict=True)
+    return sorted(((v, n, u or 0, k or 0) for v, n, u, k in rows), key=lambda t: (-t[1], t[0]))
 
 
-def megapixels(images: list[dict]) -> list[float]:
-    return [r["width"] * r["height"] / 1e6 for r in images
-            if r["width"] and r["height"] and r["reason"] not in NOT_DECODED]
+def megapixels(images: pa.Table) -> np.ndarray:
+    """Width x height / 1e6 of every decoded image."""
+    decoded = images.filter(masks(images)["decoded"])
+    return floats(decoded["width"]) * floats(decoded["height"]) / 1e6
 
 
-def cluster_sizes(clusters: list[dict]) -> list[tuple[str, int]]:
+def cluster_sizes(clusters: pa.Table | None) -> list[tuple[str, int]]:
     """(cluster size, number of clusters of that size)."""
-    sizes = Counter(Counter(r["cluster_id"] for r in clusters).values())
-    return [(f"{size} images", count) for size, count in sorted(sizes.items())]
+    if clusters is None or clusters.num_rows == 0:
+        return []
+    sizes = clusters.group_by("cluster_id").aggregate([([], "count_all")])
+    counted = sizes.group_by("count_all").aggregate([([], "count_all")])
+    pairs = zip(counted.column(0).to_pylist(), counted.column(1).to_pylist(), strict=True)
+    return [(f"{size} images", n) for size, n in sorted(pairs)]
 
 
 def _seconds(times: dict) -> float | None:
@@ -100,13 +137,11 @@ def task_seconds(out) -> list[tuple[str, float]]:
     for name in ORDER:
         folder = STAGES[name].FOLDER
         paths = out.fs.glob(out.path(folder, "*stats.json")) if out.exists(folder) else []
-        total = 0.0
-        for path in paths:
-            rel = f"{folder}/{path.rsplit('/', 1)[-1]}"
-            if re.fullmatch(r"(\d+\.)?stats\.json", rel.split("/")[-1]):
-                total += float(out.read_json(rel).get("seconds", 0))
-        if paths:
-            found.append((name, total))
+        names = [p.rsplit("/", 1)[-1] for p in paths]
+        names = [n for n in names if re.fullmatch(r"(\d+\.)?stats\.json", n)]
+        if names:
+            found.append((name, sum(float(out.read_json(f"{folder}/{n}").get("seconds", 0))
+                                    for n in names)))
     return found
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 import os
 from html import escape
 
+import pyarrow.compute as pc
+
 from irdata.audit import charts, counts, sheets, tables
 from irdata.errors import UsageError
-from irdata.stages import STAGES
+from irdata.stages import STAGES, degrade, patch
 
 STYLE = """
 body{font:14px/1.4 system-ui,sans-serif;margin:24px;color:#222;max-width:1400px}
@@ -78,66 +80,65 @@ def _sources(data: dict) -> str:
 
 
 def _distributions(data: dict, config: dict) -> str:
-    patch = config.get("patch", {})
-    limit = patch.get("max_flat_fraction")
-    shard_mb = [(s["stage"], s["bytes"] / 1e6) for s in data["shards"]]
-    shard_charts = [charts.histogram([mb for stage, mb in shard_mb if stage == name],
-                                     f"{STAGES[name].FOLDER} shard sizes", bins=10, unit="MB")
-                    for name in sorted({s for s, _ in shard_mb})]
+    limit = config.get("patch", {}).get("max_flat_fraction")
+    shards = data["shards"]
+    shard_charts = [charts.histogram(
+        counts.floats(shards.filter(pc.equal(shards["stage"], name))["bytes"]) / 1e6,
+        f"{STAGES[name].FOLDER} shard sizes", bins=10, unit="MB")
+        for name in sorted(set(shards["stage"].to_pylist()))]
     return _section("Distributions", _charts(
-        charts.histogram(data["megapixels"], "source resolution", unit="megapixels"),
-        charts.histogram([p["flat_fraction"] for p in data["patches"]],
+        charts.histogram(counts.megapixels(data["images"]), "source resolution",
+                         unit="megapixels"),
+        charts.histogram(counts.floats(data["patches"]["flat_fraction"]),
                          "flat fraction of grid cells", threshold=limit,
                          threshold_label=f"max_flat_fraction {limit}", unit="flat fraction"),
-        charts.bars(data["cluster_sizes"], "duplicate clusters by size"),
+        charts.bars(counts.cluster_sizes(data["clusters"]), "duplicate clusters by size"),
         *shard_charts,
-        charts.bars(data["stage_seconds"], "wall time per stage (last build)", " s"),
-        charts.bars(data["task_seconds"], "task time per stage (all partitions)", " s")))
+        charts.bars(counts.stage_seconds(data["run"]), "wall time per stage (last build)", " s"),
+        charts.bars(counts.task_seconds(data["out"]), "task time per stage (all partitions)",
+                    " s")))
 
 
 def _quality(data: dict, run: dict) -> str:
-    marks, dropped = counts.thresholds(run), data["inspect_drops"]
+    marks = counts.thresholds(run)
+    dropped = {r: n for s, r, n in data["drops"] if s == "inspect"}
     svgs = []
     for figure, (setting, reason) in counts.QUALITY_GATES.items():
-        values = [r[figure] for r in data["images"] if r.get(figure) is not None]
         mark = marks.get(figure)
         svgs.append(charts.histogram(
-            values, f"{figure} ({dropped.get(reason, 0)} dropped as {reason})",
+            counts.floats(data["images"][figure]),
+            f"{figure} ({dropped.get(reason, 0)} dropped as {reason})",
             threshold=mark[1] if mark else None,
             threshold_label=f"{setting} {mark[1]:g}" if mark else "", unit=figure))
     return _section("Source quality figures (threshold from the run's config)", _charts(*svgs))
 
 
 def _sheets(out, data: dict) -> str:
-    images = {r["image_id"]: r for r in data["images"]}
-    parts = [_section("Kept patches", sheets.kept_sheet(out, data["patches"])),
-             _section("Patches dropped as flat",
-                      sheets.flat_sheet(out, images, data["patches"])),
+    images, patches = data["images"], data["patches"]
+    parts = [_section("Kept patches", sheets.kept_sheet(out, patches)),
+             _section("Patches dropped as flat", sheets.flat_sheet(out, images, patches)),
              _section("Duplicate clusters (keeper first)",
                       sheets.cluster_sheets(out, images, data["clusters"]))]
-    if data["degradations"]:
+    if data["degradations"].num_rows:
         parts.append(_section("Paired samples: gt and its variants",
                               sheets.paired_sheets(out, data["degradations"])))
     return "".join(parts)
 
 
+def _or_empty(table, schema):
+    return schema.empty_table() if table is None else table
+
+
 def gather(out) -> dict:
-    """Rows of every table and the figures computed from them."""
-    images = tables.rows(tables.read(out, "images"))
-    patches = tables.rows(tables.read(out, "patches"))
-    run = tables.run_record(out)
-    drops = counts.drops(images, patches)
-    return {"images": images, "patches": patches, "run": run, "drops": drops,
-            "shards": tables.rows(tables.read(out, "shards")),
-            "clusters": tables.rows(tables.clusters(out)),
-            "degradations": tables.rows(tables.read(out, "degradations")),
-            "funnel": counts.funnel(images, patches),
-            "inspect_drops": {r: n for s, r, n in drops if s == "inspect"},
+    """The tables (columnar) and the counts computed from them."""
+    images = tables.read(out, "images")
+    patches = _or_empty(tables.read(out, "patches"), patch.SCHEMA)
+    return {"out": out, "images": images, "patches": patches, "run": tables.run_record(out),
+            "shards": tables.read(out, "shards"), "clusters": tables.clusters(out),
+            "degradations": _or_empty(tables.read(out, "degradations"), degrade.SCHEMA),
+            "funnel": counts.funnel(images, patches), "drops": counts.drops(images, patches),
             "sources": counts.by_field(images, patches, "source_name"),
-            "licenses": counts.by_field(images, patches, "license"),
-            "megapixels": counts.megapixels(images),
-            "cluster_sizes": counts.cluster_sizes(tables.rows(tables.clusters(out))),
-            "stage_seconds": counts.stage_seconds(run), "task_seconds": counts.task_seconds(out)}
+            "licenses": counts.by_field(images, patches, "license")}
 
 
 def render(out) -> str:

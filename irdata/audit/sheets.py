@@ -8,6 +8,8 @@ from html import escape
 
 import cv2
 import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
 
 from irdata.audit import pixels
 
@@ -39,27 +41,42 @@ def sheet(tiles: list[str], empty: str) -> str:
     return '<div class="sheet">' + "".join(tiles) + "</div>"
 
 
-def spread(rows: list, count: int) -> list:
-    """`count` rows evenly spaced over `rows` (deterministic)."""
+def spread(rows, count: int) -> list:
+    """`count` items evenly spaced over `rows` (deterministic)."""
     if len(rows) <= count:
         return list(rows)
     return [rows[i * len(rows) // count] for i in range(count)]
 
 
-def kept_sheet(out, patches: list[dict]) -> str:
-    chosen = spread([p for p in patches if p["kept"]], KEPT)
+def pick(table: pa.Table, mask, count: int) -> list[dict]:
+    """`count` rows evenly spaced over the rows where `mask` holds."""
+    chosen = table.filter(pc.fill_null(mask, False))
+    return chosen.take(pa.array(spread(range(chosen.num_rows), count), pa.int64())).to_pylist()
+
+
+def image_rows(images: pa.Table, ids) -> dict[str, dict]:
+    """image_id -> images row, for a few ids."""
+    found = images.filter(pc.is_in(images["image_id"], pa.array(list(ids), pa.string())))
+    return {row["image_id"]: row for row in found.to_pylist()}
+
+
+def kept_sheet(out, patches: pa.Table) -> str:
+    chosen = pick(patches, patches["kept"], KEPT)
     stored = pixels.stored_patches(out, chosen)
     tiles = [tile(pixels.decode_png(stored[p["key"]]), f"flat {p['flat_fraction']:.2f}",
                   p["key"]) for p in chosen if p["key"] in stored]
     return sheet(tiles, "no kept patches")
 
 
-def flat_sheet(out, images: dict[str, dict], patches: list[dict]) -> str:
+def flat_sheet(out, images: pa.Table, patches: pa.Table) -> str:
     """Dropped-as-flat cells, cut again from a few of their sources."""
-    flat = [p for p in patches if not p["kept"] and p["reason"] == "flat"]
-    sources = spread(sorted({p["image_id"] for p in flat}), FLAT_SOURCES)
-    chosen = spread([p for p in flat if p["image_id"] in set(sources)], FLAT)
-    decoded = pixels.source_images(out, [images[i] for i in sources if images[i]["shard"]])
+    flat = pc.and_(pc.invert(patches["kept"]), pc.equal(patches["reason"], "flat"))
+    ids = sorted(pc.unique(patches.filter(pc.fill_null(flat, False))["image_id"]).to_pylist())
+    sources = spread(ids, FLAT_SOURCES)
+    mine = pc.and_(flat, pc.is_in(patches["image_id"], pa.array(sources, pa.string())))
+    chosen = pick(patches, mine, FLAT)
+    rows = [r for r in image_rows(images, sources).values() if r["shard"]]
+    decoded = pixels.source_images(out, rows)
     tiles = [tile(pixels.cut(decoded[p["image_id"]], p), f"flat {p['flat_fraction']:.2f}",
                   p["key"]) for p in chosen if p["image_id"] in decoded]
     return sheet(tiles, "no patch was dropped as flat")
@@ -69,14 +86,16 @@ def _name(locator: str) -> str:
     return os.path.basename(locator.split("!")[-1]) or locator
 
 
-def cluster_sheets(out, images: dict[str, dict], clusters: list[dict]) -> str:
+def cluster_sheets(out, images: pa.Table, clusters: pa.Table | None) -> str:
     """A few duplicate clusters, keeper first, each on its own row."""
+    if clusters is None or clusters.num_rows == 0:
+        return sheet([], "no duplicate clusters")
+    chosen = spread(sorted(pc.unique(clusters["cluster_id"]).to_pylist()), CLUSTERS)
     groups: dict[str, list[dict]] = {}
-    for row in clusters:
+    for row in clusters.filter(pc.is_in(clusters["cluster_id"], pa.array(chosen))).to_pylist():
         groups.setdefault(row["cluster_id"], []).append(row)
-    chosen = spread(sorted(groups), CLUSTERS)
-    members = [images[r["image_id"]] for c in chosen for r in groups[c]]
-    decoded = pixels.source_images(out, [m for m in members if m["shard"]])
+    images = image_rows(images, [r["image_id"] for c in chosen for r in groups[c]])
+    decoded = pixels.source_images(out, [m for m in images.values() if m["shard"]])
     rows = []
     for cluster in chosen:
         ordered = sorted(groups[cluster], key=lambda r: (not r["keeper"], r["image_id"]))
@@ -84,7 +103,7 @@ def cluster_sheets(out, images: dict[str, dict], clusters: list[dict]) -> str:
                       images[r["image_id"]]["locator"])
                  for r in ordered if r["image_id"] in decoded]
         rows.append(sheet(tiles, ""))
-    return "".join(rows) or sheet([], "no duplicate clusters")
+    return "".join(rows)
 
 
 def _caption(row: dict, image: dict) -> str:
@@ -94,13 +113,14 @@ def _caption(row: dict, image: dict) -> str:
     return f"{row['match']} d={row['distance']} {size} {_name(image['locator'])}"
 
 
-def paired_sheets(out, degradations: list[dict]) -> str:
+def paired_sheets(out, degradations: pa.Table) -> str:
     """gt with its variants, a row per paired patch."""
+    keys = spread(sorted(pc.unique(degradations["key"]).to_pylist()), PAIRED)
     by_key: dict[str, list[dict]] = {}
-    for row in degradations:
+    for row in degradations.filter(pc.is_in(degradations["key"], pa.array(keys))).to_pylist():
         by_key.setdefault(row["key"], []).append(row)
     rows = []
-    for key in spread(sorted(by_key), PAIRED):
+    for key in keys:
         variants = sorted(by_key[key], key=lambda r: r["variant"])
         names = {f"{key}.gt.png"} | {f"{key}.lq.{v['variant']}.png" for v in variants}
         found = pixels.read_members(out, variants[0]["shard"], names)

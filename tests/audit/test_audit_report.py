@@ -103,3 +103,24 @@ def test_chromium_renders_every_chart_and_image(page, tmp_path):
     assert pixels.shape == (2000, 1280, 3)
     bars = np.all(np.abs(pixels.astype(int) - (168, 120, 74)) < 8, axis=2)  # BGR of #4a78a8
     assert bars.mean() > 0.005  # the charts' bars are drawn, not just the text
+
+
+def test_a_build_that_only_fetched(audit_corpus, corpus_copy, capsys):
+    """No patch or paired shards: the report still has its funnel, verify still passes."""
+    from irdata.stages import manifest
+
+    for folder in ("patches", "paired"):
+        shutil.rmtree(corpus_copy / folder)
+    for name in ("patches", "degradations"):
+        (corpus_copy / "manifest" / f"{name}.parquet").unlink()
+    manifest.run_partition(audit_corpus["config"], str(corpus_copy), 0, partitions=3)
+    assert not (corpus_copy / "manifest" / "patches.parquet").exists()
+    assert (corpus_copy / "manifest" / "degradations.parquet").exists()  # always written
+    assert cli.main(["report", str(corpus_copy)]) == 0
+    text = (corpus_copy / "report.html").read_text()
+    assert "<tr><td>grid cells</td><td>0</td></tr>" in text and "no kept patches" in text
+    capsys.readouterr()
+    from irdata.audit.verify import verify
+
+    result = verify(str(corpus_copy), lambda f, calls: [f(*c) for c in calls])
+    assert result["problems"] == [] and {s["stage"] for s in result["shards"]} == {"fetch"}
