@@ -13,10 +13,13 @@ import time
 from collections import Counter
 from dataclasses import dataclass
 
+import pyarrow as pa
+import pyarrow.compute as pc
+
 from irdata.audit import tables
 from irdata.audit.expect import BY_STAGE
 from irdata.audit.samples import HashingReader, samples
-from irdata.stages import STAGES
+from irdata.stages import STAGES, patch
 from irdata.storage import Output
 
 SHOWN_PER_KIND = 10  # lines shown per (shard, kind); the rest are counted
@@ -75,10 +78,15 @@ def _shard_totals(shard: dict, reader: HashingReader, count: int, problem) -> No
                 f"{shard['samples']}")
 
 
-def _repeats(values, shard: str, kind: str, what: str) -> list[Problem]:
-    counts = Counter(v for v in values if v is not None)
-    return [Problem(shard, str(v), kind, f"{what} ({n} rows)")
-            for v, n in sorted(counts.items()) if n > 1]
+def _repeats(table: pa.Table | None, columns: list[str], where: str, what: str
+             ) -> list[Problem]:
+    """A problem for each value of `columns` found on more than one row."""
+    if table is None or table.num_rows == 0:
+        return []
+    counted = table.group_by(columns).aggregate([([], "count_all")])
+    repeated = counted.filter(pc.greater(counted["count_all"], 1)).to_pylist()
+    return [Problem(where, "/".join(str(r[c]) for c in columns), "repeated_key",
+                    f"{what} ({r['count_all']} rows)") for r in repeated]
 
 
 def _unlisted(out: Output, listed: set[str]) -> list[Problem]:
@@ -97,27 +105,29 @@ def _unlisted(out: Output, listed: set[str]) -> list[Problem]:
 
 def check_tables(out: Output, shard_rows: list[dict]) -> list[Problem]:
     """Keys unique, every kept patch and paired key in a listed shard, no stray tars."""
-    listed = {r["path"] for r in shard_rows}
-    problems = _repeats([r["path"] for r in shard_rows], "manifest/shards.parquet",
-                        "repeated_shard", "shard listed more than once")
-    patches = tables.rows(tables.read(out, "patches", columns=["key", "kept", "shard"]))
-    problems += _repeats([r["key"] for r in patches], "manifest/patches.parquet",
-                         "repeated_key", "patch key listed more than once")
-    problems += [Problem(str(r["shard"] or ""), r["key"], "unsharded",
+    listed = sorted({r["path"] for r in shard_rows})
+    shards = pa.table({"path": [r["path"] for r in shard_rows]})
+    problems = _repeats(shards, ["path"], "manifest/shards.parquet", "shard listed again")
+    patches = tables.read(out, "patches", columns=["key", "kept", "shard"])
+    images = tables.read(out, "images", columns=["image_id"])
+    variants = tables.read(out, "degradations", columns=["key", "variant"])
+    problems += _repeats(patches, ["key"], "manifest/patches.parquet", "patch key listed again")
+    problems += _repeats(images, ["image_id"], "manifest/images.parquet", "image id listed again")
+    problems += _repeats(variants, ["key", "variant"], "manifest/degradations.parquet",
+                         "variant listed again")
+    kept = patch.SCHEMA.empty_table() if patches is None else patches.filter(
+        pc.fill_null(patches["kept"], False))
+    in_listed = pc.fill_null(pc.is_in(kept["shard"], pa.array(listed, pa.string())), False)
+    problems += [Problem(r["shard"] or "", r["key"], "unsharded",
                          "kept patch whose shard is not in shards.parquet")
-                 for r in patches if r["kept"] and r["shard"] not in listed]
-    images = tables.rows(tables.read(out, "images", columns=["image_id"]))
-    problems += _repeats([r["image_id"] for r in images], "manifest/images.parquet",
-                         "repeated_key", "image id listed more than once")
-    variants = tables.rows(tables.read(out, "degradations", columns=["key", "variant"]))
-    problems += _repeats([(r["key"], r["variant"]) for r in variants],
-                         "manifest/degradations.parquet", "repeated_key",
-                         "variant listed more than once")
-    kept = {r["key"] for r in patches if r["kept"]}
-    problems += [Problem("manifest/degradations.parquet", key, "not_in_manifest",
-                         "degraded variants of a key that is not a kept patch")
-                 for key in sorted({r["key"] for r in variants} - kept)]
-    return problems + _unlisted(out, listed)
+                 for r in kept.filter(pc.invert(in_listed)).select(["key", "shard"]).to_pylist()]
+    if variants is not None and variants.num_rows:
+        unknown = pc.unique(variants.filter(pc.invert(pc.is_in(variants["key"], kept["key"])))
+                            ["key"]).to_pylist()
+        problems += [Problem("manifest/degradations.parquet", key, "not_in_manifest",
+                             "degraded variants of a key that is not a kept patch")
+                     for key in sorted(unknown)]
+    return problems + _unlisted(out, set(listed))
 
 
 def verify(root: str, run_tasks) -> dict:

@@ -172,6 +172,17 @@ def test_an_unlisted_shard(corpus_copy):
     assert _problems(corpus_copy) == {("patches/00009.tar", "", "unlisted_shard")}
 
 
+def test_a_shard_row_removed(corpus_copy):
+    rel = "patches/00001.tar"
+    path = corpus_copy / "manifest" / "shards.parquet"
+    shards = pq.read_table(path)
+    pq.write_table(shards.filter(pc.not_equal(shards["path"], rel)), path)
+    keys = [r["key"] for r in _kept(corpus_copy, rel) if r["kept"]]
+    assert len(keys) == 2
+    assert _problems(corpus_copy) == {(rel, "", "unlisted_shard")} | {
+        (rel, key, "unsharded") for key in keys}
+
+
 @pytest.fixture(scope="module")
 def scheduler():
     """A small in-process Dask cluster; the CLI reaches it with --scheduler."""
