@@ -176,7 +176,7 @@ _KIND_WORDS = {"int": "integer", "float": "number", "bool": "boolean (true/false
                "str": "string", "bytes": "byte size", "list": "list", "dict": "mapping"}
 
 
-def _fill(fields: dict[str, Field], given: Any, where: str, prefix: str) -> dict:
+def fill_section(fields: dict[str, Field], given: Any, where: str, prefix: str) -> dict:
     if given is None:
         given = {}
     if not isinstance(given, dict):
@@ -225,7 +225,7 @@ def _check_source(raw: Any, index: int, where: str, config_dir: str) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(where, f"'{label}' must be a mapping with a name and one of "
                                  f"{', '.join(SOURCE_KINDS)}")
-    src = _fill(SOURCE_FIELDS, raw, where, f"{label}.")
+    src = fill_section(SOURCE_FIELDS, raw, where, f"{label}.")
     if not src["name"]:
         raise ConfigError(where, f"'{label}.name' is required")
     if not NAME_RE.match(src["name"]):
@@ -305,9 +305,9 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(where, f"unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
-    config = _fill(TOP, {k: raw[k] for k in TOP if k in raw}, where, "")
+    config = fill_section(TOP, {k: raw[k] for k in TOP if k in raw}, where, "")
     for name, fields in SECTIONS.items():
-        config[name] = _fill(fields, raw.get(name), where, f"{name}.")
+        config[name] = fill_section(fields, raw.get(name), where, f"{name}.")
     _check_patch(config["patch"], where)
     _check_degrade(config["degrade"], where)
     sources = raw.get("sources")

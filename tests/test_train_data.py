@@ -5,10 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from inline_build import build_inline
+from train_shards import build_train_shards
 
-from irdata.config import validate
-from irdata.synth import encode, procedural_image
 from irdata.train.data import (
     FLIP_ROTATE_MODES,
     augment,
@@ -21,19 +19,7 @@ from irdata.train.data import (
 
 @pytest.fixture(scope="module")
 def shards(tmp_path_factory):
-    root = tmp_path_factory.mktemp("traindata")
-    (root / "photos").mkdir()
-    for seed in range(4):
-        (root / "photos" / f"p{seed}.png").write_bytes(
-            encode(procedural_image(seed, 1100, 600, sky_fraction=0.0), "png"))
-    config = validate({"sources": [{"name": "mine", "dir": str(root / "photos")}],
-                       "images_per_partition": 2,
-                       "degrade": {"variants": 2, "kinds": ["gaussian_noise", "jpeg"]}},
-                      "test", str(root))
-    out = str(root / "out")
-    last = build_inline(config, out) - 1
-    return {"patches": f"{out}/patches/{{00000..{last:05d}}}.tar",
-            "paired": f"{out}/paired/{{00000..{last:05d}}}.tar", "samples": 8}
+    return build_train_shards(tmp_path_factory.mktemp("traindata"))
 
 
 def test_flip_rotate_gives_eight_distinct_transforms():

@@ -1,0 +1,79 @@
+"""`irdata pairs DIR --out OUT`: an existing restoration set (a pairs folder, see
+pairs.py) becomes paired shards in the degrade stage's format, so public
+fine-tuning sets reach training through the same shards and manifests.
+
+OUT/paired/NNNNN.tar: `{key}.gt.png`, `{key}.lq.0.png` (lossless copies of the
+decoded files) and `{key}.json` ({key, task, lq, gt, variants: [{variant: 0,
+kind: "real", ...}]}); OUT/manifest/degradations.parquet (one row per pair:
+kind "real", params = {task, lq, gt}) and OUT/manifest/shards.parquet. The key
+is the image id of the input's path relative to the folder's parent.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from irdata.errors import UsageError
+from irdata.imaging.encode import encode_png
+from irdata.keys import image_id, partition_name
+from irdata.shards import HashingWriter, ShardWriter
+from irdata.stages.degrade import SCHEMA as DEGRADATIONS_SCHEMA
+from irdata.stages.manifest import SHARDS_SCHEMA
+from irdata.storage import Output
+
+from .images import read_rgb
+from .pairs import Pair, find_pairs
+
+STAGE = "pairs"
+
+
+def _sample(pair: Pair, folder: str, task: str, shard: str) -> tuple[str, dict, dict]:
+    lq, gt = read_rgb(pair.lq), read_rgb(pair.gt)
+    if lq.shape != gt.shape:
+        raise UsageError(f"{pair.lq}: {lq.shape[1]}x{lq.shape[0]} but its target {pair.gt} is "
+                         f"{gt.shape[1]}x{gt.shape[0]}")
+    locator = f"{os.path.basename(os.path.abspath(folder))}/{pair.name}"
+    key = image_id(locator)
+    gt_name = os.path.relpath(pair.gt, folder)
+    params = {"task": task, "lq": pair.name, "gt": gt_name}
+    record = {"key": key, "task": task, "lq": pair.name, "gt": gt_name,
+              "variants": [{"variant": 0, "kind": "real", "params": params, "seed": None}]}
+    members = {"gt.png": encode_png(gt), "lq.0.png": encode_png(lq), "json": record}
+    row = {"key": key, "variant": 0, "kind": "real", "params": json.dumps(params, sort_keys=True),
+           "seed": None, "shard": shard}
+    return key, members, row
+
+
+def write_pair_shards(folder: str, out_root: str, task: str | None = None,
+                      per_shard: int = 1000) -> dict:
+    """Write every pair of `folder` into shards under `out_root`; returns a summary."""
+    found = find_pairs(folder, task)
+    out = Output(out_root)
+    if out.exists("paired") and out.fs.ls(out.path("paired")):
+        raise UsageError(f"{out_root}/paired already holds shards: choose a new --out")
+    degradations, shards = [], []
+    for index, start in enumerate(range(0, len(found.pairs), per_shard)):
+        rel = f"paired/{partition_name(index)}.tar"
+        with out.atomic(rel) as fh:
+            hashing = HashingWriter(fh)
+            writer = ShardWriter(hashing)
+            for pair in found.pairs[start:start + per_shard]:
+                key, members, row = _sample(pair, folder, found.task, rel)
+                writer.add(key, members)
+                degradations.append(row)
+            writer.close()
+        shards.append({"path": rel, "stage": STAGE, "samples": writer.samples,
+                       "bytes": hashing.size, "sha256": hashing.hexdigest()})
+    _table(out, "manifest/degradations.parquet", degradations, DEGRADATIONS_SCHEMA)
+    _table(out, "manifest/shards.parquet", shards, SHARDS_SCHEMA)
+    return {"task": found.task, "pairs": len(found.pairs), "shards": len(shards),
+            "unmatched": found.unmatched, "out": out_root}
+
+
+def _table(out: Output, rel: str, rows: list[dict], schema: pa.Schema) -> None:
+    with out.atomic(rel) as fh:
+        pq.write_table(pa.Table.from_pylist(rows, schema=schema), fh)

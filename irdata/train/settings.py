@@ -1,0 +1,249 @@
+"""Training YAML (`irdata train pretrain|finetune CONFIG.yaml`): schema, defaults, checks.
+
+A config is loaded into a plain dict with every default filled in; it is stored
+in every checkpoint, so `--resume` continues with exactly the settings it began
+with. Problems raise ConfigError naming the file and the key (one stderr line,
+exit 2). Every setting with its default: `describe()` (pipelines/TRAINING.md).
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+from typing import Any
+
+import yaml
+
+from irdata.config import Field, fill_section
+from irdata.errors import ConfigError
+
+MODES = ("pretrain", "finetune")
+MODEL_NAMES = ("dynet", "rednet")
+TASK_KINDS = ("policy", "noise", "synthetic", "paired")
+
+TOP = {
+    "seed": Field("int", 0, "run seed: data order, crops, degradations and L/S choices"),
+    "out": Field("str", None, "run folder: checkpoints/, log.jsonl, config.json (or --out)"),
+    "steps": Field("int", None, "total steps (default: the sum of `schedule` steps; more "
+                   "extends the last phase)", 1),
+    "init": Field("str", None, "finetune: checkpoint whose model weights start the run "
+                  "(or --init)"),
+    "log_every": Field("int", 10, "steps between log lines (stdout and log.jsonl)", 1),
+    "checkpoint_every": Field("int", 500, "steps between checkpoints (and at the end)", 1),
+    "keep_checkpoints": Field("int", 3, "step checkpoints kept besides last.pt", 0),
+    "amp": Field("str", "auto", "auto: bf16 autocast on CUDA, fp32 on CPU; bf16; off",
+                 choices=("auto", "bf16", "off")),
+    "p_large": Field("float", 0.5, "probability that an iteration runs DyNet-L (else "
+                     "DyNet-S) on the shared weights", 0),
+    "threads": Field("int", None, "torch CPU threads per process (default: the cores per "
+                     "rank less data.workers, at least 1)", 1),
+}
+MODEL = {
+    "name": Field("str", "dynet", "dynet or rednet", choices=MODEL_NAMES),
+    "config": Field("str", "paper", "dynet: named configuration (paper, tiny)"),
+    "options": Field("dict", {}, "keyword arguments overriding the configuration, e.g. "
+                     "{dim: 16} (rednet: {depth: 20, features: 64})"),
+}
+DATA = {
+    "shards": Field("str", None, "pretrain: clean patch shards: a folder of .tar, a brace "
+                    "pattern, a glob or an fsspec URL (or --shards)"),
+    "workers": Field("int", 2, "DataLoader worker processes per rank (0: in the main "
+                     "process); exact resume needs the same number", 0),
+    "shuffle": Field("int", 256, "shuffle buffer of undecoded samples per task and worker "
+                     "(~330 KB each for 512 px PNG patches)", 1),
+    "epoch_steps": Field("int", 1000, "steps per data epoch; a resumed run re-reads (without "
+                         "decoding) at most one epoch of samples", 1),
+    "resampled": Field("bool", True, "draw shards with replacement (every rank and worker "
+                       "sees all shards); false: disjoint shards per rank and worker "
+                       "(split_by_node / split_by_worker)"),
+    "policy": Field("dict", None, "pretrain input policy (irdata.degrade), default "
+                    "{name: dynet_pretrain}"),
+}
+PHASE = {
+    "steps": Field("int", None, "steps in this phase", 1),
+    "crop": Field("int", 128, "random crop side, pixels", 8),
+    "batch": Field("int", 8, "samples per step and rank", 1),
+}
+TASK = {
+    "kind": Field("str", None, "policy (pretrain policy on clean shards), noise (Gaussian "
+                  "noise of `sigma` on clean shards), synthetic (`degradation` with `params` "
+                  "on clean shards) or paired (stored gt + lq shards)", choices=TASK_KINDS),
+    "shards": Field("str", None, "shards of this task (same forms as data.shards)"),
+    "weight": Field("float", 1.0, "sampling weight among the tasks", 0),
+    "sigma": Field("float", None, "noise: deviation on the 0-255 scale (15, 25, 50)", 0),
+    "degradation": Field("str", None, "synthetic: an irdata.degrade kind (rain, haze, ...)"),
+    "params": Field("dict", {}, "synthetic: settings of that kind"),
+}
+OPTIM = {
+    "name": Field("str", None, "adam or adamw", choices=("adam", "adamw")),
+    "lr": Field("float", None, "peak learning rate", 0),
+    "betas": Field("list", [0.9, 0.999], "Adam betas"),
+    "weight_decay": Field("float", None, "weight decay", 0),
+    "lr_schedule": Field("str", None, "constant or cosine (after the warm-up)",
+                         choices=("constant", "cosine")),
+    "warmup_steps": Field("int", None, "linear warm-up steps", 0),
+    "min_lr": Field("float", 1e-6, "cosine: final learning rate", 0),
+    "grad_clip": Field("float", 0.01, "clip the gradient norm to this (0: off)", 0),
+}
+OPTIM_DEFAULTS = {
+    "pretrain": {"name": "adam", "lr": 1e-4, "weight_decay": 0.0, "lr_schedule": "constant",
+                 "warmup_steps": 0},
+    "finetune": {"name": "adamw", "lr": 2e-4, "weight_decay": 1e-4, "lr_schedule": "cosine",
+                 "warmup_steps": 15},
+}
+DEFAULT_SCHEDULE = [{"steps": 1000, "crop": 128, "batch": 8}]
+
+
+def _schedule(raw: Any, where: str) -> list[dict]:
+    if raw is None:
+        return copy.deepcopy(DEFAULT_SCHEDULE)
+    if not isinstance(raw, list) or not raw:
+        raise ConfigError(where, "'schedule' must be a non-empty list of {steps, crop, batch}")
+    phases = [fill_section(PHASE, p, where, f"schedule[{i}].") for i, p in enumerate(raw)]
+    for i, phase in enumerate(phases):
+        if phase["steps"] is None:
+            raise ConfigError(where, f"'schedule[{i}].steps' is required")
+    return phases
+
+
+def _task(raw: Any, name: str, where: str) -> dict:
+    task = fill_section(TASK, raw, where, f"tasks.{name}.")
+    kind = task["kind"]
+    if kind is None:
+        raise ConfigError(where, f"'tasks.{name}.kind' is required "
+                                 f"(one of {', '.join(TASK_KINDS)})")
+    if not task["shards"]:
+        raise ConfigError(where, f"'tasks.{name}.shards' is required")
+    if kind == "noise" and task["sigma"] is None:
+        raise ConfigError(where, f"'tasks.{name}.sigma' is required for kind noise")
+    if kind == "synthetic":
+        _check_degradation(task, name, where)
+    return task
+
+
+def _check_degradation(task: dict, name: str, where: str) -> None:
+    from irdata import degrade
+
+    if task["degradation"] not in degrade.KINDS:
+        raise ConfigError(where, f"'tasks.{name}.degradation' must be one of "
+                                 f"{', '.join(sorted(degrade.KINDS))}, "
+                                 f"got {task['degradation']!r}")
+    try:
+        degrade.sample(task["degradation"], degrade.rng_for(0, "check"), task["params"])
+    except (ValueError, TypeError) as exc:
+        raise ConfigError(where, f"'tasks.{name}.params': {exc}") from None
+
+
+def _tasks(raw: Any, mode: str, data: dict, where: str) -> dict[str, dict]:
+    if mode == "pretrain":
+        if raw is not None:
+            raise ConfigError(where, "'tasks' is for finetune; pretrain reads data.shards")
+        return {"pretrain": {**{k: f.default for k, f in TASK.items()}, "kind": "policy",
+                             "shards": data["shards"], "params": data["policy"] or {}}}
+    if not isinstance(raw, dict) or not raw:
+        raise ConfigError(where, "'tasks' must map task names to {kind, shards, weight, ...}")
+    tasks = {str(name): _task(spec, str(name), where) for name, spec in raw.items()}
+    if sum(t["weight"] for t in tasks.values()) <= 0:
+        raise ConfigError(where, "'tasks': at least one weight must be > 0")
+    return tasks
+
+
+def _optim(raw: Any, mode: str, where: str) -> dict:
+    optim = fill_section(OPTIM, raw, where, "optim.")
+    for key, value in OPTIM_DEFAULTS[mode].items():
+        if optim[key] is None:
+            optim[key] = value
+    betas = optim["betas"]
+    if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
+        raise ConfigError(where, f"'optim.betas' must be two numbers in [0, 1), got {betas}")
+    optim["betas"] = [float(b) for b in betas]
+    return optim
+
+
+def validate(raw: Any, mode: str, where: str = "") -> dict:
+    """Check a parsed training YAML for `mode`; return it with every default."""
+    if mode not in MODES:
+        raise ValueError(f"mode must be one of {MODES}")
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(where, "the training config must be a YAML mapping")
+    known = set(TOP) | {"model", "data", "schedule", "optim", "tasks"}
+    unknown = sorted(set(raw) - known)
+    if unknown:
+        raise ConfigError(where, f"unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
+    config = fill_section(TOP, {k: raw[k] for k in TOP if k in raw}, where, "")
+    if config["p_large"] > 1:
+        raise ConfigError(where, f"'p_large' must be <= 1, got {config['p_large']}")
+    config["mode"] = mode
+    config["model"] = fill_section(MODEL, raw.get("model"), where, "model.")
+    config["data"] = fill_section(DATA, raw.get("data"), where, "data.")
+    config["schedule"] = _schedule(raw.get("schedule"), where)
+    config["optim"] = _optim(raw.get("optim"), mode, where)
+    config["tasks"] = _tasks(raw.get("tasks"), mode, config["data"], where)
+    return config
+
+
+def finalize(config: dict, where: str = "") -> dict:
+    """Checks that need the command-line overrides applied (shards, out, init)."""
+    if not config["out"]:
+        raise ConfigError(where, "no run folder: set 'out' or pass --out")
+    for name, task in config["tasks"].items():
+        if not task["shards"]:
+            flag = "data.shards (or --shards)" if config["mode"] == "pretrain" else \
+                f"tasks.{name}.shards"
+            raise ConfigError(where, f"no shards to train on: set {flag}")
+    if config["mode"] == "finetune" and not config["init"]:
+        raise ConfigError(where, "finetune starts from a checkpoint: set 'init' or pass --init")
+    return config
+
+
+def apply_overrides(config: dict, shards: str | None = None, out: str | None = None,
+                    steps: int | None = None, init: str | None = None) -> dict:
+    """Command-line values replace the file's."""
+    if shards:
+        config["data"]["shards"] = shards
+        for task in config["tasks"].values():
+            if task["kind"] == "policy":
+                task["shards"] = shards
+    if out:
+        config["out"] = out
+    if steps:
+        config["steps"] = steps
+    if init:
+        config["init"] = init
+    return config
+
+
+def load(path: str, mode: str) -> dict:
+    """Read and validate a training YAML file."""
+    if not os.path.isfile(path):
+        raise ConfigError("", f"training config not found: {path}")
+    try:
+        with open(path, encoding="utf-8") as fh:
+            raw = yaml.safe_load(fh)
+    except yaml.YAMLError as exc:
+        raise ConfigError(path, f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
+                          ) from None
+    except UnicodeDecodeError:
+        raise ConfigError(path, "not a UTF-8 text file") from None
+    return validate(raw, mode, path)
+
+
+def total_steps(config: dict) -> int:
+    return config["steps"] or sum(phase["steps"] for phase in config["schedule"])
+
+
+def describe() -> str:
+    """Markdown table of every training setting and its default."""
+    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
+    sections = [("", TOP), ("model.", MODEL), ("data.", DATA), ("schedule[].", PHASE),
+                ("tasks.NAME.", TASK), ("optim.", OPTIM)]
+    for prefix, fields in sections:
+        for name, spec in fields.items():
+            default = spec.default
+            if prefix == "optim." and default is None:
+                default = " / ".join(str(OPTIM_DEFAULTS[m][name]) for m in MODES)
+                default = f"{default} (pretrain / finetune)"
+            rows.append(f"| `{prefix}{name}` | `{default}` | {spec.doc} |")
+    return "\n".join(rows)

@@ -1,0 +1,86 @@
+"""Training samples from raw shard samples: one pure function per task kind.
+
+Each maker takes (rng, sample, crop) — `sample` is a WebDataset sample dict of
+bytes — and returns (lq, gt) as float32 HxWx3 arrays in [0, 1], cropped and
+flipped/rotated together, plus a short description of what was applied.
+
+- policy:    clean patch shards; the input is drawn by an irdata.degrade policy
+             (DyNet pre-training: masking or one degradation, or unchanged).
+- noise:     clean patch shards; Gaussian noise of a fixed sigma (0-255 scale).
+- synthetic: clean patch shards; one irdata.degrade kind with its settings.
+- paired:    paired shards (degrade stage or `irdata pairs`): gt + one stored lq.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+
+import numpy as np
+
+from irdata import degrade
+from irdata.degrade.seeding import draw_seed
+
+from .data import augment, decode_png, pretrain_pair
+
+Maker = Callable[[np.random.Generator, dict, int], tuple[np.ndarray, np.ndarray, str]]
+
+
+def _clean(rng: np.random.Generator, sample: dict, crop: int) -> np.ndarray:
+    (gt,) = augment(rng, [decode_png(sample["png"])], crop)
+    return degrade.to_float(gt)
+
+
+def policy_maker(policy: dict | None) -> Maker:
+    resolved = degrade.resolve_policy(policy)
+
+    def make(rng, sample, crop):
+        lq, gt, steps = pretrain_pair(rng, decode_png(sample["png"]), crop, resolved)
+        return lq, gt, steps[0][0] if steps else "clean"
+    return make
+
+
+def noise_maker(sigma: float) -> Maker:
+    def make(rng, sample, crop):
+        gt = _clean(rng, sample, crop)
+        params = {"sigma": float(sigma), "seed": draw_seed(rng)}
+        return degrade.apply("gaussian_noise", gt, params), gt, f"noise{sigma:g}"
+    return make
+
+
+def synthetic_maker(kind: str, config: dict | None) -> Maker:
+    degrade.get(kind)
+
+    def make(rng, sample, crop):
+        gt = _clean(rng, sample, crop)
+        return degrade.apply(kind, gt, degrade.sample(kind, rng, config)), gt, kind
+    return make
+
+
+def paired_maker() -> Maker:
+    def make(rng, sample, crop):
+        record = json.loads(sample["json"])
+        variants = record["variants"]
+        variant = variants[int(rng.integers(0, len(variants)))]
+        lq = decode_png(sample[f"lq.{variant['variant']}.png"])
+        lq, gt = augment(rng, [lq, decode_png(sample["gt.png"])], crop)
+        return degrade.to_float(lq), degrade.to_float(gt), variant["kind"]
+    return make
+
+
+def maker_for(task: dict) -> Maker:
+    """The maker of one task of a validated training config."""
+    kind = task["kind"]
+    if kind == "policy":
+        return policy_maker(task["params"] or None)
+    if kind == "noise":
+        return noise_maker(task["sigma"])
+    if kind == "synthetic":
+        return synthetic_maker(task["degradation"], task["params"])
+    if kind == "paired":
+        return paired_maker()
+    raise ValueError(f"unknown task kind {kind!r}")
+
+
+REQUIRED_MEMBERS = {"policy": ("png",), "noise": ("png",), "synthetic": ("png",),
+                    "paired": ("gt.png", "json")}
