@@ -5,7 +5,8 @@ from __future__ import annotations
 
 
 def verify(args) -> int:
-    """Exit 0 with a summary line when every check holds, else 1 and the list."""
+    """Exit 0 with a summary line (none with --quiet) when every check holds, else 1
+    and the list of discrepancies, then the summary."""
     from irdata.audit.verify import report_lines, summary, verify
     from irdata.runner import map_tasks
 
@@ -15,7 +16,8 @@ def verify(args) -> int:
     result = verify(args.out, run_tasks)
     if result["problems"]:
         print("\n".join(report_lines(result["problems"])))
-    print(summary(result))
+    if result["problems"] or not args.quiet:
+        print(summary(result))
     return 1 if result["problems"] else 0
 
 

@@ -156,7 +156,7 @@ def summary(result: dict) -> str:
     verdict = ("OK" if not result["problems"]
                else f"{len(result['problems'])} discrepancies")
     return (f"irdata verify: {verdict}: {len(shards)} shards [{parts or 'none'}], "
-            f"{megabytes:.1f} MB hashed in {result['seconds']:.1f} s, {result['root']}")
+            f"{megabytes:.1f} MB checked in {result['seconds']:.1f} s, {result['root']}")
 
 
 def report_lines(problems: list[Problem]) -> list[str]:

@@ -197,6 +197,9 @@ def test_cli_exit_0_and_one_summary_line(audit_corpus, scheduler, capsys):
     assert cli.main(["verify", str(audit_corpus["out"]), "--scheduler", scheduler]) == 0
     printed = capsys.readouterr().out.splitlines()
     assert len(printed) == 1 and printed[0].startswith("irdata verify: OK: 9 shards")
+    assert cli.main(["verify", str(audit_corpus["out"]), "--scheduler", scheduler,
+                     "--quiet"]) == 0
+    assert capsys.readouterr().out == ""
 
 
 def test_cli_exit_1_lists_each_discrepancy(corpus_copy, scheduler, capsys):
