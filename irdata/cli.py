@@ -6,22 +6,14 @@ import argparse
 import sys
 
 from irdata import __version__
+from irdata.argtypes import positive_int as _positive_int
 from irdata.errors import UsageError
+from irdata.train.commands import add_commands as add_train_commands
 
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line instead of usage + message
         raise UsageError(f"{self.prog}: {message} (see '{self.prog} --help')")
-
-
-def _positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"expected a positive integer, got {text!r}")
-    return value
 
 
 def _stage_list(text: str) -> list[str]:
@@ -146,7 +138,7 @@ def _add_audit(commands) -> None:
 
 
 # Each adds its subcommands to the `commands` subparsers and sets `handler` on them.
-COMMAND_GROUPS = [_add_degrade, _add_audit]
+COMMAND_GROUPS = [_add_degrade, _add_audit, add_train_commands]
 
 
 def main(argv: list[str] | None = None) -> int:
