@@ -102,6 +102,10 @@ def _cmd_build(args) -> int:
         print(f"irdata: build incomplete; rerun the same command to retry:\n{failed}",
               file=sys.stderr)
         return 1
+    except OSError as exc:  # the output folder cannot be written (full disk, permissions)
+        print(f"irdata: build stopped: {exc}; fix it and rerun the same command to resume",
+              file=sys.stderr)
+        return 1
     return 0
 
 

@@ -166,6 +166,8 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
         plan, run = _prepare(config, out, stages, argv, quiet)
         with connect(workers, scheduler) as client:
             results, errors = _run_stages(client, config, out, stages, plan, run, quiet)
+        # Temp files of workers killed mid-write: their tasks were rerun elsewhere.
+        out.remove_temps("")
         runinfo.finish(run, ok=not errors)
         out.write_json("run.json", run)
     if not quiet:

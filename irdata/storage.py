@@ -6,6 +6,7 @@ into place, so a reader (or a resumed build) never sees half a file.
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import posixpath
@@ -15,6 +16,7 @@ from contextlib import contextmanager
 import fsspec
 
 TMP_MARK = ".tmp-"
+_FULL = (errno.ENOSPC, errno.EDQUOT)  # named with the file being written when they stop it
 
 
 class Output:
@@ -44,9 +46,11 @@ class Output:
             with self.fs.open(tmp, mode) as fh:
                 yield fh
             self.fs.mv(tmp, final)
-        except BaseException:
+        except BaseException as exc:
             if self.fs.exists(tmp):
                 self.fs.rm(tmp)
+            if isinstance(exc, OSError) and exc.errno in _FULL:
+                raise OSError(exc.errno, f"{exc.strerror} (writing {final})") from exc
             raise
 
     def write_bytes(self, rel: str, data: bytes) -> None:
