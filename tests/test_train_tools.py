@@ -142,7 +142,7 @@ def test_tiles_cover_the_image_with_overlap():
     assert tile_starts(100, 128, 16) == [0]
     starts = tile_starts(301, 64, 8)
     assert starts[0] == 0 and starts[-1] == 301 - 64
-    assert all(b - a <= 64 - 8 for a, b in zip(starts, starts[1:]))
+    assert all(b - a <= 64 - 8 for a, b in zip(starts, starts[1:], strict=False))
 
 
 def test_restore_round_trips_an_odd_sized_image(tmp_path, identity_checkpoint, tiny_checkpoint):
