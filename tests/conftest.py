@@ -344,17 +344,23 @@ ROUTES = {
 class _Server(ThreadingHTTPServer):
     daemon_threads = True
     request_queue_size = 64  # the default 5 drops SYNs of a burst (1 s retransmit)
+    accepted = 0  # TCP connections accepted, requests or not
+
+    def get_request(self):
+        request = super().get_request()
+        self.accepted += 1
+        return request
 
 
 class FaultServer:
     """A running fault server: URLs, request records and served bytes."""
 
-    def __init__(self):
+    def __init__(self, host: str = "127.0.0.1"):
         self.state = ServerState()
         handler = type("Handler", (FaultHandler,), {"state": self.state})
-        self.httpd = _Server(("127.0.0.1", 0), handler)
+        self.httpd = _Server((host, 0), handler)
         self.port = self.httpd.server_address[1]
-        self.base = f"http://127.0.0.1:{self.port}"
+        self.base = f"http://{host}:{self.port}"
         self._thread = threading.Thread(target=self.httpd.serve_forever,
                                         kwargs={"poll_interval": 0.05},
                                         name="fault-server", daemon=True)
@@ -395,6 +401,11 @@ class FaultServer:
     def max_in_flight(self) -> int:
         return self.state.max_in_flight
 
+    @property
+    def accepted(self) -> int:
+        """TCP connections the server accepted (a refused-in-time client makes none)."""
+        return self.httpd.accepted
+
     def close(self) -> None:
         self.state.stop.set()
         self.httpd.shutdown()
@@ -406,6 +417,17 @@ class FaultServer:
 def fault_server():
     """A fresh fault server per test (fresh per-path counters and records)."""
     server = FaultServer()
+    try:
+        yield server
+    finally:
+        server.close()
+
+
+@pytest.fixture
+def private_fault_server():
+    """The same routes on 127.0.0.2: the stand-in for an internal service that a
+    redirect from the allowed host (fault_server) points at."""
+    server = FaultServer("127.0.0.2")
     try:
         yield server
     finally:

@@ -12,16 +12,13 @@ import pickle
 import random
 import stat
 import tarfile
-import threading
 import time
 import zipfile
-from http.server import ThreadingHTTPServer
 from urllib.parse import quote
 
 import numpy as np
 import pyarrow.parquet as pq
 import pytest
-from conftest import FaultHandler, ServerState
 from hostile_corpus import case
 
 import irdata
@@ -178,34 +175,6 @@ def test_archive_bombs_are_capped(tmp_path):
 
 # -- redirects towards private addresses ------------------------------------------------
 
-class _CountingServer(ThreadingHTTPServer):
-    daemon_threads = True
-
-    def __init__(self, *args):
-        super().__init__(*args)
-        self.accepted = 0
-
-    def get_request(self):
-        request = super().get_request()
-        self.accepted += 1
-        return request
-
-
-@pytest.fixture
-def private_server():
-    """The fault server's routes on 127.0.0.2, counting every TCP connection accepted:
-    the stand-in for an internal service behind a redirect."""
-    state = ServerState()
-    httpd = _CountingServer(("127.0.0.2", 0), type("H", (FaultHandler,), {"state": state}))
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05},
-                              daemon=True)
-    thread.start()
-    yield httpd, f"http://127.0.0.2:{httpd.server_address[1]}"
-    state.stop.set()
-    httpd.shutdown()
-    httpd.server_close()
-
-
 @pytest.fixture
 def public_loopback(monkeypatch):
     """Treat 127.0.0.1 (the fault server) as a public host; everything else keeps the
@@ -230,9 +199,8 @@ def _redirect(fault_server, target: str) -> str:
     "http://0.0.0.0:{port}/ok/r.jpg",
 ], ids=["loopback", "mapped-v6", "decimal", "hex", "metadata", "metadata-v6", "rfc1918", "zero"])
 def test_redirect_to_a_private_address_is_refused_before_connecting(
-        fault_server, private_server, public_loopback, fetch_config, target):
-    httpd, _ = private_server
-    url = _redirect(fault_server, target.format(port=httpd.server_address[1]))
+        fault_server, private_fault_server, public_loopback, fetch_config, target):
+    url = _redirect(fault_server, target.format(port=private_fault_server.port))
     fetcher = Fetcher(fetch_config(allow_private_networks=False, retries=2))
     started = time.monotonic()
     try:
@@ -242,26 +210,24 @@ def test_redirect_to_a_private_address_is_refused_before_connecting(
     assert (got.status, got.reason) == ("failed", "private_address"), got.detail
     assert time.monotonic() - started < 1.0  # refused at once: no connect attempt, no retry
     assert fault_server.hits("/" + url.split("/", 3)[3]) == 1  # the allowed host was asked
-    assert httpd.accepted == 0  # not even a TCP connection reached the private server
+    assert private_fault_server.accepted == 0  # not even a TCP connection reached it
 
 
 def test_redirect_to_a_private_address_is_followed_when_allowed(
-        fault_server, private_server, public_loopback, fetch_config):
-    httpd, base = private_server
+        fault_server, private_fault_server, public_loopback, fetch_config):
     fetcher = Fetcher(fetch_config(allow_private_networks=True))
     try:
-        got = fetcher.get(_redirect(fault_server, f"{base}/ok/r.jpg"))
+        got = fetcher.get(_redirect(fault_server, private_fault_server.url("ok/r.jpg")))
     finally:
         fetcher.close()
     assert (got.status, got.data) == ("ok", fault_server.image("r.jpg"))
-    assert httpd.accepted == 1
+    assert private_fault_server.accepted == 1
 
 
 @pytest.mark.parametrize("target", ["file:///etc/passwd", "ftp://127.0.0.2/x.jpg",
                                     "gopher://127.0.0.2:70/_x"])
-def test_redirect_to_another_scheme_is_refused(fault_server, private_server, public_loopback,
-                                               fetch_config, target):
-    httpd, _ = private_server
+def test_redirect_to_another_scheme_is_refused(fault_server, private_fault_server,
+                                               public_loopback, fetch_config, target):
     fetcher = Fetcher(fetch_config(allow_private_networks=False))
     try:
         got = fetcher.get(_redirect(fault_server, target))
@@ -269,7 +235,7 @@ def test_redirect_to_another_scheme_is_refused(fault_server, private_server, pub
         fetcher.close()
     assert got.status == "failed" and got.data == b""
     assert got.reason == "bad_url", got.detail
-    assert httpd.accepted == 0
+    assert private_fault_server.accepted == 0
 
 
 # -- URL lists full of garbage ----------------------------------------------------------------
