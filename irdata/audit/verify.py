@@ -103,31 +103,37 @@ def _unlisted(out: Output, listed: set[str]) -> list[Problem]:
     return found
 
 
+def _astray(patches: pa.Table | None, variants: pa.Table | None, listed: list[str]
+            ) -> list[Problem]:
+    """Kept patches whose shard is not listed; variants of keys that are not kept patches."""
+    kept = patch.SCHEMA.empty_table() if patches is None else patches.filter(
+        pc.fill_null(patches["kept"], False))
+    in_listed = pc.fill_null(pc.is_in(kept["shard"], pa.array(listed, pa.string())), False)
+    found = [Problem(r["shard"] or "", r["key"], "unsharded",
+                     "kept patch whose shard is not in shards.parquet")
+             for r in kept.filter(pc.invert(in_listed)).select(["key", "shard"]).to_pylist()]
+    if variants is None or variants.num_rows == 0:
+        return found
+    orphans = variants.filter(pc.invert(pc.is_in(variants["key"], kept["key"])))
+    return found + [Problem("manifest/degradations.parquet", key, "not_in_manifest",
+                            "degraded variants of a key that is not a kept patch")
+                    for key in sorted(pc.unique(orphans["key"]).to_pylist())]
+
+
 def check_tables(out: Output, shard_rows: list[dict]) -> list[Problem]:
     """Keys unique, every kept patch and paired key in a listed shard, no stray tars."""
     listed = sorted({r["path"] for r in shard_rows})
     shards = pa.table({"path": [r["path"] for r in shard_rows]})
-    problems = _repeats(shards, ["path"], "manifest/shards.parquet", "shard listed again")
     patches = tables.read(out, "patches", columns=["key", "kept", "shard"])
     images = tables.read(out, "images", columns=["image_id"])
     variants = tables.read(out, "degradations", columns=["key", "variant"])
-    problems += _repeats(patches, ["key"], "manifest/patches.parquet", "patch key listed again")
-    problems += _repeats(images, ["image_id"], "manifest/images.parquet", "image id listed again")
-    problems += _repeats(variants, ["key", "variant"], "manifest/degradations.parquet",
-                         "variant listed again")
-    kept = patch.SCHEMA.empty_table() if patches is None else patches.filter(
-        pc.fill_null(patches["kept"], False))
-    in_listed = pc.fill_null(pc.is_in(kept["shard"], pa.array(listed, pa.string())), False)
-    problems += [Problem(r["shard"] or "", r["key"], "unsharded",
-                         "kept patch whose shard is not in shards.parquet")
-                 for r in kept.filter(pc.invert(in_listed)).select(["key", "shard"]).to_pylist()]
-    if variants is not None and variants.num_rows:
-        unknown = pc.unique(variants.filter(pc.invert(pc.is_in(variants["key"], kept["key"])))
-                            ["key"]).to_pylist()
-        problems += [Problem("manifest/degradations.parquet", key, "not_in_manifest",
-                             "degraded variants of a key that is not a kept patch")
-                     for key in sorted(unknown)]
-    return problems + _unlisted(out, set(listed))
+    return (_repeats(shards, ["path"], "manifest/shards.parquet", "shard listed again")
+            + _repeats(patches, ["key"], "manifest/patches.parquet", "patch key listed again")
+            + _repeats(images, ["image_id"], "manifest/images.parquet",
+                       "image id listed again")
+            + _repeats(variants, ["key", "variant"], "manifest/degradations.parquet",
+                       "variant listed again")
+            + _astray(patches, variants, listed) + _unlisted(out, set(listed)))
 
 
 def verify(root: str, run_tasks) -> dict:

@@ -1,0 +1,1 @@
+"""Auditor tool tests (a package, so its conftest does not shadow tests/conftest.py)."""
