@@ -179,12 +179,17 @@ def test_checkpoints_load_weights_only(tmp_path, monkeypatch):
         checkpoint.load(str(tmp_path / "cut.pt"))
 
 
-def test_tiny_pipelines_are_valid():
+def test_shipped_training_pipelines_are_valid():
     root = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
     for mode in settings.MODES:
-        config = settings.load(os.path.join(root, "pipelines", f"{mode}-tiny.yaml"), mode)
-        assert config["model"]["config"] == "tiny" or mode == "finetune"
-        assert 200 <= settings.total_steps(config) <= 400
+        tiny = settings.load(os.path.join(root, "pipelines", f"{mode}-tiny.yaml"), mode)
+        assert tiny["model"]["config"] == "tiny" or mode == "finetune"
+        assert 200 <= settings.total_steps(tiny) <= 400
+        full = settings.load(os.path.join(root, "pipelines", f"{mode}.yaml"), mode)
+        assert full["optim"]["name"] == {"pretrain": "adam", "finetune": "adamw"}[mode]
+    assert [p["crop"] for p in full["schedule"]] == [128]
+    assert sorted(full["tasks"]) == ["dehaze", "denoise_15", "denoise_25", "denoise_50",
+                                     "derain"]
 
 
 def test_two_processes_under_torchrun(shards, tmp_path):
