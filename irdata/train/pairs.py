@@ -1,13 +1,14 @@
 """Folders of existing restoration sets: degraded inputs beside their ground truth.
 
-A pairs folder holds one of these layouts (input folder / target folder, task):
+A pairs folder holds an input folder, whose name gives the task, and a target
+folder (the first found of norain/, clear/, clean/, gt/, target/, groundtruth/):
 
-| input | target | task |
-| --- | --- | --- |
-| rainy/ or rain/ | norain/ | derain |
-| hazy/ | clear/ or gt/ | dehaze |
-| noisy/ | clean/ or gt/ | denoise |
-| lq/ or input/ | gt/ or target/ | (given with --task, else "restore") |
+| input folder | task |
+| --- | --- |
+| rainy/ or rain/ | derain |
+| hazy/ | dehaze |
+| noisy/ | denoise |
+| lq/, input/ or degraded/ | restore (or --task) |
 
 Files are matched by name without extension; failing that, by the number at the
 start of the name (Rain100H's rain-001 / norain-001, SOTS's 0001_0.8_0.2 / 0001),
@@ -23,12 +24,9 @@ from dataclasses import dataclass
 from irdata.errors import UsageError
 from irdata.sources.folders import is_image_name
 
-LAYOUTS = [
-    (("rainy", "rain"), ("norain",), "derain"),
-    (("hazy",), ("clear", "gt"), "dehaze"),
-    (("noisy",), ("clean", "gt"), "denoise"),
-    (("lq", "input"), ("gt", "target"), "restore"),
-]
+INPUTS = {"rainy": "derain", "rain": "derain", "hazy": "dehaze", "noisy": "denoise",
+          "lq": "restore", "input": "restore", "degraded": "restore"}
+TARGETS = ("norain", "clear", "clean", "gt", "target", "groundtruth")
 _NUMBER_RE = re.compile(r"(\d+)")
 
 
@@ -53,13 +51,12 @@ def _images(folder: str) -> list[str]:
 
 
 def _layout(folder: str) -> tuple[str, str, str]:
-    for inputs, targets, task in LAYOUTS:
-        lq = next((d for d in inputs if os.path.isdir(os.path.join(folder, d))), None)
-        gt = next((d for d in targets if os.path.isdir(os.path.join(folder, d))), None)
-        if lq and gt:
-            return lq, gt, task
-    names = ", ".join(f"{'|'.join(i)}/ + {'|'.join(t)}/" for i, t, _ in LAYOUTS)
-    raise UsageError(f"{folder}: no pairs layout found (expected {names})")
+    lq = next((d for d in INPUTS if os.path.isdir(os.path.join(folder, d))), None)
+    gt = next((d for d in TARGETS if os.path.isdir(os.path.join(folder, d))), None)
+    if lq and gt:
+        return lq, gt, INPUTS[lq]
+    raise UsageError(f"{folder}: no pairs layout found (expected an input folder "
+                     f"{'/, '.join(INPUTS)}/ beside a target folder {'/, '.join(TARGETS)}/)")
 
 
 def _number(name: str) -> int | None:
