@@ -42,7 +42,7 @@ def _table(headers: list[str], rows: list[tuple]) -> str:
     head = "".join(f"<th>{escape(h)}</th>" for h in headers)
     body = "".join("<tr>" + "".join(f"<td>{escape(str(v))}</td>" for v in row) + "</tr>"
                    for row in rows)
-    return f"<table><tr>{head}</tr>{body}</table>"
+    return f"<table>{f'<tr>{head}</tr>' if head else ''}{body}</table>"
 
 
 def _section(title: str, *parts: str) -> str:
@@ -59,7 +59,7 @@ def _header(out, run: dict) -> str:
              ("seed", run.get("seed", "?")), ("started", run.get("started", "?")),
              ("finished", run.get("finished", "?")), ("ok", run.get("ok", "?")),
              ("irdata", versions.get("irdata", "?"))]
-    return "<h1>irdata build report</h1>" + _table(["", ""], facts)
+    return "<h1>irdata build report</h1>" + _table([], facts)
 
 
 def _overview(data: dict) -> str:
