@@ -138,15 +138,15 @@ def test_not_utf8_config(project, capsys):
 def test_missing_command(capsys):
     assert cli.main([]) == 2
     assert capsys.readouterr().err == (
-        "irdata: a command is required: build, demo, degrade, verify, report, show "
-        "(see 'irdata --help')\n")
+        "irdata: a command is required: build, demo, degrade, verify, report, show, train, "
+        "eval, restore, pairs (see 'irdata --help')\n")
 
 
 def test_unknown_command(capsys):
     assert cli.main(["bild"]) == 2
     assert capsys.readouterr().err == (
         "irdata: argument COMMAND: invalid choice: 'bild' (choose from 'build', 'demo', 'degrade', "
-        "'verify', 'report', 'show') "
+        "'verify', 'report', 'show', 'train', 'eval', 'restore', 'pairs') "
         "(see 'irdata --help')\n")
 
 
