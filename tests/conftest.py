@@ -206,12 +206,19 @@ def _status(h: FaultHandler, args: list[str], before: int) -> None:
     h._send(int(args[0]), b"status page", "text/plain")
 
 
-def _stall(h: FaultHandler, args: list[str], before: int) -> None:
-    data = image_bytes(args[-1])
+def _image_head(h: FaultHandler, data: bytes, extra: dict | None = None) -> None:
+    """Status line and headers announcing all of `data`; the body is up to the route."""
     h.send_response(200)
     h.send_header("Content-Type", "image/jpeg")
     h.send_header("Content-Length", str(len(data)))
+    for key, value in (extra or {}).items():
+        h.send_header(key, value)
     h.end_headers()
+
+
+def _stall(h: FaultHandler, args: list[str], before: int) -> None:
+    data = image_bytes(args[-1])
+    _image_head(h, data)
     h.wfile.write(data[:1000])
     h.wfile.flush()
     h.state.stop.wait(STALL_SECONDS)
@@ -226,11 +233,7 @@ def _stall_headers(h: FaultHandler, args: list[str], before: int) -> None:
 def _truncated(h: FaultHandler, args: list[str], before: int) -> None:
     data = image_bytes(args[-1])
     h.close_connection = True
-    h.send_response(200)
-    h.send_header("Content-Type", "image/jpeg")
-    h.send_header("Content-Length", str(len(data)))
-    h.send_header("Connection", "close")
-    h.end_headers()
+    _image_head(h, data, {"Connection": "close"})
     h.wfile.write(data[: len(data) // 2])
     h.wfile.flush()
 
@@ -291,10 +294,7 @@ def _reset(h: FaultHandler, args: list[str], before: int) -> None:
 
 def _reset_body(h: FaultHandler, args: list[str], before: int) -> None:
     data = image_bytes(args[-1])
-    h.send_response(200)
-    h.send_header("Content-Type", "image/jpeg")
-    h.send_header("Content-Length", str(len(data)))
-    h.end_headers()
+    _image_head(h, data)
     h.wfile.write(data[: len(data) // 2])
     _reset_now(h)
 

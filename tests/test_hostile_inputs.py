@@ -152,7 +152,7 @@ def test_processed_cases_have_the_right_pixels_from_every_source(corpus_build):
 
 # The default run is derandomized (the same examples every time); set
 # IRDATA_FUZZ_RANDOM=1 and a larger IRDATA_FUZZ_EXAMPLES to hunt for new cases.
-FUZZ_EXAMPLES = int(os.environ.get("IRDATA_FUZZ_EXAMPLES", "6000"))
+FUZZ_EXAMPLES = int(os.environ.get("IRDATA_FUZZ_EXAMPLES", "4000"))
 FUZZ_RANDOM = os.environ.get("IRDATA_FUZZ_RANDOM") == "1"
 HANG_SECONDS = 5  # one example of a few KB that takes this long is a hang
 _SEEDS = [*fuzz_seeds(), *(c.data for c in CASES if 0 < len(c.data) < 40_000)]
