@@ -15,6 +15,7 @@ import torch
 from PIL import Image
 from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 
+from irdata.audit.verify import verify
 from irdata.cli import main
 from irdata.degrade import to_float
 from irdata.synth import encode, procedural_image
@@ -187,6 +188,29 @@ def test_pairs_command_writes_paired_shards(rain_pairs, tmp_path):
     assert hashlib.sha256((out / "paired" / "00000.tar").read_bytes()).hexdigest() == \
         shards[0]["sha256"]
     assert main(["pairs", str(rain_pairs), "--out", str(out)]) == 2  # never overwrites
+    listed = pq.read_table(out / "manifest" / "pairs.parquet").to_pylist()
+    assert [(r["lq"], r["width"], r["height"]) for r in listed] == [
+        ("rainy/rain-001.png", 97, 61), ("rainy/rain-002.png", 120, 88),
+        ("rainy/rain-003.png", 64, 64)]
+
+
+def in_process(function, calls):
+    return [function(*call) for call in calls]
+
+
+def test_verify_checks_pair_shards(rain_pairs, tmp_path):
+    out = tmp_path / "shards"
+    assert main(["pairs", str(rain_pairs), "--out", str(out)]) == 0
+    assert verify(str(out), in_process)["problems"] == []
+    tar_path = out / "paired" / "00000.tar"
+    with tarfile.open(tar_path) as tar:
+        member = tar.getmember(tar.getnames()[1])  # the first lq.0.png
+    data = bytearray(tar_path.read_bytes())
+    data[member.offset_data + 100] ^= 0xFF
+    tar_path.write_bytes(bytes(data))
+    kinds = {(p.kind, p.what.split(" ")[2]) for p in verify(str(out), in_process)["problems"]
+             if p.kind == "content_mismatch"}
+    assert kinds == {("content_mismatch", "lq.0.png")}
 
 
 @pytest.mark.parametrize("argv, message", [

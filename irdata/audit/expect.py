@@ -142,4 +142,23 @@ class PairedShard:
         return problems
 
 
-BY_STAGE = {"fetch": RawShard, "patch": PatchShard, "degrade": PairedShard}
+class PairsShard(PairedShard):
+    """paired/NNNNN.tar written by `irdata pairs`: gt and lq against manifest/pairs.parquet."""
+
+    def __init__(self, out, path: str):
+        from irdata.train.pair_shards import PAIRS_TABLE
+
+        super().__init__(out, path)
+        listed = tables.rows(tables.read_rel(out, PAIRS_TABLE, filters=[("shard", "==", path)]))
+        self.clean = {r["key"]: {"sha256": r["gt_sha256"]} for r in listed}
+        self.inputs = {r["key"]: {"sha256": r["lq_sha256"]} for r in listed}
+
+    def check(self, key: str, members: dict) -> list[tuple[str, str]]:
+        problems = super().check(key, members)
+        if key in self.inputs:
+            _content(members.get("lq.0.png"), self.inputs[key], "lq.0.png", problems)
+        return problems
+
+
+BY_STAGE = {"fetch": RawShard, "patch": PatchShard, "degrade": PairedShard,
+            "pairs": PairsShard}

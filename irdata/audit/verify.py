@@ -21,6 +21,7 @@ from irdata.audit.expect import BY_STAGE
 from irdata.audit.samples import HashingReader, samples
 from irdata.stages import STAGES, patch
 from irdata.storage import Output
+from irdata.train.pair_shards import PAIRS_TABLE
 
 SHOWN_PER_KIND = 10  # lines shown per (shard, kind); the rest are counted
 
@@ -103,9 +104,10 @@ def _unlisted(out: Output, listed: set[str]) -> list[Problem]:
     return found
 
 
-def _astray(patches: pa.Table | None, variants: pa.Table | None, listed: list[str]
-            ) -> list[Problem]:
-    """Kept patches whose shard is not listed; variants of keys that are not kept patches."""
+def _astray(patches: pa.Table | None, variants: pa.Table | None, listed: list[str],
+            pairs: pa.Table | None = None) -> list[Problem]:
+    """Kept patches whose shard is not listed; variants of keys that are neither kept
+    patches nor pairs of `irdata pairs`."""
     kept = patch.SCHEMA.empty_table() if patches is None else patches.filter(
         pc.fill_null(patches["kept"], False))
     in_listed = pc.fill_null(pc.is_in(kept["shard"], pa.array(listed, pa.string())), False)
@@ -114,7 +116,9 @@ def _astray(patches: pa.Table | None, variants: pa.Table | None, listed: list[st
              for r in kept.filter(pc.invert(in_listed)).select(["key", "shard"]).to_pylist()]
     if variants is None or variants.num_rows == 0:
         return found
-    orphans = variants.filter(pc.invert(pc.is_in(variants["key"], kept["key"])))
+    known = kept["key"] if pairs is None else pa.concat_arrays(
+        [kept["key"].combine_chunks(), pairs["key"].combine_chunks()])
+    orphans = variants.filter(pc.invert(pc.is_in(variants["key"], known)))
     return found + [Problem("manifest/degradations.parquet", key, "not_in_manifest",
                             "degraded variants of a key that is not a kept patch")
                     for key in sorted(pc.unique(orphans["key"]).to_pylist())]
@@ -127,13 +131,14 @@ def check_tables(out: Output, shard_rows: list[dict]) -> list[Problem]:
     patches = tables.read(out, "patches", columns=["key", "kept", "shard"])
     images = tables.read(out, "images", columns=["image_id"])
     variants = tables.read(out, "degradations", columns=["key", "variant"])
+    pairs = tables.read_rel(out, PAIRS_TABLE, columns=["key"])
     return (_repeats(shards, ["path"], "manifest/shards.parquet", "shard listed again")
             + _repeats(patches, ["key"], "manifest/patches.parquet", "patch key listed again")
             + _repeats(images, ["image_id"], "manifest/images.parquet",
                        "image id listed again")
             + _repeats(variants, ["key", "variant"], "manifest/degradations.parquet",
                        "variant listed again")
-            + _astray(patches, variants, listed) + _unlisted(out, set(listed)))
+            + _astray(patches, variants, listed, pairs) + _unlisted(out, set(listed)))
 
 
 def verify(root: str, run_tasks) -> dict:
@@ -154,7 +159,7 @@ def summary(result: dict) -> str:
     shards = result["shards"]
     per_stage, samples = Counter(), Counter()
     for shard in shards:
-        folder = STAGES[shard["stage"]].FOLDER
+        folder = posixpath.dirname(shard["path"])
         per_stage[folder] += 1
         samples[folder] += shard["samples"]
     megabytes = sum(s["bytes"] for s in shards) / 1e6

@@ -4,13 +4,16 @@ fine-tuning sets reach training through the same shards and manifests.
 
 OUT/paired/NNNNN.tar: `{key}.gt.png`, `{key}.lq.0.png` (lossless copies of the
 decoded files) and `{key}.json` ({key, task, lq, gt, variants: [{variant: 0,
-kind: "real", ...}]}); OUT/manifest/degradations.parquet (one row per pair:
-kind "real", params = {task, lq, gt}) and OUT/manifest/shards.parquet. The key
-is the image id of the input's path relative to the folder's parent.
+kind: "real", ...}]}); OUT/manifest/pairs.parquet (one row per pair: key, task,
+lq, gt, width, height, sha256 of both stored PNGs, shard),
+OUT/manifest/degradations.parquet (kind "real", params = {task, lq, gt}) and
+OUT/manifest/shards.parquet (stage "pairs"), so `irdata verify OUT` checks it.
+The key is the image id of the input's path relative to the folder's parent.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
 
@@ -29,9 +32,14 @@ from .images import read_rgb
 from .pairs import Pair, find_pairs
 
 STAGE = "pairs"
+PAIRS_TABLE = "manifest/pairs.parquet"
+PAIRS_SCHEMA = pa.schema([("key", pa.string()), ("task", pa.string()), ("lq", pa.string()),
+                         ("gt", pa.string()), ("width", pa.int32()), ("height", pa.int32()),
+                         ("gt_sha256", pa.string()), ("lq_sha256", pa.string()),
+                         ("shard", pa.string())])
 
 
-def _sample(pair: Pair, folder: str, task: str, shard: str) -> tuple[str, dict, dict]:
+def _sample(pair: Pair, folder: str, task: str, shard: str) -> tuple[str, dict, dict, dict]:
     lq, gt = read_rgb(pair.lq), read_rgb(pair.gt)
     if lq.shape != gt.shape:
         raise UsageError(f"{pair.lq}: {lq.shape[1]}x{lq.shape[0]} but its target {pair.gt} is "
@@ -45,7 +53,11 @@ def _sample(pair: Pair, folder: str, task: str, shard: str) -> tuple[str, dict, 
     members = {"gt.png": encode_png(gt), "lq.0.png": encode_png(lq), "json": record}
     row = {"key": key, "variant": 0, "kind": "real", "params": json.dumps(params, sort_keys=True),
            "seed": None, "shard": shard}
-    return key, members, row
+    listed = {"key": key, "task": task, "lq": pair.name, "gt": gt_name,
+              "width": int(gt.shape[1]), "height": int(gt.shape[0]),
+              "gt_sha256": hashlib.sha256(members["gt.png"]).hexdigest(),
+              "lq_sha256": hashlib.sha256(members["lq.0.png"]).hexdigest(), "shard": shard}
+    return key, members, row, listed
 
 
 def write_pair_shards(folder: str, out_root: str, task: str | None = None,
@@ -55,19 +67,21 @@ def write_pair_shards(folder: str, out_root: str, task: str | None = None,
     out = Output(out_root)
     if out.exists("paired") and out.fs.ls(out.path("paired")):
         raise UsageError(f"{out_root}/paired already holds shards: choose a new --out")
-    degradations, shards = [], []
+    degradations, listed, shards = [], [], []
     for index, start in enumerate(range(0, len(found.pairs), per_shard)):
         rel = f"paired/{partition_name(index)}.tar"
         with out.atomic(rel) as fh:
             hashing = HashingWriter(fh)
             writer = ShardWriter(hashing)
             for pair in found.pairs[start:start + per_shard]:
-                key, members, row = _sample(pair, folder, found.task, rel)
+                key, members, row, pair_row = _sample(pair, folder, found.task, rel)
                 writer.add(key, members)
                 degradations.append(row)
+                listed.append(pair_row)
             writer.close()
         shards.append({"path": rel, "stage": STAGE, "samples": writer.samples,
                        "bytes": hashing.size, "sha256": hashing.hexdigest()})
+    _table(out, PAIRS_TABLE, listed, PAIRS_SCHEMA)
     _table(out, "manifest/degradations.parquet", degradations, DEGRADATIONS_SCHEMA)
     _table(out, "manifest/shards.parquet", shards, SHARDS_SCHEMA)
     return {"task": found.task, "pairs": len(found.pairs), "shards": len(shards),
