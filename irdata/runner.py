@@ -45,7 +45,7 @@ def connect(workers: int | None = None, scheduler: str | None = None):
             yield client
         return
     cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                           processes=True, dashboard_address=None,
+                           processes=True, dashboard_address=":0",  # a free port: no clash
                            silence_logs=logging.CRITICAL)
     with cluster, Client(cluster) as client:
         yield client
