@@ -111,11 +111,20 @@ def load(img: Image.Image) -> Image.Image:
     return img
 
 
+COMPOSITE_ROWS = 256  # rows per block: temporaries stay small on a 300 MP image
+
+
 def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
-    rgb = rgba[..., :3].astype(np.uint32)
-    alpha = rgba[..., 3:4].astype(np.uint32)
-    out = (rgb * alpha + 255 * (255 - alpha) + 127) // 255
-    return out.astype(np.uint8)
+    """round((c * a + 255 * (255 - a)) / 255) in uint16 (the sum is at most 65152),
+    block by block of rows, so the temporaries stay a few MB whatever the size."""
+    out = np.empty(rgba.shape[:2] + (3,), np.uint8)
+    for top in range(0, rgba.shape[0], COMPOSITE_ROWS):
+        block = rgba[top:top + COMPOSITE_ROWS]
+        alpha = block[..., 3:4].astype(np.uint16)
+        value = block[..., :3].astype(np.uint16) * alpha
+        value += (255 - alpha) * 255 + 127
+        out[top:top + COMPOSITE_ROWS] = value // 255
+    return out
 
 
 def to_rgb8(img: Image.Image) -> np.ndarray:
