@@ -321,15 +321,16 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     return config
 
 
-def load(path: str) -> dict:
-    """Read and validate a pipeline YAML file."""
+def read_yaml(path: str, what: str = "config file") -> Any:
+    """The parsed YAML of a file; ConfigError (one line) for a missing file, a folder,
+    bad YAML or bad text."""
     if os.path.isdir(path):
-        raise ConfigError("", f"config file is a folder, not a YAML file: {path}")
+        raise ConfigError("", f"{what} is a folder, not a YAML file: {path}")
     if not os.path.isfile(path):
-        raise ConfigError("", f"config file not found: {path}")
+        raise ConfigError("", f"{what} not found: {path}")
     try:
         with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
+            return yaml.safe_load(fh)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         line = f" at line {mark.line + 1}" if mark else ""
@@ -337,7 +338,11 @@ def load(path: str) -> dict:
                                 f"{getattr(exc, 'problem', None) or exc}") from None
     except UnicodeDecodeError:
         raise ConfigError(path, "not a UTF-8 text file") from None
-    return validate(raw, path, os.path.dirname(os.path.abspath(path)))
+
+
+def load(path: str) -> dict:
+    """Read and validate a pipeline YAML file."""
+    return validate(read_yaml(path), path, os.path.dirname(os.path.abspath(path)))
 
 
 def describe() -> str:

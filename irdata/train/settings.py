@@ -9,12 +9,9 @@ exit 2). Every setting with its default: `describe()` (pipelines/TRAINING.md).
 from __future__ import annotations
 
 import copy
-import os
 from typing import Any
 
-import yaml
-
-from irdata.config import Field, fill_section
+from irdata.config import Field, fill_section, read_yaml
 from irdata.errors import ConfigError
 
 MODES = ("pretrain", "finetune")
@@ -217,17 +214,7 @@ def apply_overrides(config: dict, shards: str | None = None, out: str | None = N
 
 def load(path: str, mode: str) -> dict:
     """Read and validate a training YAML file."""
-    if not os.path.isfile(path):
-        raise ConfigError("", f"training config not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            raw = yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        raise ConfigError(path, f"not valid YAML: {getattr(exc, 'problem', None) or exc}"
-                          ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(path, "not a UTF-8 text file") from None
-    return validate(raw, mode, path)
+    return validate(read_yaml(path, "training config"), mode, path)
 
 
 def total_steps(config: dict) -> int:
