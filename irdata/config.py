@@ -67,6 +67,8 @@ FETCH = _section(
 INSPECT = _section(
     max_pixels=Field("int", 300_000_000, "decompression-bomb limit (width x height)", 1),
     min_side=Field("int", 512, "images whose short side is smaller are dropped (too_small)", 1),
+    threads=Field("int", 2, "images decoded, inspected and cut into patch cells at once inside "
+                  "one task (each holds one decoded image)", 1),
 )
 QUALITY = _section(
     enabled=Field("bool", True, "drop sources that fail a quality gate; false: figures are "
@@ -103,6 +105,9 @@ PATCH = _section(
     png_compression=Field("int", 1, "PNG zlib level 0-9 for stored patches", 0),
     png_strategy=Field("str", "rle", "PNG zlib strategy for stored patches",
                        choices=("default", "filtered", "huffman", "rle", "fixed")),
+    png_filter=Field("str", "up", "PNG row filter for stored patches (adaptive: libpng's "
+                     "per-row choice, ~1.8x slower, ~9% smaller)",
+                     choices=("up", "sub", "none", "avg", "paeth", "fast", "adaptive")),
 )
 DEGRADE_KINDS = ["gaussian_noise", "random_noise", "jpeg", "rain", "haze", "blur", "mask"]
 DEGRADE = _section(

@@ -8,6 +8,7 @@ import json
 import tarfile
 
 FIXED_MTIME = 0
+COPY_BUFFER = 4 << 20  # member payloads are copied in one piece, not in 16 KiB pieces
 
 
 def _info(name: str, size: int) -> tarfile.TarInfo:
@@ -22,7 +23,8 @@ class ShardWriter:
     """Writes samples `{key}.{ext}` into one tar stream in the order given."""
 
     def __init__(self, fileobj):
-        self._tar = tarfile.open(fileobj=fileobj, mode="w", format=tarfile.USTAR_FORMAT)
+        self._tar = tarfile.open(fileobj=fileobj, mode="w", format=tarfile.USTAR_FORMAT,
+                                 copybufsize=COPY_BUFFER)
         self.samples = 0
 
     def add(self, key: str, members: dict[str, bytes | dict]) -> None:

@@ -10,12 +10,20 @@ PNG_STRATEGIES = {"default": cv2.IMWRITE_PNG_STRATEGY_DEFAULT,
                   "huffman": cv2.IMWRITE_PNG_STRATEGY_HUFFMAN_ONLY,
                   "rle": cv2.IMWRITE_PNG_STRATEGY_RLE,
                   "fixed": cv2.IMWRITE_PNG_STRATEGY_FIXED}
+# Row filters: one fixed filter, or libpng's per-row choice ("adaptive": all five,
+# "fast": none/sub/up), which costs a trial filtering of every row per candidate.
+PNG_FILTERS = {"adaptive": cv2.IMWRITE_PNG_ALL_FILTERS, "fast": cv2.IMWRITE_PNG_FAST_FILTERS,
+               "none": cv2.IMWRITE_PNG_FILTER_NONE, "sub": cv2.IMWRITE_PNG_FILTER_SUB,
+               "up": cv2.IMWRITE_PNG_FILTER_UP, "avg": cv2.IMWRITE_PNG_FILTER_AVG,
+               "paeth": cv2.IMWRITE_PNG_FILTER_PAETH}
 
 
-def encode_png(rgb: np.ndarray, compression: int = 1, strategy: str = "rle") -> bytes:
-    """Lossless PNG bytes of an HxWx3 uint8 RGB array."""
+def encode_png(rgb: np.ndarray, compression: int = 1, strategy: str = "rle",
+               filter: str = "up") -> bytes:
+    """Lossless PNG bytes of an HxWx3 uint8 RGB array (a strided view is fine)."""
     params = [cv2.IMWRITE_PNG_COMPRESSION, compression,
-              cv2.IMWRITE_PNG_STRATEGY, PNG_STRATEGIES[strategy]]
+              cv2.IMWRITE_PNG_STRATEGY, PNG_STRATEGIES[strategy],
+              cv2.IMWRITE_PNG_FILTER, PNG_FILTERS[filter]]
     ok, buf = cv2.imencode(".png", cv2.cvtColor(rgb, cv2.COLOR_RGB2BGR), params)
     if not ok:
         raise ValueError("PNG encode failed")

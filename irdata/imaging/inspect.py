@@ -1,9 +1,11 @@
 """Inspect one image's bytes: what it is, how big, whether it is usable, its hashes
 and its quality figures.
 
-Pure: bytes in, an Inspection out; never raises for bad input. The quality gates
-(irdata.quality) run on a reduced decode at the fixed working resolution; with no
-`quality` settings (or `enabled: false`) figures are recorded and nothing is dropped.
+Pure: bytes in, an Inspection out; never raises for bad input. The image is
+decoded in full once (`examine` also returns those pixels, so the fetch stage cuts
+its patch cells from the same decode); hashes and quality gates (irdata.quality)
+use it scaled to the fixed working resolution. With no `quality` settings (or
+`enabled: false`) figures are recorded and nothing is dropped.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import asdict, dataclass
 
-from PIL import Image
+import numpy as np
 
 from irdata.errors import describe
 from irdata.imaging import decode, hashing
@@ -54,21 +56,13 @@ def _drop(result: Inspection, reason: str, detail: str) -> Inspection:
     return result
 
 
-def _reduced_decode(img: Image.Image, fmt: str, size: tuple[int, int]) -> Image.Image:
-    """JPEG: decode at the smallest DCT scale still >= the working resolution (cheap,
-    and it still reads every entropy-coded byte, so truncation is caught)."""
-    if fmt == "jpeg":
-        img.draft("RGB", working.draft_request(*size))
-    return decode.load(img)
-
-
 def _orient_result(result: Inspection, size: tuple[int, int], orientation: int) -> None:
     result.orientation = orientation
     result.width, result.height = decode.oriented_size(size, orientation)
 
 
-def _apply_gates(result: Inspection, pixels, quality: dict | None) -> Inspection:
-    figures = gates.measure(working.to_working(pixels), result.jpeg_quality)
+def _apply_gates(result: Inspection, work: np.ndarray, quality: dict | None) -> Inspection:
+    figures = gates.measure(work, result.jpeg_quality)
     for name, value in figures.items():
         setattr(result, name, value)
     reason, detail = gates.judge(figures, quality)
@@ -77,15 +71,20 @@ def _apply_gates(result: Inspection, pixels, quality: dict | None) -> Inspection
 
 def inspect_bytes(data: bytes, max_pixels: int, min_side: int,
                   quality: dict | None = None) -> Inspection:
-    """Sniff, check the header, decode (reduced where possible), hash, measure the
-    quality figures and apply the gates of `quality` (the pipeline's `quality`
-    settings; None: measure only).
+    """Sniff, check the header, decode, hash, measure the quality figures and apply
+    the gates of `quality` (the pipeline's `quality` settings; None: measure only).
 
     Size checks use the header only: a decompression bomb is never decoded."""
+    return examine(data, max_pixels, min_side, quality)[0]
+
+
+def examine(data: bytes, max_pixels: int, min_side: int, quality: dict | None = None
+            ) -> tuple[Inspection, np.ndarray | None]:
+    """`inspect_bytes` and the decoded, oriented RGB pixels (None unless status ok)."""
     result = Inspection(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
     fmt, problem = sniff(data)
     if problem:
-        return _drop(result, problem, f"magic bytes {data[:8]!r}")
+        return _drop(result, problem, f"magic bytes {data[:8]!r}"), None
     result.format = fmt
     try:
         img = decode.open_header(data, fmt)
@@ -97,18 +96,21 @@ def inspect_bytes(data: bytes, max_pixels: int, min_side: int,
         _orient_result(result, size, decode.exif_orientation(img))
         if width * height > max_pixels:
             return _drop(result, "decompression_bomb",
-                         f"{width}x{height} = {width * height} pixels > {max_pixels}")
+                         f"{width}x{height} = {width * height} pixels > {max_pixels}"), None
         if min(width, height) < min_side:
-            return _drop(result, "too_small", f"short side {min(width, height)} < {min_side}")
-        rgb = decode.to_rgb8(_reduced_decode(img, fmt, size))
+            return _drop(result, "too_small",
+                         f"short side {min(width, height)} < {min_side}"), None
+        rgb = decode.pixels_of(data, img, fmt)
         pending = decode.exif_orientation(img)  # what Pillow did not apply itself
         if result.orientation == 1:  # e.g. a PNG eXIf chunk after the pixel data
             _orient_result(result, size, pending)
         pixels = decode.orient(rgb, pending)
     except decode.DecodeError as err:
-        return _drop(result, err.reason, err.detail)
+        return _drop(result, err.reason, err.detail), None
     except Exception as exc:
-        return _drop(result, "decode_error", describe(exc))
-    thumb = hashing.thumbnail(pixels)
+        return _drop(result, "decode_error", describe(exc)), None
+    work = working.to_working(pixels)
+    thumb = hashing.thumbnail(work)
     result.phash, result.dhash = hashing.phash(thumb), hashing.dhash(thumb)
-    return _apply_gates(result, pixels, quality)
+    result = _apply_gates(result, work, quality)
+    return result, (pixels if result.status == "ok" else None)

@@ -1,8 +1,10 @@
 """Fetch stage: one partition of source items -> raw/NNNNN.{tar,parquet,stats.json}.
 
 `run_partition(config, out_root, index)` downloads (or reads) every item of the
-partition concurrently, inspects the bytes, and writes the original bytes of
-usable images to a tar and one row per item to Parquet. It knows nothing of Dask.
+partition concurrently, inspects the bytes (one full decode per image), and writes
+the original bytes of usable images to a tar and one row per item to Parquet. The
+same decode is cut into patch cells (cells/NNNNN.{tar,parquet}), which the patch
+stage later keeps or discards by the dedupe verdict. It knows nothing of Dask.
 """
 
 from __future__ import annotations
@@ -10,18 +12,19 @@ from __future__ import annotations
 import json
 import threading
 import time
-from collections import Counter, deque
-from concurrent.futures import ThreadPoolExecutor
-from itertools import islice
+from collections import Counter
+from contextlib import closing
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata.errors import describe
-from irdata.imaging.inspect import Inspection, inspect_bytes
+from irdata.imaging.inspect import Inspection, examine
 from irdata.imaging.sniff import extension
 from irdata.keys import partition_name
 from irdata.net.http import Download, Fetcher
+from irdata.ordered import ordered_map
+from irdata.patching import cells as cells_mod
 from irdata.plan import read_partition
 from irdata.quality.gates import FIGURES
 from irdata.shards import HashingWriter, ShardWriter
@@ -47,10 +50,14 @@ SCHEMA = pa.schema([
 ])
 
 
+CELLS = "cells"  # patch cells of every usable image; the patch stage consumes them
+
+
 def outputs(index: int) -> dict[str, str]:
     """Relative paths of a partition's outputs; `done` is written last."""
     name = partition_name(index)
     return {"tar": f"{FOLDER}/{name}.tar", "parquet": f"{FOLDER}/{name}.parquet",
+            "cells_tar": f"{CELLS}/{name}.tar", "cells_parquet": f"{CELLS}/{name}.parquet",
             "stats": f"{FOLDER}/{name}.stats.json", "done": f"{FOLDER}/{name}.done"}
 
 
@@ -111,20 +118,27 @@ def _retrieve(item: SourceItem, fetcher: Fetcher, members: dict, cap: int) -> Do
     return fetcher.get(item.locator)
 
 
-def _process(item: SourceItem, fetcher: Fetcher, members: dict, config: dict
-             ) -> tuple[SourceItem, Download, Inspection | None]:
+def _download(item: SourceItem, fetcher: Fetcher, members: dict, config: dict
+              ) -> tuple[SourceItem, Download]:
     try:
-        download = _retrieve(item, fetcher, members, config["fetch"]["max_bytes"])
+        return item, _retrieve(item, fetcher, members, config["fetch"]["max_bytes"])
     except Exception as exc:
         return item, Download(url=item.locator, status="failed", reason="internal_error",
-                              detail=describe(exc)), None
-    inspection = None
-    if download.status == "ok":
-        inspection = inspect_bytes(download.data, config["inspect"]["max_pixels"],
-                                   config["inspect"]["min_side"], config.get("quality"))
-        if inspection.status != "ok":
-            download.data = b""
-    return item, download, inspection
+                              detail=describe(exc))
+
+
+def _examine(got: tuple[SourceItem, Download], config: dict
+             ) -> tuple[SourceItem, Download, Inspection | None, list | None]:
+    """Inspect a download (one full decode) and cut a usable image into patch cells."""
+    item, download = got
+    if download.status != "ok":
+        return item, download, None, None
+    inspection, pixels = examine(download.data, config["inspect"]["max_pixels"],
+                                 config["inspect"]["min_side"], config.get("quality"))
+    if pixels is None:
+        download.data = b""
+        return item, download, inspection, None
+    return item, download, inspection, cells_mod.cut(pixels, config["patch"])
 
 
 def _row(item: SourceItem, download: Download, inspection: Inspection | None,
@@ -167,56 +181,62 @@ def _member_readers(items: list[SourceItem], cap: int) -> dict[str, _SequentialM
             for container, group in wanted.items()}
 
 
-def _ordered(items, work, threads: int):
-    """Run `work` over items on a thread pool, yielding results in item order while
-    holding at most 2 x threads results in memory."""
-    window = 2 * threads
-    with ThreadPoolExecutor(threads, thread_name_prefix="irdata-fetch") as pool:
-        source = iter(items)
-        pending = deque(pool.submit(work, item) for item in islice(source, window))
-        while pending:
-            result = pending.popleft().result()
-            following = next(source, None)
-            if following is not None:
-                pending.append(pool.submit(work, following))
-            yield result
+def _work(items: list[SourceItem], config: dict):
+    """(item, download, inspection, cells) in item order: downloads on `fetch.threads`
+    threads, decode + inspection + cutting on `inspect.threads`."""
+    fetcher = Fetcher(config["fetch"])
+    members = _member_readers(items, config["fetch"]["max_bytes"])
+    try:
+        downloads = ordered_map(lambda item: _download(item, fetcher, members, config),
+                                items, config["fetch"]["threads"], name="irdata-fetch")
+        yield from ordered_map(lambda got: _examine(got, config), downloads,
+                               config["inspect"]["threads"], name="irdata-inspect")
+    finally:
+        fetcher.close()
+
+
+def write_cells_table(out: Output, rel: str, rows: list[dict], settings: dict) -> None:
+    """Cell rows, tagged with the `patch` settings they were cut with."""
+    table = pa.Table.from_pylist(rows, schema=cells_mod.SCHEMA)
+    table = table.replace_schema_metadata({"irdata.patch": json.dumps(settings, sort_keys=True)})
+    with out.atomic(rel) as fh:
+        pq.write_table(table, fh)
 
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
-    """Fetch and inspect one partition; write its outputs atomically, then its marker."""
+    """Fetch, inspect and cut one partition; write its outputs atomically, then its marker."""
     started = time.time()
     out = Output(out_root)
     paths = outputs(index)
     items = read_partition(out, index)
-    fetcher = Fetcher(config["fetch"])
-    members = _member_readers(items, config["fetch"]["max_bytes"])
     rows, counts, reasons = [], Counter(), Counter()
     total_bytes = 0
-    try:
-        with out.atomic(paths["tar"]) as fh:
-            hashing = HashingWriter(fh)
-            writer = ShardWriter(hashing)
-            work = lambda item: _process(item, fetcher, members, config)  # noqa: E731
-            for item, download, inspection in _ordered(items, work, config["fetch"]["threads"]):
-                row = _row(item, download, inspection, index)
-                rows.append(row)
-                counts[row["status"]] += 1
-                if row["reason"]:
-                    reasons[f"{row['status']}:{row['reason']}"] += 1
-                if row["status"] == "ok":
-                    total_bytes += len(download.data)
-                    writer.add(item.image_id, {extension(inspection.format): download.data,
-                                               "json": _sample_json(row)})
-            writer.close()
-    finally:
-        fetcher.close()
+    with (out.atomic(paths["tar"]) as fh, out.atomic(paths["cells_tar"]) as cells_fh,
+          closing(_work(items, config)) as results):
+        hashing = HashingWriter(fh)
+        writer = ShardWriter(hashing)
+        cutter = cells_mod.CellWriter(ShardWriter(cells_fh), None, config["patch"]["size"])
+        for item, download, inspection, cells in results:
+            row = _row(item, download, inspection, index)
+            rows.append(row)
+            counts[row["status"]] += 1
+            if row["reason"]:
+                reasons[f"{row['status']}:{row['reason']}"] += 1
+            if row["status"] == "ok":
+                total_bytes += len(download.data)
+                writer.add(item.image_id, {extension(inspection.format): download.data,
+                                           "json": _sample_json(row)})
+                cutter.add(row, cells)
+        writer.close()
+        cutter.writer.close()
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
+    write_cells_table(out, paths["cells_parquet"], cutter.rows, config["patch"])
     shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
              "sha256": hashing.hexdigest()}
     stats = {"stage": STAGE, "partition": index, "items": len(items), "status": dict(counts),
              "reasons": dict(sorted(reasons.items())), "bytes": total_bytes,
-             "samples": counts.get("ok", 0), "shard": shard,
+             "samples": counts.get("ok", 0), "shard": shard, "cells": dict(cutter.counts),
              "seconds": round(time.time() - started, 3)}
     out.write_json(paths["stats"], stats)
     out.write_json(paths["done"], {"partition": index, "items": len(items), "shard": shard})

@@ -1,14 +1,18 @@
-"""Patch stage: raw/NNNNN.tar -> patches/NNNNN.{tar,parquet,stats.json}.
+"""Patch stage: the cells of unique images -> patches/NNNNN.{tar,parquet,stats.json}.
 
-Each unique usable image is decoded in full once, cut on a centred grid of
-size x size cells, each cell's flat fraction measured; cells that are flat for
-more than `max_flat_fraction` are dropped (reason `flat`), the rest are stored
-losslessly as PNG with a JSON of their lineage. Every grid cell gets a row.
+The fetch stage cut every usable image into grid cells right after its one full
+decode (cells/NNNNN.{tar,parquet}: flat fraction of every cell, PNG and lineage
+JSON of the kept ones). This stage keeps the cells of images that dedupe did not
+mark as duplicates, copying their stored bytes. Where those files are missing or
+were cut with other `patch` settings, it decodes the raw shard's unique images
+again and cuts them the same way (`inspect.threads` at once): the same bytes
+either way. Every grid cell gets a row. The partition's cells files are removed
+once its outputs are done.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import tarfile
 import time
 from collections import Counter
@@ -18,36 +22,32 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata.imaging.decode import DecodeError, decode_rgb
-from irdata.imaging.encode import encode_png
-from irdata.keys import partition_name, patch_key
-from irdata.patching.flat import flat_fraction
-from irdata.patching.grid import grid
+from irdata.keys import partition_name
+from irdata.ordered import ordered_map
+from irdata.patching import cells as cells_mod
+from irdata.patching.cells import SCHEMA, CellWriter
 from irdata.shards import HashingWriter, ShardWriter
 from irdata.stages import dedupe, fetch
 from irdata.storage import Output
 
+__all__ = ["SCHEMA", "outputs", "run_partition", "shard_record"]
 STAGE = "patch"
 FOLDER = "patches"
-SCHEMA = pa.schema([
-    ("key", pa.string()), ("image_id", pa.string()), ("x", pa.int32()), ("y", pa.int32()),
-    ("size", pa.int32()), ("flat_fraction", pa.float32()), ("kept", pa.bool_()),
-    ("reason", pa.string()), ("shard", pa.string()), ("sha256", pa.string()),
-    ("bytes", pa.int64()),
-])
+
+
 def outputs(index: int) -> dict[str, str]:
     name = partition_name(index)
     return {"tar": f"{FOLDER}/{name}.tar", "parquet": f"{FOLDER}/{name}.parquet",
             "stats": f"{FOLDER}/{name}.stats.json", "done": f"{FOLDER}/{name}.done"}
 
 
-def _raw_samples(out: Output, index: int, wanted: dict[str, dict]):
-    """(row, bytes) for each wanted image, in the raw shard's order."""
-    with out.fs.open(out.path(fetch.outputs(index)["tar"]), "rb") as fh:
+def _members(out: Output, rel: str):
+    """(name, bytes) of every file member of a tar, streamed in order."""
+    with out.fs.open(out.path(rel), "rb") as fh:
         with tarfile.open(fileobj=fh, mode="r|") as tar:
             for member in tar:
-                key, _, ext = member.name.partition(".")
-                if ext != "json" and key in wanted and member.isfile():
-                    yield wanted[key], tar.extractfile(member).read()
+                if member.isfile():
+                    yield member.name, tar.extractfile(member).read()
 
 
 def _usable_rows(out: Output, index: int, duplicates: set[str]) -> tuple[dict, int]:
@@ -58,40 +58,41 @@ def _usable_rows(out: Output, index: int, duplicates: set[str]) -> tuple[dict, i
     return wanted, len(ok) - len(wanted)
 
 
-def _sample_json(row: dict, x: int, y: int, size: int, fraction: float) -> dict:
-    return {"image_id": row["image_id"], "locator": row["locator"], "source": row["source"],
-            "license": row["license"], "x": x, "y": y, "size": size,
-            "flat_fraction": round(float(fraction), 4)}
+# -- the cells cut by the fetch stage ------------------------------------------------------
+
+def _cells_table(out: Output, index: int, settings: dict) -> pa.Table | None:
+    """The partition's cell rows, if present and cut with these `patch` settings."""
+    rel = fetch.outputs(index)["cells_parquet"]
+    if not out.exists(rel) or not out.exists(fetch.outputs(index)["cells_tar"]):
+        return None
+    with out.fs.open(out.path(rel), "rb") as fh:
+        table = pq.read_table(fh)
+    cut_with = (table.schema.metadata or {}).get(b"irdata.patch", b"null")
+    return table if json.loads(cut_with) == settings else None
 
 
-class _Cutter:
-    """Cuts one image into rows and stored samples; counts outcomes."""
+def _keep_cells(out: Output, index: int, table: pa.Table, wanted: dict,
+                cutter: CellWriter) -> Counter:
+    """Copy the cells of wanted images: their rows, then their samples, unchanged."""
+    images: Counter = Counter()
+    for row in table.to_pylist():
+        if row["image_id"] in wanted:
+            row["shard"] = cutter.shard if row["kept"] else None
+            cutter.rows.append(row)
+            cutter.counts["kept" if row["kept"] else "dropped"] += 1
+    images["cut"] = len({row["image_id"] for row in cutter.rows})
+    sample: dict[str, bytes] = {}
+    for name, data in _members(out, fetch.outputs(index)["cells_tar"]):
+        key, _, ext = name.partition(".")
+        if key.split("_")[0] in wanted:
+            sample[ext] = data
+            if len(sample) == 2:  # {key}.png, then {key}.json
+                cutter.writer.add(key, sample)
+                sample = {}
+    return images
 
-    def __init__(self, settings: dict, writer: ShardWriter, shard: str):
-        self.settings, self.writer, self.shard = settings, writer, shard
-        self.rows: list[dict] = []
-        self.counts: Counter = Counter()
 
-    def cut(self, row: dict, pixels: np.ndarray) -> None:
-        size, s = self.settings["size"], self.settings
-        height, width = pixels.shape[:2]
-        for y, x in grid(width, height, size):
-            cell = pixels[y:y + size, x:x + size]
-            fraction = flat_fraction(cell, block=s["flat_block"], threshold=s["flat_threshold"])
-            key = patch_key(row["image_id"], y, x)
-            record = {"key": key, "image_id": row["image_id"], "x": x, "y": y, "size": size,
-                      "flat_fraction": float(fraction), "kept": False, "reason": "flat",
-                      "shard": None, "sha256": None, "bytes": None}
-            if fraction <= s["max_flat_fraction"]:
-                png = encode_png(np.ascontiguousarray(cell), s["png_compression"],
-                                 s["png_strategy"])
-                self.writer.add(key, {"png": png,
-                                      "json": _sample_json(row, x, y, size, fraction)})
-                record.update(kept=True, reason="", shard=self.shard,
-                              sha256=hashlib.sha256(png).hexdigest(), bytes=len(png))
-            self.counts["kept" if record["kept"] else "dropped"] += 1
-            self.rows.append(record)
-
+# -- cutting the raw images again --------------------------------------------------------
 
 def _decode(row: dict, data: bytes) -> tuple[np.ndarray | None, str]:
     try:
@@ -103,26 +104,55 @@ def _decode(row: dict, data: bytes) -> tuple[np.ndarray | None, str]:
     return pixels, ""
 
 
+def _cut_one(got: tuple[dict, bytes], settings: dict) -> tuple[dict, list | None, str]:
+    row, data = got
+    pixels, problem = _decode(row, data)
+    return row, (None if pixels is None else cells_mod.cut(pixels, settings)), problem
+
+
+def _cut_again(out: Output, index: int, wanted: dict, cutter: CellWriter,
+               config: dict) -> tuple[Counter, dict[str, str]]:
+    """Decode and cut every wanted image of the raw shard, in the shard's order."""
+    images: Counter = Counter()
+    failed: dict[str, str] = {}
+    samples = ((wanted[name.partition(".")[0]], data)
+               for name, data in _members(out, fetch.outputs(index)["tar"])
+               if not name.endswith(".json") and name.partition(".")[0] in wanted)
+    for row, cells, problem in ordered_map(lambda got: _cut_one(got, config["patch"]),
+                                           samples, config["inspect"]["threads"],
+                                           name="irdata-patch"):
+        images[problem or "cut"] += 1
+        if problem:
+            failed[row["image_id"]] = problem
+        else:
+            cutter.add(row, cells)
+    return images, failed
+
+
+def _remove_cells(out: Output, index: int) -> None:
+    for rel in (fetch.outputs(index)["cells_tar"], fetch.outputs(index)["cells_parquet"]):
+        if out.exists(rel):
+            out.fs.rm(out.path(rel))
+
+
 def run_partition(config: dict, out_root: str, index: int) -> dict:
-    """Cut every unique usable image of one raw shard into patches."""
+    """Patch rows and samples for every unique usable image of one raw shard."""
     started = time.time()
     out = Output(out_root)
     paths = outputs(index)
     wanted, duplicates = _usable_rows(out, index, dedupe.read_duplicates(out))
-    images = Counter({"duplicate": duplicates})
+    table = _cells_table(out, index, config["patch"])
     failed: dict[str, str] = {}
     with out.atomic(paths["tar"]) as fh:
         hashing = HashingWriter(fh)
         writer = ShardWriter(hashing)
-        cutter = _Cutter(config["patch"], writer, paths["tar"])
-        for row, data in _raw_samples(out, index, wanted):
-            pixels, problem = _decode(row, data)
-            images[problem or "cut"] += 1
-            if problem:
-                failed[row["image_id"]] = problem
-            if pixels is not None:
-                cutter.cut(row, pixels)
+        cutter = CellWriter(writer, paths["tar"], config["patch"]["size"])
+        if table is not None:
+            images = _keep_cells(out, index, table, wanted, cutter)
+        else:
+            images, failed = _cut_again(out, index, wanted, cutter, config)
         writer.close()
+    images["duplicate"] = duplicates
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(cutter.rows, schema=SCHEMA), fh)
     shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
@@ -131,13 +161,14 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     stats = {"stage": STAGE, "partition": index, "items": len(cutter.rows),
              "status": dict(cutter.counts), "reasons": {"dropped:flat": flat} if flat else {},
              "images": dict(images), "failed_images": failed, "shard": shard,
-             "samples": writer.samples, "seconds": round(time.time() - started, 3)}
+             "samples": writer.samples, "from_cells": table is not None,
+             "seconds": round(time.time() - started, 3)}
     out.write_json(paths["stats"], stats)
     out.write_json(paths["done"], {"partition": index, "shard": shard})
+    _remove_cells(out, index)
     return stats
 
 
 def shard_record(out: Output, index: int) -> dict:
     """The shard line (path, samples, bytes, sha256) recorded when the partition finished."""
     return out.read_json(outputs(index)["done"])["shard"]
-
