@@ -31,7 +31,7 @@ def _stage_list(text: str) -> list[str]:
 
 def _add_cluster_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--workers", type=_positive_int, default=None,
-                        help="LocalCluster worker processes (default: CPU count)")
+                        help="LocalCluster task slots (default: CPU count)")
     parser.add_argument("--scheduler", default=None,
                         help="existing Dask scheduler: tcp://host:8786 or a scheduler file")
     parser.add_argument("--quiet", action="store_true", help="no progress or summary")
@@ -50,6 +50,9 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--stages", type=_stage_list, default=list(ORDER),
                        help=f"comma-separated subset of {','.join(ORDER)}")
     _add_cluster_options(build)
+    build.add_argument("--worker-shape", choices=("processes", "threads"), default="processes",
+                       help="LocalCluster: --workers single-thread processes (default) or "
+                            "one process with --workers threads")
     build.set_defaults(handler=_cmd_build)
     demo = commands.add_parser("demo", help="build a small corpus from generated images",
                                 allow_abbrev=False)
@@ -97,7 +100,7 @@ def _cmd_build(args) -> int:
     config["output"] = out
     try:
         run_build(config, out, args.stages, args.workers, args.scheduler, args.quiet,
-                  argv=sys.argv)
+                  argv=sys.argv, shape=args.worker_shape)
     except BuildFailed as failed:
         print(f"irdata: build incomplete; rerun the same command to retry:\n{failed}",
               file=sys.stderr)

@@ -10,7 +10,7 @@ import time
 import uuid
 from contextlib import contextmanager
 
-from irdata import runinfo
+from irdata import runinfo, tuning
 from irdata.errors import UsageError
 from irdata.lock import build_lock
 from irdata.plan import make_plan
@@ -19,6 +19,10 @@ from irdata.stages import ORDER, STAGES, is_enabled
 from irdata.storage import Output
 
 TASK_RETRIES = 2
+# LocalCluster shapes for `--workers N`: N threads in one worker process, or N
+# single-thread worker processes (measured in benchmarks/curation.py).
+SHAPES = ("processes", "threads")
+DEFAULT_SHAPE = "processes"
 
 
 class BuildFailed(Exception):
@@ -29,10 +33,22 @@ def default_workers() -> int:
     return max(1, os.cpu_count() or 1)
 
 
+def _local_cluster(workers: int | None, shape: str):
+    from distributed import LocalCluster
+
+    count = workers or default_workers()
+    processes, threads = (1, count) if shape == "threads" else (count, 1)
+    return LocalCluster(n_workers=processes, threads_per_worker=threads, processes=True,
+                        dashboard_address=":0",  # a free port: no clash
+                        silence_logs=logging.CRITICAL)
+
+
 @contextmanager
-def connect(workers: int | None = None, scheduler: str | None = None):
-    """A Dask client: an existing cluster (address or scheduler file) or a LocalCluster."""
-    from distributed import Client, LocalCluster
+def connect(workers: int | None = None, scheduler: str | None = None,
+            shape: str = DEFAULT_SHAPE):
+    """A Dask client: an existing cluster (address or scheduler file) or a LocalCluster
+    of `workers` task slots in the given shape (SHAPES)."""
+    from distributed import Client
 
     if scheduler:
         kwargs = ({"scheduler_file": scheduler} if os.path.isfile(scheduler)
@@ -44,10 +60,7 @@ def connect(workers: int | None = None, scheduler: str | None = None):
         with client:
             yield client
         return
-    cluster = LocalCluster(n_workers=workers or default_workers(), threads_per_worker=1,
-                           processes=True, dashboard_address=":0",  # a free port: no clash
-                           silence_logs=logging.CRITICAL)
-    with cluster, Client(cluster) as client:
+    with _local_cluster(workers, shape) as cluster, Client(cluster) as client:
         yield client
 
 
@@ -61,6 +74,25 @@ def map_tasks(function, calls: list[tuple], workers: int | None = None,
                                  retries=TASK_RETRIES, pure=False)
                    for i, args in enumerate(calls)]
         return client.gather(futures)
+
+
+def peak_rss_mb() -> float | None:
+    """This process's peak resident memory so far, MiB (None where unknown)."""
+    try:
+        import resource
+    except ImportError:  # not on Windows
+        return None
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return round(peak / (2**20 if sys.platform == "darwin" else 1024), 1)
+
+
+def _measured(function, *args, **kwargs) -> dict:
+    """A stage's `run_partition`, on a worker (malloc and OpenCV threads tuned for
+    whole photos, see tuning.py): its stats plus the worker process's peak memory so far
+    (`worker_peak_rss_mb`; returned, not stored in stats.json)."""
+    tuning.tune()
+    stats = function(*args, **kwargs)
+    return {**stats, "worker_peak_rss_mb": peak_rss_mb()}
 
 
 def _done_stats(out: Output, stage, index: int) -> dict | None:
@@ -108,7 +140,7 @@ def run_stage(client, name: str, config: dict, out: Output, partitions: int,
     for stats in finished:
         progress.add(stats, fresh=False)
     token = uuid.uuid4().hex[:8]
-    futures = {client.submit(stage.run_partition, config, out.root, index, **extra,
+    futures = {client.submit(_measured, stage.run_partition, config, out.root, index, **extra,
                              key=f"{name}-{index:05d}-{token}", retries=TASK_RETRIES,
                              pure=False): index for index in todo}
     errors = []
@@ -158,13 +190,14 @@ def _run_stages(client, config: dict, out: Output, stages: list[str], plan, run,
 
 
 def run_build(config: dict, out_root: str, stages: list[str], workers: int | None = None,
-              scheduler: str | None = None, quiet: bool = False, argv=None) -> dict:
+              scheduler: str | None = None, quiet: bool = False, argv=None,
+              shape: str = DEFAULT_SHAPE) -> dict:
     """Plan, then run each stage over all partitions. Returns stats per stage."""
     out = Output(out_root)
     out.makedirs("")
     with build_lock(out):
         plan, run = _prepare(config, out, stages, argv, quiet)
-        with connect(workers, scheduler) as client:
+        with connect(workers, scheduler, shape) as client:
             results, errors = _run_stages(client, config, out, stages, plan, run, quiet)
         # Temp files of workers killed mid-write: their tasks were rerun elsewhere.
         out.remove_temps("")

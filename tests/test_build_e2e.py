@@ -276,7 +276,7 @@ def test_demo_rejects_a_missing_source_folder(tmp_path):
     assert result.stderr.strip() == "irdata: error: --source: not a folder: nowhere"
 
 
-def test_full_build_is_identical_with_one_or_two_workers(tmp_path, served):
+def test_full_build_is_identical_whatever_the_workers_and_their_shape(tmp_path, served):
     folder, base, _ = served
     names = _photos(folder, 6, size=(1100, 700))
     (folder / "copy.jpg").write_bytes(near_duplicate(procedural_image(0, 1100, 700), scale=0.8))
@@ -284,13 +284,16 @@ def test_full_build_is_identical_with_one_or_two_workers(tmp_path, served):
 
     one = _irdata("build", str(pipeline), "--out", "one", "--workers", "1", cwd=tmp_path)
     two = _irdata("build", str(pipeline), "--out", "two", "--workers", "2", cwd=tmp_path)
+    threads = _irdata("build", str(pipeline), "--out", "threads", "--workers", "2",
+                      "--worker-shape", "threads", cwd=tmp_path)
 
     assert one.returncode == 0, one.stderr
     assert two.returncode == 0, two.stderr
+    assert threads.returncode == 0, threads.stderr
     outputs = _outputs(tmp_path / "one")
     assert {"patches/00000.tar", "manifest/patches.parquet", "manifest/shards.parquet",
             "manifest/images.parquet", "dedupe/clusters.parquet"} <= set(outputs)
-    assert outputs == _outputs(tmp_path / "two")
+    assert outputs == _outputs(tmp_path / "two") == _outputs(tmp_path / "threads")
     images = pq.read_table(tmp_path / "one" / "manifest" / "images.parquet").to_pylist()
     copy = next(r for r in images if r["locator"].endswith("/copy.jpg"))
     original = next(r for r in images if r["locator"].endswith("/p000.jpg"))

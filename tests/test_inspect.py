@@ -3,6 +3,7 @@ normalisation rule to 8-bit RGB, every drop reason, and pHash stability."""
 
 from __future__ import annotations
 
+import io
 import struct
 import time
 
@@ -329,3 +330,30 @@ def test_sniff_reads_magic_not_names():
     png = encode(procedural_image(13, 64, 64), "png")
     assert sniff(png) == ("png", "")
     assert inspect_bytes(png, BIG, 16).format == "png"
+
+
+@pytest.mark.parametrize("mode, progressive, orientation", [
+    ("RGB", False, 1), ("RGB", True, 1), ("L", False, 1), ("RGB", False, 6)])
+def test_opencv_jpeg_decode_equals_pillow(mode, progressive, orientation):
+    pixels = procedural_image(3, 300, 200)
+    image = Image.fromarray(pixels).convert(mode)
+    exif = Image.Exif()
+    exif[0x0112] = orientation
+    buf = io.BytesIO()
+    image.save(buf, "JPEG", quality=90, progressive=progressive, exif=exif.tobytes())
+    data = buf.getvalue()
+    header = decode.open_header(data, "jpeg")
+    fast = decode.opencv_jpeg(data, header, "jpeg")
+    assert fast is not None
+    pillow = decode.to_rgb8(decode.load(decode.open_header(data, "jpeg")))
+    assert np.array_equal(fast, pillow)
+    assert decode.decode_rgb(data, "jpeg").shape[:2] == ((300, 200) if orientation == 6
+                                                         else (200, 300))
+
+
+def test_truncated_jpeg_falls_back_to_pillow_and_is_named():
+    data = encode(procedural_image(2, 640, 600), "jpg", 92)
+    cut = data[:len(data) // 2]
+    assert decode.opencv_jpeg(cut, decode.open_header(cut, "jpeg"), "jpeg") is None
+    found = inspect_bytes(cut, 300_000_000, 512)
+    assert (found.status, found.reason) == ("dropped", "truncated")

@@ -148,3 +148,53 @@ def test_images_table_accounts_for_every_source(build):
     assert keeper["patch_status"] == "cut" and keeper["patches_kept"] == 2
     clusters = _table(build["out"] / "dedupe" / "clusters.parquet")
     assert {r["image_id"] for r in clusters} == {copy["image_id"], keeper["image_id"]}
+
+
+def _stage_files(out, folder: str) -> dict[str, bytes]:
+    base = out / folder
+    return {p.name: p.read_bytes() for p in sorted(base.iterdir())
+            if p.suffix in (".tar", ".parquet")}
+
+
+def test_cells_cut_at_fetch_time_are_consumed_and_removed(build):
+    assert not list((build["out"] / "cells").glob("*")), "patch removes its cells files"
+    stats = json.loads((build["out"] / "patches" / "00000.stats.json").read_text())
+    assert stats["from_cells"] is True
+
+
+def _fetch_and_dedupe(root, photos, patch: dict | None = None):
+    from irdata.plan import make_plan
+    from irdata.stages import STAGES
+    from irdata.storage import Output
+
+    config = validate({"sources": [{"name": "mine", "dir": str(photos), "license": "CC0"}],
+                       "images_per_partition": 2, "patch": patch or {}}, "test", str(root))
+    out = root / "out"
+    partitions = make_plan(config, Output(str(out))).partitions
+    for index in range(partitions):
+        STAGES["fetch"].run_partition(config, str(out), index)
+    STAGES["dedupe"].run_partition(config, str(out), 0, partitions=partitions)
+    return config, out, partitions, STAGES["patch"]
+
+
+def test_patches_cut_again_equal_the_stored_cells(build, tmp_path):
+    """Without cells (or with cells cut under other settings) the patch stage decodes
+    the raw shard again: the same bytes either way."""
+    import shutil
+
+    config, out, partitions, stage = _fetch_and_dedupe(tmp_path / "a", build["photos"])
+    shutil.copytree(out, tmp_path / "b")
+    shutil.rmtree(tmp_path / "b" / "cells")
+    for index in range(partitions):
+        stage.run_partition(config, str(out), index)
+        again = stage.run_partition(config, str(tmp_path / "b"), index)
+        assert again["from_cells"] is False
+    assert _stage_files(out, "patches") == _stage_files(tmp_path / "b", "patches")
+    assert _stage_files(out, "patches") == _stage_files(build["out"], "patches")
+
+    _, out_c, _, _ = _fetch_and_dedupe(tmp_path / "c", build["photos"],
+                                           {"max_flat_fraction": 0.9})
+    stats = stage.run_partition(config, str(out_c), 0)  # cells cut with 0.9, asked 0.5
+    assert stats["from_cells"] is False
+    assert _stage_files(out_c, "patches")["00000.tar"] == _stage_files(out, "patches")[
+        "00000.tar"]
