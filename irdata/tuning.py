@@ -9,7 +9,7 @@ glibc malloc:
 Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins
 glibc's mmap threshold at 128 KiB: every decoded image, PNG buffer and tar
 member then gets fresh pages from the kernel and returns them on free. Measured
-here on the fetch and patch stages: 1.4x and 7x slower. `tune_malloc()` restores
+here on the fetch and patch stages: 1.4x and 7x slower. `reuse_freed_memory` restores
 reuse: blocks under 32 MiB come from the heap, and up to 256 MiB of freed heap
 is kept before trimming (a worker's peak is still bounded by the largest photo
 in flight). It is called once per worker process, on any cluster (also one
@@ -23,13 +23,13 @@ import ctypes.util
 
 M_TRIM_THRESHOLD = -1
 M_MMAP_THRESHOLD = -3
-MMAP_THRESHOLD = 32 << 20  # glibc's largest allowed value on 64-bit
-TRIM_THRESHOLD = 256 << 20
+MMAP_CAP_MB = 32  # glibc's largest mmap threshold on 64-bit
+WORKER_TRIM_MB = 256
 _done = False
 
 
 def tune() -> None:
-    """Both settings, once per process."""
+    """OpenCV on one thread and malloc tuned, once per process."""
     global _done
     if _done:
         return
@@ -37,15 +37,20 @@ def tune() -> None:
 
     cv2.setNumThreads(1)
     _done = True
-    tune_malloc()
+    reuse_freed_memory(WORKER_TRIM_MB)
 
 
-def tune_malloc() -> bool:
-    """Set the malloc thresholds; True if glibc accepted them."""
+def reuse_freed_memory(megabytes: int = 32) -> bool:
+    """Keep up to ``megabytes`` of freed heap before trimming, and serve blocks
+    below min(megabytes, 32 MB) from the heap; True if glibc took both settings
+    (False elsewhere: nothing changes)."""
+    name = ctypes.util.find_library("c")
+    if not name:
+        return False
     try:
-        libc = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6")
-        mallopt = libc.mallopt
+        mallopt = ctypes.CDLL(name).mallopt
     except (OSError, AttributeError):
         return False
-    return bool(mallopt(M_MMAP_THRESHOLD, MMAP_THRESHOLD)) and bool(
-        mallopt(M_TRIM_THRESHOLD, TRIM_THRESHOLD))
+    mmap = min(int(megabytes), MMAP_CAP_MB) * 1024 * 1024
+    return bool(mallopt(M_TRIM_THRESHOLD, int(megabytes) * 1024 * 1024)) and bool(
+        mallopt(M_MMAP_THRESHOLD, mmap))

@@ -25,6 +25,7 @@ import torch
 from torch.utils.data import IterableDataset, get_worker_info
 from webdataset.tariterators import group_by_keys, tar_file_iterator
 
+from irdata import tuning
 from irdata.degrade import rng_for
 
 from .data import to_tensor_layout
@@ -151,6 +152,7 @@ class EpochBatches(IterableDataset):
     def __iter__(self):
         if get_worker_info() is not None:  # a loader worker: leave the cores to others
             torch.set_num_threads(1)
+            tuning.reuse_freed_memory()  # degradations allocate and free whole patches
         number = self._lane_number()
         lane = Lane(self.tasks, self.urls, self.seed, f"{self.segment}/rank{self.rank}",
                     self.rank * self.lanes + number, self.world * self.lanes,
