@@ -1,0 +1,129 @@
+"""Per-item cost of every piece of the build and of training, in one table.
+
+    python benchmarks/stages.py PHOTO [--shards DIR] [--model-iters 2] [--skip-model]
+
+PHOTO: a real photo (a 512x512 patch is cut from its centre; the whole photo is
+decoded and inspected). One thread, median of repeated runs:
+- per photo: full decode (irdata's rule), quality figures + pHash/dHash at the
+  working resolution, the whole inspection;
+- per 512x512 patch: flat detection, PNG encode (irdata's setting), sha256, every
+  degradation kind at its default ranges (degrade_cost.measure);
+- loader samples/s per worker from `--shards` (benchmarks/loader.py), if given;
+- DyNet-S / DyNet-L forward+backward ms per iteration, batch 2, 128x128
+  (benchmarks/model_speed.py), on CUDA when available, else the CPU.
+Appends one row to BENCHMARKS.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import statistics
+import sys
+import time
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from degrade_cost import measure as degrade_ms
+from degrade_cost import patch as centre_patch
+from record import append_result, machine
+
+from irdata import tuning
+from irdata.config import validate
+from irdata.degrade import KINDS, to_uint8
+from irdata.imaging import hashing
+from irdata.imaging.decode import decode_rgb
+from irdata.imaging.encode import encode_png
+from irdata.imaging.inspect import inspect_bytes
+from irdata.imaging.sniff import sniff
+from irdata.patching.flat import flat_fraction
+from irdata.quality import gates, working
+
+
+def median_ms(function, runs: int) -> float:
+    function()  # warm-up
+    times = []
+    for _ in range(runs):
+        start = time.perf_counter()
+        function()
+        times.append(time.perf_counter() - start)
+    return statistics.median(times) * 1e3
+
+
+def photo_costs(path: str, runs: int) -> dict:
+    data = open(path, "rb").read()
+    fmt, _ = sniff(data)
+    pixels = decode_rgb(data, fmt)
+    work = working.to_working(pixels)
+    settings = validate({"sources": [{"name": "x", "dir": os.path.dirname(path)}]}, "", ".")
+    return {
+        "decode": median_ms(lambda: decode_rgb(data, fmt), runs),
+        "working resize": median_ms(lambda: working.to_working(pixels), runs),
+        "quality figures": median_ms(lambda: gates.measure(work, 90), runs),
+        "pHash + dHash": median_ms(lambda: (hashing.phash(hashing.thumbnail(work)),
+                                            hashing.dhash(hashing.thumbnail(work))), runs),
+        "whole inspection": median_ms(lambda: inspect_bytes(data, 300_000_000, 512,
+                                                            settings["quality"]), runs),
+    }, pixels.shape
+
+
+def patch_costs(path: str, runs: int) -> dict:
+    image = centre_patch(path)
+    rgb = to_uint8(image)
+    png = encode_png(rgb)
+    costs = {"flat detection": median_ms(lambda: flat_fraction(rgb), runs * 5),
+             "PNG encode": median_ms(lambda: encode_png(rgb), runs * 5),
+             "sha256 of the PNG": median_ms(lambda: hashlib.sha256(png).digest(), runs * 5)}
+    for name in KINDS:
+        costs[f"degrade {name}"] = degrade_ms(image, name, draws=10, repeat=3)["median"]
+    return costs
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("photo")
+    parser.add_argument("--shards", help="patch shards for the loader figure")
+    parser.add_argument("--runs", type=int, default=7)
+    parser.add_argument("--model-iters", type=int, default=2)
+    parser.add_argument("--skip-model", action="store_true")
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args()
+    tuning.tune()  # as on a build worker
+    per_photo, shape = photo_costs(args.photo, args.runs)
+    per_patch = patch_costs(args.photo, args.runs)
+    lines = [f"per photo ({shape[1]}x{shape[0]}, {shape[0] * shape[1] / 1e6:.1f} MP):"]
+    lines += [f"  {k:<26} {v:8.1f} ms" for k, v in per_photo.items()]
+    lines += ["per 512x512 patch:"] + [f"  {k:<26} {v:8.2f} ms" for k, v in per_patch.items()]
+    extra = []
+    if args.shards:
+        from loader import samples_per_second
+
+        rate = samples_per_second(args.shards, 1, 128, 8, 30, {"name": "dynet_pretrain"})
+        lines.append(f"loader, 1 worker: {rate:.1f} samples/s (crop 128, pre-training policy)")
+        extra.append(f"loader {rate:.0f} samples/s per worker")
+    if not args.skip_model:
+        import torch
+        from model_speed import seconds_per_iteration
+
+        from irdata.train.dynet import DyNet
+
+        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        model = DyNet().to(device).train()
+        speed = seconds_per_iteration(model, 2, 128, args.model_iters, device)
+        where = "CUDA" if device.type == "cuda" else f"CPU {torch.get_num_threads()} threads"
+        lines.append(f"DyNet fwd+bwd, batch 2, 128x128, {where}: S {speed['S'] * 1e3:.0f} ms, "
+                     f"L {speed['L'] * 1e3:.0f} ms")
+        extra.append(f"DyNet-S {speed['S'] * 1e3:.0f} ms / DyNet-L {speed['L'] * 1e3:.0f} ms "
+                     f"per iteration ({where})")
+    print("\n".join(lines))
+    result = ("; ".join(f"{k} {v:.1f} ms" for k, v in per_photo.items()) + "; per patch: "
+              + "; ".join(f"{k} {v:.2f} ms" for k, v in per_patch.items())
+              + ("; " + "; ".join(extra) if extra else ""))
+    if not args.no_record:
+        print(append_result("stages (one thread)", os.path.basename(args.photo),
+                            f"tuned worker process, {machine()}", result))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
