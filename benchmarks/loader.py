@@ -4,7 +4,7 @@
                                 [--batches 40] [--policy dynet_pretrain|clean]
 
 SHARDS is what `irdata train` takes (a folder of .tar, a brace pattern, ...),
-e.g. the patches of `irdata demo` or of `benchmarks/build_rate.py`. The loader
+e.g. the patches of `irdata demo` or of `benchmarks/stages.py`. The loader
 is the training one (irdata.train.feed: deterministic lanes, shuffle buffer, PNG
 decode, random crop + flip/rotation, the pre-training policy's degradations),
 without a model. Worker start-up is excluded: timing starts at the first batch.

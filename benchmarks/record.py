@@ -16,10 +16,13 @@ def machine() -> str:
 
 def append_result(benchmark: str, data: str, setup: str, result: str,
                   path: str = "BENCHMARKS.md") -> str:
+    """Add one row at the end of the results table (before any section that
+    follows it, such as the projection at the end of BENCHMARKS.md)."""
     row = f"| {time.strftime('%Y-%m-%d')} | {benchmark} | {data} | {setup} | {result} |\n"
-    new = not os.path.exists(path)
-    with open(path, "a", encoding="utf-8") as fh:
-        if new:
-            fh.write(HEADER)
-        fh.write(row)
+    text = open(path, encoding="utf-8").read() if os.path.exists(path) else HEADER
+    head, marker, tail = text.partition("\n## ")
+    head = head if head.endswith("\n") else head + "\n"
+    text = head + row + (marker.lstrip("\n") and "\n## " + tail)
+    with open(path, "w", encoding="utf-8") as fh:
+        fh.write(text)
     return row.strip()
