@@ -11,9 +11,12 @@ In one run, on the same cores:
   and of the whole wall time (included);
 - the floor: every source decoded once (OpenCV, the files already in memory)
   and every patch the build kept encoded once with the fastest lossless PNG
-  setting (OpenCV level 1, RLE strategy, "up" row filter: irdata's default;
-  also with the default adaptive filter, the setting the issue names), on
-  `--workers` threads (OpenCV releases the GIL), no I/O;
+  setting of OpenCV (level 1, RLE strategy, "up" row filter; also with libpng's
+  default adaptive filter, the setting the issue names), on `--workers` threads
+  (OpenCV releases the GIL), no I/O; and the same with irdata's own PNG encoder
+  (ISA-L deflate, `patch.png_encoder: isal`, the default), the fastest PNG
+  encoder measured here, so the gain from the encoder and from the rest of the
+  build can be told apart;
 - naive: Pillow open -> crop every top-left-grid cell -> save as PNG with
   Pillow's defaults, one process, what a user would write first.
 Prints the table and the ratios irdata/floor and irdata/naive; appends a row.
@@ -42,6 +45,7 @@ from record import append_result, machine
 
 from irdata import config as config_mod
 from irdata.imaging.encode import PNG_FILTERS
+from irdata.imaging.png_writer import write_png
 from irdata.runner import SHAPES, run_build
 from irdata.serve import LoopbackServer
 from irdata.sources.folders import is_image_name
@@ -102,23 +106,39 @@ def _kept_cells(out: str) -> dict[str, list[tuple[int, int]]]:
     return kept
 
 
-def _floor_one(data: bytes, cells: list[tuple[int, int]], params: list[int]) -> int:
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    for y, x in cells:
-        ok, _ = cv2.imencode(".png", bgr[y:y + SIZE, x:x + SIZE], params)
-        assert ok
-    return len(cells)
+# The floor's encoders: OpenCV's fastest setting, libpng's adaptive filter, ISA-L.
+FLOORS = ("opencv up", "opencv adaptive", "isal")
 
 
-def run_floor(folder: str, kept: dict, threads: int, png_filter: str) -> dict:
-    """Decode every source once + encode every kept patch once, on `threads` threads."""
-    blobs = {name: open(os.path.join(folder, name), "rb").read() for name in photo_names(folder)}
+def _opencv_encoder(png_filter: str):
     params = [cv2.IMWRITE_PNG_COMPRESSION, 1,
               cv2.IMWRITE_PNG_STRATEGY, cv2.IMWRITE_PNG_STRATEGY_RLE,
               cv2.IMWRITE_PNG_FILTER, PNG_FILTERS[png_filter]]
+
+    def encode(bgr: np.ndarray) -> None:
+        ok, _ = cv2.imencode(".png", bgr, params)
+        assert ok
+    return encode
+
+
+def _floor_one(data: bytes, cells: list[tuple[int, int]], floor: str) -> int:
+    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
+    if floor == "isal":  # irdata's writer takes RGB: decode to RGB, as the build does
+        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+        encode = write_png
+    else:
+        encode = _opencv_encoder(floor.split()[1])
+    for y, x in cells:
+        encode(image[y:y + SIZE, x:x + SIZE])
+    return len(cells)
+
+
+def run_floor(folder: str, kept: dict, threads: int, floor: str) -> dict:
+    """Decode every source once + encode every kept patch once, on `threads` threads."""
+    blobs = {name: open(os.path.join(folder, name), "rb").read() for name in photo_names(folder)}
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
-        count = sum(pool.map(lambda name: _floor_one(blobs[name], kept.get(name, []), params),
+        count = sum(pool.map(lambda name: _floor_one(blobs[name], kept.get(name, []), floor),
                              sorted(blobs)))
     seconds = time.perf_counter() - started
     return {"patches": count, "seconds": seconds, "per_s": count / seconds}
@@ -155,7 +175,7 @@ def main() -> None:
     best = max(builds.values(), key=lambda r: r["per_s"])
     floors = {f: max((run_floor(args.folder, best["kept"], args.workers, f)
                       for _ in range(args.repeat)), key=lambda r: r["per_s"])
-              for f in ("up", "adaptive")}
+              for f in FLOORS}
     naive = run_naive(args.folder, args.naive_images)
     print(f"{'':<28} {'patches':>8} {'seconds':>8} {'patches/s':>10}")
     for shape, run in builds.items():
@@ -164,22 +184,22 @@ def main() -> None:
               f"{run['wall_per_s']:.2f}/s; stages {run['by_stage']}; worker peak "
               f"{run['peak_rss_mb']:.0f} MiB)")
     for name, run in floors.items():
-        print(f"{'floor, PNG filter ' + name:<28} {run['patches']:>8} {run['seconds']:>8.2f} "
+        print(f"{'floor, PNG ' + name:<28} {run['patches']:>8} {run['seconds']:>8.2f} "
               f"{run['per_s']:>10.2f}")
     print(f"{'naive (Pillow, 1 process)':<28} {naive['patches']:>8} {naive['seconds']:>8.2f} "
           f"{naive['per_s']:>10.2f}")
-    ratio = best["per_s"] / floors["up"]["per_s"]
-    print(f"irdata/floor {ratio:.2f} (vs the adaptive-filter floor "
-          f"{best['per_s'] / floors['adaptive']['per_s']:.2f}); wall/floor "
-          f"{best['wall_per_s'] / floors['up']['per_s']:.2f}; irdata/naive "
-          f"{best['per_s'] / naive['per_s']:.1f}")
+    ratios = {f: best["per_s"] / floors[f]["per_s"] for f in FLOORS}
+    print("irdata/floor: " + ", ".join(f"{ratios[f]:.2f} (PNG {f})" for f in FLOORS)
+          + f"; wall/floor {best['wall_per_s'] / floors['opencv up']['per_s']:.2f} "
+          f"(PNG opencv up); irdata/naive {best['per_s'] / naive['per_s']:.1f}")
     shapes = ", ".join(f"{s} {r['per_s']:.1f}/s (wall {r['wall_per_s']:.1f}/s)"
                        for s, r in builds.items())
-    result = (f"best of {args.repeat}: irdata {shapes}; floor {floors['up']['per_s']:.1f}/s "
-              f"(adaptive filter {floors['adaptive']['per_s']:.1f}/s); naive "
-              f"{naive['per_s']:.1f}/s; irdata/floor {ratio:.2f}, irdata/naive "
-              f"{best['per_s'] / naive['per_s']:.1f}; {best['patches']} kept patches; worker "
-              f"peak {best['peak_rss_mb']:.0f} MiB")
+    result = (f"best of {args.repeat}: irdata {shapes}; floor "
+              + ", ".join(f"PNG {f} {floors[f]['per_s']:.1f}/s" for f in FLOORS)
+              + f"; naive {naive['per_s']:.1f}/s; irdata/floor "
+              + ", ".join(f"{ratios[f]:.2f} ({f})" for f in FLOORS)
+              + f", irdata/naive {best['per_s'] / naive['per_s']:.1f}; {best['patches']} kept "
+              f"patches; worker peak {best['peak_rss_mb']:.0f} MiB")
     if not args.no_record:
         print(append_result("curation", os.path.basename(os.path.abspath(args.folder)),
                             f"{args.workers} workers, {machine()}", result))

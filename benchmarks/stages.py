@@ -6,8 +6,8 @@ PHOTO: a real photo (a 512x512 patch is cut from its centre; the whole photo is
 decoded and inspected). One thread, median of repeated runs:
 - per photo: full decode (irdata's rule), quality figures + pHash/dHash at the
   working resolution, the whole inspection;
-- per 512x512 patch: flat detection, PNG encode (irdata's setting), sha256, every
-  degradation kind at its default ranges (degrade_cost.measure);
+- per 512x512 patch: flat detection, PNG encode (irdata's default, ISA-L; and
+  OpenCV level 1 RLE "up"), sha256, every degradation kind at its default ranges (degrade_cost.measure);
 - loader samples/s per worker from `--shards` (benchmarks/loader.py), if given;
 - DyNet-S / DyNet-L forward+backward ms per iteration, batch 2, 128x128
   (benchmarks/model_speed.py), on CUDA when available, else the CPU.
@@ -74,6 +74,8 @@ def patch_costs(path: str, runs: int) -> dict:
     png = encode_png(rgb)
     costs = {"flat detection": median_ms(lambda: flat_fraction(rgb), runs * 5),
              "PNG encode": median_ms(lambda: encode_png(rgb), runs * 5),
+             "PNG encode, OpenCV level 1 RLE up": median_ms(
+                 lambda: encode_png(rgb, encoder="opencv"), runs * 5),
              "sha256 of the PNG": median_ms(lambda: hashlib.sha256(png).digest(), runs * 5)}
     for name in KINDS:
         costs[f"degrade {name}"] = degrade_ms(image, name, draws=10, repeat=3)["median"]

@@ -11,7 +11,7 @@ from importlib import metadata
 from irdata import __version__
 
 PACKAGES = ("numpy", "opencv-python-headless", "pillow", "requests", "urllib3", "pyarrow",
-            "webdataset", "dask", "distributed", "imagehash", "fsspec", "pyyaml", "torch")
+            "webdataset", "dask", "distributed", "imagehash", "isal", "fsspec", "pyyaml", "torch")
 
 
 def _requirements() -> list[str]:

@@ -43,6 +43,16 @@ CASES = [
     ("bool-string", 'fetch: {allow_private_networks: "yes"}\n' + OK_SOURCE, [],
      "irdata: error: {p}: 'fetch.allow_private_networks': expected a boolean (true/false), "
      "got 'yes'"),
+    ("isal-level", "patch: {png_compression: 6}\n" + OK_SOURCE, [],
+     "irdata: error: {p}: 'patch.png_compression' must be 0-3 with png_encoder isal, got 6"),
+    ("isal-filter", "patch: {png_filter: paeth}\n" + OK_SOURCE, [],
+     "irdata: error: {p}: 'patch.png_filter' 'paeth' needs png_encoder opencv "
+     "(isal writes up, sub or none)"),
+    ("opencv-level", "patch: {png_encoder: opencv, png_compression: 10}\n" + OK_SOURCE, [],
+     "irdata: error: {p}: 'patch.png_compression' must be 0-9 with png_encoder opencv, "
+     "got 10"),
+    ("unknown-encoder", "patch: {png_encoder: zopfli}\n" + OK_SOURCE, [],
+     "irdata: error: {p}: 'patch.png_encoder' must be one of isal, opencv, got 'zopfli'"),
     ("bad-byte-size", "fetch: {max_bytes: lots}\n" + OK_SOURCE, [],
      "irdata: error: {p}: 'fetch.max_bytes': expected a byte size such as 67108864 or "
      "'64MiB', got 'lots'"),

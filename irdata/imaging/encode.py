@@ -1,9 +1,12 @@
-"""Lossless patch encoding (PNG through OpenCV; settings chosen in benchmarks/png_settings.py)."""
+"""Lossless patch encoding: PNG through ISA-L (png_writer.py, the default) or
+OpenCV's libpng; settings chosen in benchmarks/png_settings.py."""
 
 from __future__ import annotations
 
 import cv2
 import numpy as np
+
+from irdata.imaging import png_writer
 
 PNG_STRATEGIES = {"default": cv2.IMWRITE_PNG_STRATEGY_DEFAULT,
                   "filtered": cv2.IMWRITE_PNG_STRATEGY_FILTERED,
@@ -18,9 +21,20 @@ PNG_FILTERS = {"adaptive": cv2.IMWRITE_PNG_ALL_FILTERS, "fast": cv2.IMWRITE_PNG_
                "paeth": cv2.IMWRITE_PNG_FILTER_PAETH}
 
 
+ENCODERS = ("isal", "opencv")
+# What the ISA-L writer takes: levels 0-3, fixed row filters; strategy is zlib's only.
+ISAL_FILTERS = tuple(png_writer.FILTERS)
+ISAL_MAX_LEVEL = max(png_writer.LEVELS)
+
+
 def encode_png(rgb: np.ndarray, compression: int = 1, strategy: str = "rle",
-               filter: str = "up") -> bytes:
-    """Lossless PNG bytes of an HxWx3 uint8 RGB array (a strided view is fine)."""
+               filter: str = "up", encoder: str = "isal") -> bytes:
+    """Lossless PNG bytes of an HxWx3 uint8 RGB array (a strided view is fine):
+    ISA-L at level `compression` (0-3), or OpenCV's zlib level and `strategy`."""
+    if encoder == "isal":
+        return png_writer.write_png(rgb, compression, filter)
+    if encoder != "opencv":
+        raise ValueError(f"unknown PNG encoder {encoder!r} (known: {', '.join(ENCODERS)})")
     params = [cv2.IMWRITE_PNG_COMPRESSION, compression,
               cv2.IMWRITE_PNG_STRATEGY, PNG_STRATEGIES[strategy],
               cv2.IMWRITE_PNG_FILTER, PNG_FILTERS[filter]]

@@ -51,7 +51,7 @@ def cut(pixels: np.ndarray, settings: dict) -> list[Cell]:
         png = None
         if fraction <= settings["max_flat_fraction"]:
             png = encode_png(view, settings["png_compression"], settings["png_strategy"],
-                             settings["png_filter"])
+                             settings["png_filter"], settings["png_encoder"])
         cells.append(Cell(y, x, fraction, png))
     return cells
 

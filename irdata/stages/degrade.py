@@ -28,6 +28,7 @@ from irdata.storage import Output
 
 STAGE = "degrade"
 FOLDER = "paired"
+PNG_SETTINGS = ("png_encoder", "png_compression", "png_strategy", "png_filter")  # from patch
 SELECT_VARIANT = -1  # rng_for(seed, key, -1) decides whether a patch is paired
 UNCHANGED = "none"  # a policy variant that leaves the input clean
 SCHEMA = pa.schema([("key", pa.string()), ("variant", pa.int32()), ("kind", pa.string()),
@@ -97,8 +98,9 @@ def _degrade_one(key: str, png: bytes, settings: dict, seed: int, shard: str):
     members: dict[str, bytes | dict] = {"gt.png": png}
     for item in variants:
         lq = lib.to_uint8(apply_variant(gt, item))
-        members[f"lq.{item['variant']}.png"] = encode_png(lq, settings["png_compression"],
-                                                          settings["png_strategy"])
+        members[f"lq.{item['variant']}.png"] = encode_png(
+            lq, settings["png_compression"], settings["png_strategy"], settings["png_filter"],
+            settings["png_encoder"])
     members["json"] = {"key": key, "variants": variants}
     rows = [{"key": key, "variant": v["variant"], "kind": v["kind"],
              "params": json.dumps(v["params"], sort_keys=True), "seed": seed, "shard": shard}
@@ -111,8 +113,7 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     started = time.time()
     out = Output(out_root)
     paths = outputs(index)
-    settings = dict(config["degrade"], png_compression=config["patch"]["png_compression"],
-                    png_strategy=config["patch"]["png_strategy"])
+    settings = dict(config["degrade"], **{k: config["patch"][k] for k in PNG_SETTINGS})
     rows, kinds, skipped = [], Counter(), 0
     with out.atomic(paths["tar"]) as fh:
         hashing = HashingWriter(fh)
