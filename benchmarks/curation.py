@@ -122,9 +122,10 @@ def _opencv_encoder(png_filter: str):
 
 
 def _floor_one(data: bytes, cells: list[tuple[int, int]], floor: str) -> int:
-    image = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if floor == "isal":  # irdata's writer takes RGB: decode to RGB, as the build does
-        image = cv2.cvtColor(image, cv2.COLOR_BGR2RGB, dst=image)
+    rgb = floor == "isal"  # irdata's writer takes RGB: libjpeg-turbo writes it directly
+    image = cv2.imdecode(np.frombuffer(data, np.uint8),
+                         cv2.IMREAD_COLOR_RGB if rgb else cv2.IMREAD_COLOR)
+    if rgb:
         encode = write_png
     else:
         encode = _opencv_encoder(floor.split()[1])
@@ -163,7 +164,9 @@ def main() -> None:
     parser.add_argument("folder")
     parser.add_argument("--workers", type=int, default=2)
     parser.add_argument("--repeat", type=int, default=3)
-    parser.add_argument("--per-partition", type=int, default=10)
+    parser.add_argument("--per-partition", type=int, default=2,
+                        help="images per partition (default 2: 2 workers get 5 partitions "
+                             "each of 20 photos, as a large build gives each worker many)")
     parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
     parser.add_argument("--naive-images", type=int, default=None,
                         help="photos for the naive loop (default: all)")

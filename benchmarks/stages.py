@@ -7,7 +7,8 @@ decoded and inspected). One thread, median of repeated runs:
 - per photo: full decode (irdata's rule), quality figures + pHash/dHash at the
   working resolution, the whole inspection;
 - per 512x512 patch: flat detection, PNG encode (irdata's default, ISA-L; and
-  OpenCV level 1 RLE "up"), sha256, every degradation kind at its default ranges (degrade_cost.measure);
+  OpenCV level 1 RLE "up"), sha256, every degradation kind at its default
+  ranges (degrade_cost.measure);
 - loader samples/s per worker from `--shards` (benchmarks/loader.py), if given;
 - DyNet-S / DyNet-L forward+backward ms per iteration, batch 2, 128x128
   (benchmarks/model_speed.py), on CUDA when available, else the CPU.

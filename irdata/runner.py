@@ -58,9 +58,11 @@ def connect(workers: int | None = None, scheduler: str | None = None,
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
         with client:
+            client.run(tuning.warm_up)
             yield client
         return
     with _local_cluster(workers, shape) as cluster, Client(cluster) as client:
+        client.run(tuning.warm_up)
         yield client
 
 

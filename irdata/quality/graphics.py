@@ -15,9 +15,10 @@ dominant colour but no exactly flat blocks.
 
 from __future__ import annotations
 
+import cv2
 import numpy as np
 
-from irdata.quality.working import block_tiles, packed_rgb
+from irdata.quality.working import packed_rgb
 
 BLOCK = 8
 PALETTE = 8
@@ -26,19 +27,18 @@ BITS = 5
 
 def flat_share(rgb: np.ndarray) -> float:
     """Share of whole 8x8 blocks that hold a single RGB colour."""
-    tiles = block_tiles(packed_rgb(rgb), BLOCK)
-    if tiles.size == 0:
+    packed = packed_rgb(rgb)
+    rows, cols = packed.shape[0] // BLOCK, packed.shape[1] // BLOCK
+    if rows == 0 or cols == 0:
         return 0.0
-    return float((tiles.min(axis=2) == tiles.max(axis=2)).mean())
+    blocks = packed[:rows * BLOCK, :cols * BLOCK].reshape(rows, BLOCK, cols, BLOCK)
+    return float((blocks == blocks[:, :1, :, :1]).all(axis=(1, 3)).mean())
 
 
 def palette_share(rgb: np.ndarray) -> float:
     """Share of pixels in the PALETTE most frequent 5-bit-per-channel colours."""
-    q = np.right_shift(rgb, 8 - BITS)
-    index = q[..., 0].astype(np.int32)
-    index <<= 2 * BITS
-    index += q[..., 1].astype(np.int32) << BITS
-    index += q[..., 2]
-    counts = np.bincount(index.ravel(), minlength=1 << (3 * BITS))
+    bins = 1 << BITS  # a histogram bin of width 2^(8 - BITS) is the top BITS bits
+    counts = cv2.calcHist([np.ascontiguousarray(rgb)], [0, 1, 2], None, [bins] * 3,
+                          [0, 256] * 3).ravel()
     top = np.partition(counts, counts.size - PALETTE)[-PALETTE:]
-    return float(top.sum() / index.size)
+    return float(top.sum()) / (rgb.shape[0] * rgb.shape[1])

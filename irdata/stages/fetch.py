@@ -195,10 +195,13 @@ def _work(items: list[SourceItem], config: dict):
         fetcher.close()
 
 
-def write_cells_table(out: Output, rel: str, rows: list[dict], settings: dict) -> None:
-    """Cell rows, tagged with the `patch` settings they were cut with."""
+def write_cells_table(out: Output, rel: str, rows: list[dict], settings: dict,
+                      shard: dict | None = None) -> None:
+    """Cell rows, tagged with the `patch` settings they were cut with and the cells
+    tar's samples, bytes and sha256 (`shard`; the patch stage may adopt the tar)."""
     table = pa.Table.from_pylist(rows, schema=cells_mod.SCHEMA)
-    table = table.replace_schema_metadata({"irdata.patch": json.dumps(settings, sort_keys=True)})
+    table = table.replace_schema_metadata({"irdata.patch": json.dumps(settings, sort_keys=True),
+                                           "irdata.cells_shard": json.dumps(shard)})
     with out.atomic(rel) as fh:
         pq.write_table(table, fh)
 
@@ -215,7 +218,9 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
           closing(_work(items, config)) as results):
         hashing = HashingWriter(fh)
         writer = ShardWriter(hashing)
-        cutter = cells_mod.CellWriter(ShardWriter(cells_fh), None, config["patch"]["size"])
+        cells_hashing = HashingWriter(cells_fh)
+        cutter = cells_mod.CellWriter(ShardWriter(cells_hashing), None,
+                                      config["patch"]["size"])
         for item, download, inspection, cells in results:
             row = _row(item, download, inspection, index)
             rows.append(row)
@@ -231,7 +236,9 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
         cutter.writer.close()
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
-    write_cells_table(out, paths["cells_parquet"], cutter.rows, config["patch"])
+    cells_shard = {"samples": cutter.writer.samples, "bytes": cells_hashing.size,
+                   "sha256": cells_hashing.hexdigest()}
+    write_cells_table(out, paths["cells_parquet"], cutter.rows, config["patch"], cells_shard)
     shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
              "sha256": hashing.hexdigest()}
     stats = {"stage": STAGE, "partition": index, "items": len(items), "status": dict(counts),

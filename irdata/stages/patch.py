@@ -71,16 +71,20 @@ def _cells_table(out: Output, index: int, settings: dict) -> pa.Table | None:
     return table if json.loads(cut_with) == settings else None
 
 
-def _keep_cells(out: Output, index: int, table: pa.Table, wanted: dict,
-                cutter: CellWriter) -> Counter:
-    """Copy the cells of wanted images: their rows, then their samples, unchanged."""
-    images: Counter = Counter()
+def _keep_rows(table: pa.Table, wanted: dict, cutter: CellWriter) -> Counter:
+    """The cell rows of wanted images, tagged with the patch shard."""
     for row in table.to_pylist():
         if row["image_id"] in wanted:
             row["shard"] = cutter.shard if row["kept"] else None
             cutter.rows.append(row)
             cutter.counts["kept" if row["kept"] else "dropped"] += 1
-    images["cut"] = len({row["image_id"] for row in cutter.rows})
+    return Counter(cut=len({row["image_id"] for row in cutter.rows}))
+
+
+def _keep_cells(out: Output, index: int, table: pa.Table, wanted: dict,
+                cutter: CellWriter) -> Counter:
+    """Copy the cells of wanted images: their rows, then their samples, unchanged."""
+    images = _keep_rows(table, wanted, cutter)
     sample: dict[str, bytes] = {}
     for name, data in _members(out, fetch.outputs(index)["cells_tar"]):
         key, _, ext = name.partition(".")
@@ -90,6 +94,20 @@ def _keep_cells(out: Output, index: int, table: pa.Table, wanted: dict,
                 cutter.writer.add(key, sample)
                 sample = {}
     return images
+
+
+def _adopt_cells(out: Output, index: int, table: pa.Table, wanted: dict,
+                 cutter: CellWriter) -> tuple[Counter, dict] | None:
+    """When every image of the cells table is wanted (no duplicate among them), the
+    cells tar is already the patch shard, byte for byte: move it into place (no
+    copy) and take its rows. None when some cells must be left out."""
+    shard = json.loads((table.schema.metadata or {}).get(b"irdata.cells_shard", b"null"))
+    if shard is None or not set(table.column("image_id").to_pylist()) <= wanted.keys():
+        return None
+    images = _keep_rows(table, wanted, cutter)
+    out.makedirs(FOLDER)
+    out.fs.mv(out.path(fetch.outputs(index)["cells_tar"]), out.path(cutter.shard))
+    return images, shard
 
 
 # -- cutting the raw images again --------------------------------------------------------
@@ -135,6 +153,23 @@ def _remove_cells(out: Output, index: int) -> None:
             out.fs.rm(out.path(rel))
 
 
+def _write_shard(out: Output, index: int, table: pa.Table | None, wanted: dict,
+                 cutter: CellWriter, config: dict) -> tuple[Counter, dict, dict]:
+    """The patch shard written afresh: wanted cells copied, or cut again."""
+    failed: dict[str, str] = {}
+    with out.atomic(cutter.shard) as fh:
+        hashing = HashingWriter(fh)
+        cutter.writer = ShardWriter(hashing)
+        if table is not None:
+            images = _keep_cells(out, index, table, wanted, cutter)
+        else:
+            images, failed = _cut_again(out, index, wanted, cutter, config)
+        cutter.writer.close()
+    found = {"samples": cutter.writer.samples, "bytes": hashing.size,
+             "sha256": hashing.hexdigest()}
+    return images, failed, found
+
+
 def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Patch rows and samples for every unique usable image of one raw shard."""
     started = time.time()
@@ -142,26 +177,24 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     paths = outputs(index)
     wanted, duplicates = _usable_rows(out, index, dedupe.read_duplicates(out))
     table = _cells_table(out, index, config["patch"])
-    failed: dict[str, str] = {}
-    with out.atomic(paths["tar"]) as fh:
-        hashing = HashingWriter(fh)
-        writer = ShardWriter(hashing)
-        cutter = CellWriter(writer, paths["tar"], config["patch"]["size"])
-        if table is not None:
-            images = _keep_cells(out, index, table, wanted, cutter)
-        else:
-            images, failed = _cut_again(out, index, wanted, cutter, config)
-        writer.close()
+    cutter = CellWriter(None, paths["tar"], config["patch"]["size"])
+    adopted = None if table is None else _adopt_cells(out, index, table, wanted, cutter)
+    if adopted:
+        images, found = adopted
+        failed: dict[str, str] = {}
+    else:
+        images, failed, found = _write_shard(out, index, table, wanted, cutter, config)
     images["duplicate"] = duplicates
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(cutter.rows, schema=SCHEMA), fh)
-    shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
-             "sha256": hashing.hexdigest()}
+    shard = {"path": paths["tar"], "samples": found["samples"], "bytes": found["bytes"],
+             "sha256": found["sha256"]}
     flat = cutter.counts.get("dropped", 0)
     stats = {"stage": STAGE, "partition": index, "items": len(cutter.rows),
              "status": dict(cutter.counts), "reasons": {"dropped:flat": flat} if flat else {},
              "images": dict(images), "failed_images": failed, "shard": shard,
-             "samples": writer.samples, "from_cells": table is not None,
+             "samples": shard["samples"], "from_cells": table is not None,
+             "cells_adopted": bool(adopted),
              "seconds": round(time.time() - started, 3)}
     out.write_json(paths["stats"], stats)
     out.write_json(paths["done"], {"partition": index, "shard": shard})
