@@ -3,8 +3,9 @@
     python benchmarks/dedupe_scale.py [--sizes 10000,100000,1000000,2000000]
 
 Per size: seconds of the pHash candidate search alone and of the whole
-`find_duplicates` (one core), peak traced memory above the inputs
-(tracemalloc), growth against the previous size, and the share of planted
+`find_duplicates` (one core, untraced), microseconds per image, peak traced
+memory above the inputs (tracemalloc, in a second run), growth against the
+previous size and its exponent (1.0 = linear), and the share of planted
 duplicates found. Then the false-merge count on 1M distinct random hashes:
 pHash pairs within phash_distance before and after dHash confirmation.
 Appends one row per measurement to BENCHMARKS.md.
@@ -86,10 +87,11 @@ def measure(n: int, pd: int, dd: int) -> dict:
     started = time.perf_counter()
     candidate_pairs(p, pd)
     search = time.perf_counter() - started
-    tracemalloc.start()
     started = time.perf_counter()
     table = find_duplicates(**columns, phash_distance=pd, dhash_distance=dd)
     seconds = time.perf_counter() - started
+    tracemalloc.start()  # a second run for memory: tracing slows the first down ~20%
+    find_duplicates(**columns, phash_distance=pd, dhash_distance=dd)
     peak = tracemalloc.get_traced_memory()[1]
     tracemalloc.stop()
     return {"n": n, "search_s": search, "total_s": seconds, "peak_mb": peak / 2**20,
@@ -109,18 +111,22 @@ def false_merges(n: int, pd: int, dd: int) -> dict:
 
 
 def _print_sizes(runs: list[dict]) -> None:
-    print(f"{'images':>9} {'search s':>9} {'total s':>8} {'peak MiB':>9} {'growth':>7} "
-          f"{'found':>14} {'rows':>7}")
+    print(f"{'images':>9} {'search s':>9} {'total s':>8} {'us/image':>9} {'peak MiB':>9} "
+          f"{'growth':>7} {'exponent':>9} {'found':>14} {'rows':>7}")
     for k, run in enumerate(runs):
         growth = run["total_s"] / runs[k - 1]["total_s"] if k else float("nan")
         run["growth"] = growth
+        run["exponent"] = (np.log(growth) / np.log(run["n"] / runs[k - 1]["n"]) if k
+                           else float("nan"))
         print(f"{run['n']:>9} {run['search_s']:>9.2f} {run['total_s']:>8.2f} "
-              f"{run['peak_mb']:>9.0f} {growth:>7.2f} "
-              f"{run['found']:>6}/{run['planted']:<7} {run['rows']:>7}")
+              f"{run['total_s'] / run['n'] * 1e6:>9.1f} {run['peak_mb']:>9.0f} {growth:>7.2f} "
+              f"{run['exponent']:>9.2f} {run['found']:>6}/{run['planted']:<7} {run['rows']:>7}")
 
 
 def _growth(run: dict) -> str:
-    return "first size" if np.isnan(run["growth"]) else f"growth x{run['growth']:.2f}"
+    if np.isnan(run["growth"]):
+        return "first size"
+    return f"growth x{run['growth']:.2f} (exponent {run['exponent']:.2f})"
 
 
 def main() -> None:
@@ -143,7 +149,8 @@ def main() -> None:
     for run in runs:
         print(append_result(
             "dedupe_scale", f"{run['n']} synthetic hashes, 2% near + 1% exact copies", setup,
-            f"search {run['search_s']:.2f} s, find_duplicates {run['total_s']:.2f} s, "
+            f"search {run['search_s']:.2f} s, find_duplicates {run['total_s']:.2f} s "
+            f"({run['total_s'] / run['n'] * 1e6:.1f} us/image), "
             f"peak {run['peak_mb']:.0f} MiB, {_growth(run)}, "
             f"planted found {run['found']}/{run['planted']}"))
     print(append_result(

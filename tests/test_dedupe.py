@@ -95,6 +95,22 @@ def test_every_band_count_is_exact(monkeypatch, bands, radius):
     assert as_set(pairs_within(hashes, radius)) == as_set(brute_force(hashes, radius))
 
 
+def test_crowded_buckets_are_exact(monkeypatch):
+    """Hashes that share a whole band (buckets of hundreds, far deeper than the
+    passes that check one member each) still give brute force's pairs."""
+    rng = np.random.default_rng(11)
+    low = rng.integers(0, 4, 1500, dtype=np.uint64)  # 4 values in the first band
+    hashes = low | (rng.integers(0, 2**42, 1500, dtype=np.uint64) << np.uint64(22))
+    for k in range(0, 200, 2):  # near copies at distance 1..8, in the upper bits
+        hashes[k + 1] = flip(hashes[k], rng.choice(np.arange(22, 64), k % 8 + 1,
+                                                   replace=False))
+    hashes = np.unique(hashes)
+    monkeypatch.setattr(search, "choose_bands", lambda n, r: 3)
+    found, expected = pairs_within(hashes, 8), brute_force(hashes, 8)
+    assert len(expected) >= 100
+    assert as_set(found) == as_set(expected) and len(found) == len(expected)
+
+
 def test_identical_hashes_do_not_blow_up():
     rng = np.random.default_rng(3)
     hashes = rng.integers(0, 2**64 - 1, 10_200, dtype=np.uint64, endpoint=True)

@@ -17,6 +17,7 @@ import numpy as np
 
 MAX_BAND_BITS = 22  # a bucket table has 2^bits entries (4M x 8 bytes x 2 at most)
 GROUP_CAP = 64  # grouped_pairs expands groups of equal values up to this size
+PASSES = 4  # bucket members checked one pass each before the rest is expanded
 
 
 def hex_to_u64(hexes) -> np.ndarray:
@@ -88,8 +89,8 @@ class _Band:
         self.order = np.argsort(keys, kind="stable").astype(np.int64)
         self.keys, self.values = keys[self.order], values[self.order]
         counts = np.bincount(self.keys, minlength=1 << bits)
-        self.counts = counts.astype(np.int32)
-        self.starts = (np.cumsum(counts) - counts).astype(np.int32)
+        # bucket v holds positions bounds[v] .. bounds[v + 1] - 1
+        self.bounds = np.concatenate([[0], np.cumsum(counts)]).astype(np.int32)
 
     def queries(self, top_bit: int) -> np.ndarray:
         """Positions whose band value has `top_bit` clear (-1: all positions).
@@ -98,21 +99,40 @@ class _Band:
             return np.arange(len(self.keys), dtype=np.int32)
         return np.flatnonzero((self.keys & (1 << top_bit)) == 0).astype(np.int32)
 
-    def probe(self, where: np.ndarray, mask: int, radius: int) -> np.ndarray:
+    def probe(self, where: np.ndarray, keys: np.ndarray, values: np.ndarray, mask: int,
+              radius: int) -> np.ndarray:
         """Original index pairs (i, j), i != j, within `radius`, where band(j) =
-        band(i) ^ mask and i is at one of the positions `where`."""
-        wanted = self.keys[where] ^ mask
-        counts = self.counts[wanted]
-        hit = np.flatnonzero(counts)
-        counts = counts[hit]
-        ends = np.cumsum(counts, dtype=np.int64)
-        base = self.starts[wanted[hit]] - (ends - counts)  # position = base + running index
-        pi = np.repeat(where[hit], counts)
-        pj = np.repeat(base, counts) + np.arange(ends[-1] if len(ends) else 0)
+        band(i) ^ mask and i is at one of the positions `where` (band values `keys`,
+        hashes `values`). Most buckets hold a hash or two: the k-th member of every
+        probed bucket is checked in one pass per k (no pair list is built); what is
+        left after PASSES passes (crowded buckets) is expanded into pairs at once."""
+        wanted = keys ^ np.int32(mask)
+        first, end = self.bounds[wanted], self.bounds[wanted + 1]
+        hit = np.flatnonzero(end > first)
+        first, end, qi, qv = first[hit], end[hit], where[hit], values[hit]
+        found = [np.empty((0, 2), dtype=np.int64)]
+        for _ in range(PASSES):
+            if not len(first):
+                break
+            found.append(self._near(qi, qv, first, mask, radius))
+            first += 1
+            more = np.flatnonzero(first < end)
+            first, end, qi, qv = first[more], end[more], qi[more], qv[more]
+        if len(first):
+            counts = end - first
+            starts = np.repeat(first - (np.cumsum(counts) - counts), counts)
+            pj = (starts + np.arange(counts.sum())).astype(np.int32)
+            found.append(self._near(np.repeat(qi, counts), np.repeat(qv, counts), pj, mask,
+                                    radius))
+        return np.concatenate(found)
+
+    def _near(self, qi: np.ndarray, qv: np.ndarray, pj: np.ndarray, mask: int,
+              radius: int) -> np.ndarray:
+        """The pairs (query position qi with hash qv, position pj) within `radius`."""
+        near = popcount(qv ^ self.values[pj]) <= radius
         if mask == 0:  # both in one bucket: each pair once, never with itself
-            pi, pj = pi[pi < pj], pj[pi < pj]
-        near = popcount(self.values[pi] ^ self.values[pj]) <= radius
-        return np.stack([self.order[pi[near]], self.order[pj[near]]], axis=1)
+            near &= qi < pj
+        return np.stack([self.order[qi[near]], self.order[pj[near]]], axis=1)
 
 
 def _band_pairs(values: np.ndarray, shift: int, bits: int, band_radius: int,
@@ -123,7 +143,8 @@ def _band_pairs(values: np.ndarray, shift: int, bits: int, band_radius: int,
         if mask.bit_length() - 1 != top:
             top = mask.bit_length() - 1
             where = band.queries(top)
-        found.append(band.probe(where, mask, radius))
+            keys, hashes = band.keys[where], band.values[where]
+        found.append(band.probe(where, keys, hashes, mask, radius))
     return found
 
 
