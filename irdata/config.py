@@ -103,7 +103,8 @@ PATCH = _section(
                          "neighbour difference of half-resolution luminance) is below this", 0),
     max_flat_fraction=Field("float", 0.5, "patches with a larger flat fraction are dropped", 0),
     png_encoder=Field("str", "isal", "PNG encoder for stored patches: isal (ISA-L deflate, "
-                      "~3.5x faster, ~8% larger) or opencv (libpng + zlib)",
+                      "~4x faster than opencv's level 1 + RLE and ~9% smaller) or opencv "
+                      "(libpng + zlib)",
                       choices=("isal", "opencv")),
     png_compression=Field("int", 1, "PNG compression level for stored patches: 0-3 with "
                           "isal, zlib's 0-9 with opencv", 0),

@@ -4,8 +4,9 @@ Pure: an HxWx3 uint8 RGB array in, standard PNG bytes out (IHDR, one IDAT, IEND;
 any PNG reader decodes them). The row filter is applied with numpy and the
 filtered rows are compressed by ISA-L (`isal.isal_zlib`, levels 0-3), which
 deflates ~4x faster than zlib's level 1 with its RLE strategy, the fastest zlib
-setting measured here (benchmarks/png_settings.py): ~3 ms against ~11 ms per
-512x512 patch, for ~8% larger files. ISA-L releases the GIL while it compresses.
+setting measured here (benchmarks/png_settings.py): 2-3 ms against ~10 ms per
+512x512 patch, and its files are ~9% smaller (RLE matches only runs). ISA-L
+releases the GIL while it compresses.
 """
 
 from __future__ import annotations
