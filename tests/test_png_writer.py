@@ -77,3 +77,13 @@ def test_rejects_unknown_levels_filters_and_encoders():
         write_png(rgb, row_filter="paeth")
     with pytest.raises(ValueError, match="unknown PNG encoder"):
         encode_png(rgb, encoder="zopfli")
+
+
+def test_stored_patches_decode_back_to_rgb_and_junk_is_refused():
+    from irdata.imaging.decode import decode_png
+
+    rgb = _photo_like(64, 80, seed=9)
+    for encoder in ("isal", "opencv"):
+        assert np.array_equal(decode_png(encode_png(rgb, encoder=encoder)), rgb)
+    with pytest.raises(ValueError, match="not a decodable PNG"):
+        decode_png(b"\x89PNG\r\n\x1a\n truncated")

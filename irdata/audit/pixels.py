@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import tarfile
 
-import cv2
 import numpy as np
 
 from irdata.imaging.decode import decode_rgb
@@ -24,14 +23,6 @@ def read_members(out: Output, shard: str, names: set[str]) -> dict[str, bytes]:
                 if len(found) == len(names):
                     break
     return found
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """HxWx3 uint8 RGB of stored PNG bytes."""
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("not a decodable PNG")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def source_images(out: Output, images: list[dict]) -> dict[str, np.ndarray]:

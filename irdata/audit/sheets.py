@@ -12,6 +12,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 
 from irdata.audit import pixels
+from irdata.imaging.decode import decode_png
 
 THUMB = 160  # thumbnail side, pixels
 KEPT, FLAT, CLUSTERS, PAIRED = 24, 12, 3, 4  # how many of each a sheet shows
@@ -63,7 +64,7 @@ def image_rows(images: pa.Table, ids) -> dict[str, dict]:
 def kept_sheet(out, patches: pa.Table) -> str:
     chosen = pick(patches, patches["kept"], KEPT)
     stored = pixels.stored_patches(out, chosen)
-    tiles = [tile(pixels.decode_png(stored[p["key"]]), f"flat {p['flat_fraction']:.2f}",
+    tiles = [tile(decode_png(stored[p["key"]]), f"flat {p['flat_fraction']:.2f}",
                   p["key"]) for p in chosen if p["key"] in stored]
     return sheet(tiles, "no kept patches")
 
@@ -127,6 +128,6 @@ def paired_sheets(out, degradations: pa.Table) -> str:
         labelled = [("gt", f"{key}.gt.png", key)] + [
             (f"lq.{v['variant']} {v['kind']}", f"{key}.lq.{v['variant']}.png", v["params"])
             for v in variants]
-        rows.append(sheet([tile(pixels.decode_png(found[name]), caption, tooltip)
+        rows.append(sheet([tile(decode_png(found[name]), caption, tooltip)
                            for caption, name, tooltip in labelled if name in found], ""))
     return "".join(rows)

@@ -192,3 +192,14 @@ def decode_rgb(data: bytes, fmt: str) -> np.ndarray:
     img = open_header(data, fmt)
     rgb = pixels_of(data, img, fmt)
     return orient(rgb, exif_orientation(img))
+
+
+def decode_png(data: bytes) -> np.ndarray:
+    """HxWx3 uint8 RGB of a stored patch PNG (8-bit RGB, as the build writes them);
+    ValueError when OpenCV cannot decode the bytes."""
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), _RGB_DECODE or cv2.IMREAD_COLOR)
+    if decoded is None:
+        raise ValueError("not a decodable PNG")
+    if _RGB_DECODE is None:
+        return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB, dst=decoded)
+    return decoded

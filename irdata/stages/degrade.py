@@ -14,12 +14,12 @@ import tarfile
 import time
 from collections import Counter
 
-import cv2
 import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata import degrade as lib
+from irdata.imaging.decode import decode_png
 from irdata.imaging.encode import encode_png
 from irdata.keys import partition_name
 from irdata.shards import HashingWriter, ShardWriter
@@ -56,11 +56,6 @@ def _clean_patches(out: Output, index: int):
                     yield key, tar.extractfile(member).read()
 
 
-def _decode_png(data: bytes) -> np.ndarray:
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
-
-
 def _draw(settings: dict, rng) -> tuple[str, dict]:
     if settings.get("policy") is not None:  # e.g. dynet_pretrain: may leave it unchanged
         steps = lib.policy_sample(rng, settings["policy"])
@@ -93,7 +88,7 @@ def selected(settings: dict, seed: int, key: str) -> bool:
 
 
 def _degrade_one(key: str, png: bytes, settings: dict, seed: int, shard: str):
-    gt = lib.to_float(_decode_png(png))
+    gt = lib.to_float(decode_png(png))
     variants = plan_variants(settings, seed, key)
     members: dict[str, bytes | dict] = {"gt.png": png}
     for item in variants:

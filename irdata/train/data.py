@@ -14,20 +14,12 @@ from __future__ import annotations
 
 import json
 
-import cv2
 import numpy as np
 
 from irdata import degrade
+from irdata.imaging.decode import decode_png
 
 FLIP_ROTATE_MODES = 8
-
-
-def decode_png(data: bytes) -> np.ndarray:
-    """PNG bytes -> HxWx3 uint8 RGB."""
-    bgr = cv2.imdecode(np.frombuffer(data, np.uint8), cv2.IMREAD_COLOR)
-    if bgr is None:
-        raise ValueError("not a decodable PNG")
-    return cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
 
 
 def random_crop(rng: np.random.Generator, images: list[np.ndarray], size: int

@@ -12,8 +12,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from irdata import cli
-from irdata.audit.pixels import decode_png
-from irdata.imaging.decode import decode_rgb
+from irdata.imaging.decode import decode_png, decode_rgb
 from irdata.patching.flat import flat_fraction
 
 ROOT = Path(__file__).resolve().parents[2]
