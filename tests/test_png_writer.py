@@ -87,3 +87,12 @@ def test_stored_patches_decode_back_to_rgb_and_junk_is_refused():
         assert np.array_equal(decode_png(encode_png(rgb, encoder=encoder)), rgb)
     with pytest.raises(ValueError, match="not a decodable PNG"):
         decode_png(b"\x89PNG\r\n\x1a\n truncated")
+
+
+def test_a_missing_isal_package_is_named_with_the_way_out(monkeypatch):
+    from irdata.imaging import png_writer
+
+    monkeypatch.setattr(png_writer, "isal_zlib", None)
+    with pytest.raises(RuntimeError, match="png_encoder: opencv"):
+        encode_png(np.zeros((4, 4, 3), np.uint8))
+    assert encode_png(np.zeros((4, 4, 3), np.uint8), encoder="opencv")[:4] == b"\x89PNG"

@@ -14,7 +14,11 @@ from __future__ import annotations
 import struct
 
 import numpy as np
-from isal import isal_zlib
+
+try:
+    from isal import isal_zlib
+except ImportError:  # a broken install: say what to do when a PNG is asked for
+    isal_zlib = None
 
 SIGNATURE = b"\x89PNG\r\n\x1a\n"
 FILTERS = {"none": 0, "sub": 1, "up": 2}  # PNG filter type bytes
@@ -45,6 +49,9 @@ def filtered_rows(rgb: np.ndarray, row_filter: str = "up") -> np.ndarray:
 
 def write_png(rgb: np.ndarray, level: int = 1, row_filter: str = "up") -> bytes:
     """Lossless PNG bytes of an HxWx3 uint8 RGB array (strided views are fine)."""
+    if isal_zlib is None:
+        raise RuntimeError("patch.png_encoder 'isal' needs the isal package (pip install "
+                           "isal, an irdata dependency), or set patch.png_encoder: opencv")
     if rgb.dtype != np.uint8 or rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"write_png needs HxWx3 uint8, got {rgb.dtype} {rgb.shape}")
     if level not in LEVELS:
