@@ -24,6 +24,7 @@ import cv2
 import numpy as np
 
 from irdata import synth
+from irdata.dedupe.clusters import DHASH_DISTANCE
 from irdata.dedupe.search import hamming, hex_to_u64
 from irdata.imaging import decode
 from irdata.imaging.inspect import inspect_bytes
@@ -148,7 +149,7 @@ def _print(found: dict, pairs: list, pd: int, dd: int) -> None:
     print(f"\nshare caught at phash_distance={pd} by dhash_distance t, and chance merges "
           f"expected among 2M distinct images (normal tail):\n{'t':>3} {heads} "
           f"{'distinct merged':>16} {'at 2M':>8}")
-    for t in sorted({6, 8, 10, 12, 14, dd, 64}):
+    for t in sorted({6, 8, 10, 12, 14, dd, DHASH_DISTANCE, 64}):  # with the default
         cells = " ".join(f"{caught(rows, pd, t):>17.2f}" for rows in found.values())
         chance = tail_at_scale(pairs, pd, t)[1]
         print(f"{t:>3} {cells} {caught(pairs, pd, t):>16.4f} {chance:>8.3g}")
