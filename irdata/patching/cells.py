@@ -18,8 +18,8 @@ import pyarrow as pa
 
 from irdata.imaging.encode import encode_png
 from irdata.keys import patch_key
-from irdata.patching.flat import row_fractions
-from irdata.patching.grid import axis_starts
+from irdata.patching.flat import flat_fraction
+from irdata.patching.grid import grid
 from irdata.shards import ShardWriter
 
 SCHEMA = pa.schema([
@@ -43,19 +43,16 @@ def cut(pixels: np.ndarray, settings: dict) -> list[Cell]:
     fraction of every cell, lossless PNG of every cell not too flat."""
     size = settings["size"]
     height, width = pixels.shape[:2]
-    xs = axis_starts(width, size)
     cells = []
-    for y in axis_starts(height, size) if xs else []:
-        band = pixels[y:y + size, xs[0]:xs[-1] + size]
-        fractions = row_fractions(band, size, settings["flat_block"],
-                                  settings["flat_threshold"])
-        for x, fraction in zip(xs, fractions, strict=True):
-            png = None
-            if fraction <= settings["max_flat_fraction"]:
-                png = encode_png(pixels[y:y + size, x:x + size], settings["png_compression"],
-                                 settings["png_strategy"], settings["png_filter"],
-                                 settings["png_encoder"])
-            cells.append(Cell(y, x, fraction, png))
+    for y, x in grid(width, height, size):
+        view = pixels[y:y + size, x:x + size]
+        fraction = flat_fraction(view, block=settings["flat_block"],
+                                 threshold=settings["flat_threshold"])
+        png = None
+        if fraction <= settings["max_flat_fraction"]:
+            png = encode_png(view, settings["png_compression"], settings["png_strategy"],
+                             settings["png_filter"], settings["png_encoder"])
+        cells.append(Cell(y, x, fraction, png))
     return cells
 
 

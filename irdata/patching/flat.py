@@ -75,21 +75,6 @@ def flat_fraction(rgb: np.ndarray, block: int = DEFAULT_BLOCK,
     return float(np.mean(block_energy(luminance(rgb), block) < threshold))
 
 
-def row_fractions(band: np.ndarray, size: int, block: int = DEFAULT_BLOCK,
-                  threshold: float = DEFAULT_THRESHOLD) -> list[float]:
-    """`flat_fraction` of each `size`-wide cell of a band of cells laid edge to edge
-    (HxWx3, H = size, W a multiple of size), in one pass over the band. Equal to
-    calling `flat_fraction` per cell when `block` divides `size` (each block's
-    energy depends on its own pixels only); else it does exactly that."""
-    count = band.shape[1] // size
-    if size % block:
-        return [flat_fraction(band[:, i * size:(i + 1) * size], block, threshold)
-                for i in range(count)]
-    flat = block_energy(luminance(band[:, :count * size]), block) < threshold
-    per = size // block
-    return [float(np.mean(flat[:, i * per:(i + 1) * per])) for i in range(count)]
-
-
 def is_flat(fraction: float, limit: float = MAX_FLAT_FRACTION) -> bool:
     """True when a patch with this flat fraction is dropped (`flat` reason)."""
     return fraction > limit
