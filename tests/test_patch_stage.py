@@ -202,3 +202,21 @@ def test_patches_cut_again_equal_the_stored_cells(build, tmp_path):
     assert stats["from_cells"] is False
     assert _stage_files(out_c, "patches")["00000.tar"] == _stage_files(out, "patches")[
         "00000.tar"]
+
+
+def test_the_opencv_encoder_stores_the_same_pixels_in_other_bytes(build, tmp_path):
+    """`patch.png_encoder: opencv` (libpng, adaptive filter, zlib level 6): other PNG
+    bytes, the same patches pixel for pixel."""
+    config = validate({"sources": [{"name": "mine", "dir": str(build["photos"]),
+                                    "license": "CC0"}], "images_per_partition": 2,
+                       "patch": {"png_encoder": "opencv", "png_filter": "adaptive",
+                                 "png_compression": 6, "png_strategy": "default"}},
+                      "test", str(tmp_path))
+    build_inline(config, str(tmp_path / "out"))
+    ours = _members(build["out"] / "patches" / "00001.tar")
+    theirs = _members(tmp_path / "out" / "patches" / "00001.tar")
+    pngs = sorted(name for name in ours if name.endswith(".png"))
+    assert pngs and pngs == sorted(name for name in theirs if name.endswith(".png"))
+    for name in pngs:
+        assert ours[name] != theirs[name]
+        assert np.array_equal(decode_rgb(ours[name], "png"), decode_rgb(theirs[name], "png"))
