@@ -2,6 +2,7 @@
 
     python benchmarks/curation.py ../shared/corpus/photos [--workers 2] [--repeat 3]
                                   [--shapes processes threads] [--naive-images N]
+                                  [--per-partition N] [--variants K]
 
 In one run, on the same cores:
 - irdata: DIR's photos served from 127.0.0.1, `irdata build` (fetch -> dedupe ->
@@ -19,7 +20,11 @@ In one run, on the same cores:
   build can be told apart;
 - naive: Pillow open -> crop every top-left-grid cell -> save as PNG with
   Pillow's defaults, one process, what a user would write first.
-Prints the table and the ratios irdata/floor and irdata/naive; appends a row.
+`--variants K` adds K - 1 transposed copies of every photo (distinct images, the
+same content): a larger corpus, to see the steady state that short runs hide.
+Rounds interleave builds and floors (best of `--repeat` each), so both see the
+same state of a shared machine. Prints the table and the ratios irdata/floor and
+irdata/naive; appends a row.
 """
 
 from __future__ import annotations
@@ -159,6 +164,52 @@ def run_naive(folder: str, images: int | None) -> dict:
     return {"patches": count, "seconds": seconds, "per_s": count / seconds}
 
 
+VARIANTS = {"mirrored": Image.Transpose.FLIP_LEFT_RIGHT,
+            "flipped": Image.Transpose.FLIP_TOP_BOTTOM,
+            "turned": Image.Transpose.ROTATE_180}
+
+
+def scaled_folder(folder: str, variants: int, into: str) -> str:
+    """DIR's photos plus `variants` - 1 transposed copies of each (mirrored, flipped,
+    turned 180 degrees; re-encoded as JPEG q95 / PNG): distinct images for dedupe
+    (their pHashes differ by ~half the bits), the same content and sizes, so a
+    larger corpus runs in steady state (partitions amortise their fixed costs)."""
+    from PIL import ImageOps
+
+    os.makedirs(into, exist_ok=True)
+    for name in photo_names(folder):
+        stem, ext = os.path.splitext(name)
+        shutil.copy(os.path.join(folder, name), os.path.join(into, name))
+        with Image.open(os.path.join(folder, name)) as image:
+            upright = ImageOps.exif_transpose(image).convert("RGB")
+        for label, method in list(VARIANTS.items())[:variants - 1]:
+            target = os.path.join(into, f"{stem}__{label}{ext}")
+            fmt = "PNG" if ext.lower() == ".png" else "JPEG"
+            upright.transpose(method).save(target, fmt, **({"quality": 95} if fmt == "JPEG"
+                                                           else {}))
+    return into
+
+
+def _fastest(runs: list[dict]) -> dict:
+    return max(runs, key=lambda r: r["per_s"])
+
+
+def _rounds(args) -> tuple[dict, dict]:
+    """`--repeat` rounds, each one build per shape then every floor, so irdata and the
+    floors see the same state of a shared machine; the best of each."""
+    builds: dict[str, list] = {shape: [] for shape in args.shapes}
+    floors: dict[str, list] = {f: [] for f in FLOORS}
+    for _ in range(args.repeat):
+        for shape in args.shapes:
+            builds[shape].append(run_irdata(args.folder, args.workers, shape,
+                                            args.per_partition))
+        kept = builds[args.shapes[0]][-1]["kept"]  # the same cells every build
+        for floor in FLOORS:
+            floors[floor].append(run_floor(args.folder, kept, args.workers, floor))
+    return ({k: _fastest(v) for k, v in builds.items()},
+            {k: _fastest(v) for k, v in floors.items()})
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folder")
@@ -170,15 +221,27 @@ def main() -> None:
     parser.add_argument("--shapes", nargs="+", choices=SHAPES, default=list(SHAPES))
     parser.add_argument("--naive-images", type=int, default=None,
                         help="photos for the naive loop (default: all)")
+    parser.add_argument("--variants", type=int, default=1, choices=range(1, 5),
+                        help="serve each photo this many times, transposed (1: DIR as it is)")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    builds = {shape: max((run_irdata(args.folder, args.workers, shape, args.per_partition)
-                          for _ in range(args.repeat)), key=lambda r: r["per_s"])
-              for shape in args.shapes}
+    data = os.path.basename(os.path.abspath(args.folder))
+    if args.variants > 1:
+        scratch = tempfile.mkdtemp(prefix="irdata-curation-scaled-")
+        args.folder = scaled_folder(args.folder, args.variants,
+                                    os.path.join(scratch, "photos"))
+        data += f" x{args.variants} (transposed copies)"
+    try:
+        report(args, data)
+    finally:
+        if args.variants > 1:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def report(args, data: str) -> None:
+    """Run the rounds and the naive loop; print the table; append the row."""
+    builds, floors = _rounds(args)
     best = max(builds.values(), key=lambda r: r["per_s"])
-    floors = {f: max((run_floor(args.folder, best["kept"], args.workers, f)
-                      for _ in range(args.repeat)), key=lambda r: r["per_s"])
-              for f in FLOORS}
     naive = run_naive(args.folder, args.naive_images)
     print(f"{'':<28} {'patches':>8} {'seconds':>8} {'patches/s':>10}")
     for shape, run in builds.items():
@@ -204,8 +267,9 @@ def main() -> None:
               + f", irdata/naive {best['per_s'] / naive['per_s']:.1f}; {best['patches']} kept "
               f"patches; worker peak {best['peak_rss_mb']:.0f} MiB")
     if not args.no_record:
-        print(append_result("curation", os.path.basename(os.path.abspath(args.folder)),
-                            f"{args.workers} workers, {machine()}", result))
+        print(append_result("curation", data,
+                            f"{args.workers} workers, {args.per_partition} images per "
+                            f"partition, {machine()}", result))
 
 
 if __name__ == "__main__":
