@@ -27,7 +27,8 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from record import append_result, machine
 
-from irdata.imaging.encode import ISAL_FILTERS, PNG_FILTERS, encode_png
+from irdata.imaging import png_writer
+from irdata.imaging.encode import PNG_FILTERS, encode_png
 
 
 def real_patches(folder: str, count: int, size: int = 512) -> list[np.ndarray]:
@@ -79,7 +80,7 @@ def main() -> None:
                  for name in PNG_FILTERS if name != "adaptive"]
     settings += [(f"isal level {level} {name}",
                   lambda rgb, lv=level, fl=name: encode_png(rgb, lv, filter=fl, encoder="isal"))
-                 for level in (0, 1, 2, 3) for name in ISAL_FILTERS]
+                 for level in png_writer.LEVELS for name in png_writer.FILTERS]
     settings.append(("pillow default", _pillow))
     rows = [(name, *measure(encode, patches)) for name, encode in settings]
     print(f"{len(patches)} real 512x512 patches from {args.folder}")

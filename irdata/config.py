@@ -16,6 +16,7 @@ import yaml
 
 from irdata import __version__
 from irdata.errors import ConfigError
+from irdata.imaging import png_writer
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
@@ -278,12 +279,12 @@ def _check_patch(patch: dict, where: str) -> None:
         raise ConfigError(where, f"'patch.flat_block' ({patch['flat_block']}) must not exceed "
                                  f"'patch.size' ({patch['size']})")
     isal = patch["png_encoder"] == "isal"
-    most = 3 if isal else 9
+    most = max(png_writer.LEVELS) if isal else 9
     if patch["png_compression"] > most:
         raise ConfigError(where, f"'patch.png_compression' must be 0-{most} with "
                                  f"png_encoder {patch['png_encoder']}, "
                                  f"got {patch['png_compression']}")
-    if isal and patch["png_filter"] not in ("up", "sub", "none"):
+    if isal and patch["png_filter"] not in png_writer.FILTERS:
         raise ConfigError(where, f"'patch.png_filter' {patch['png_filter']!r} needs "
                                  f"png_encoder opencv (isal writes up, sub or none)")
 

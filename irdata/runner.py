@@ -58,11 +58,9 @@ def connect(workers: int | None = None, scheduler: str | None = None,
         except (OSError, TimeoutError) as exc:
             raise UsageError(f"cannot reach Dask scheduler {scheduler}: {exc}") from None
         with client:
-            client.run(tuning.warm_up)
             yield client
         return
     with _local_cluster(workers, shape) as cluster, Client(cluster) as client:
-        client.run(tuning.warm_up)
         yield client
 
 
@@ -200,6 +198,7 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
     with build_lock(out):
         plan, run = _prepare(config, out, stages, argv, quiet)
         with connect(workers, scheduler, shape) as client:
+            client.run(tuning.warm_up)  # imports once per worker, not in the first tasks
             results, errors = _run_stages(client, config, out, stages, plan, run, quiet)
         # Temp files of workers killed mid-write: their tasks were rerun elsewhere.
         out.remove_temps("")

@@ -162,7 +162,16 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
 # libjpeg-turbo writes RGB itself where OpenCV can ask it to (>= 4.10): ~25 ms less
 # per 12 MP photo than decoding to BGR and converting; the pixels are the same.
 _RGB_DECODE = getattr(cv2, "IMREAD_COLOR_RGB", None)
-_OPENCV_JPEG = (_RGB_DECODE or cv2.IMREAD_COLOR) | cv2.IMREAD_IGNORE_ORIENTATION
+
+
+def _imdecode_rgb(data: bytes, flags: int = 0) -> np.ndarray | None:
+    """cv2.imdecode to HxWx3 RGB (libjpeg-turbo / libpng write RGB where OpenCV can
+    ask for it, else BGR converted in place); None where OpenCV cannot decode."""
+    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), (_RGB_DECODE or cv2.IMREAD_COLOR)
+                           | flags)
+    if decoded is None or _RGB_DECODE is not None:
+        return decoded
+    return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB, dst=decoded)
 
 
 def opencv_jpeg(data: bytes, img: Image.Image, fmt: str) -> np.ndarray | None:
@@ -170,11 +179,9 @@ def opencv_jpeg(data: bytes, img: Image.Image, fmt: str) -> np.ndarray | None:
     file is of another kind or OpenCV refuses it (truncated, corrupt)."""
     if fmt != "jpeg" or img.mode not in ("RGB", "L"):
         return None
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), _OPENCV_JPEG)
+    decoded = _imdecode_rgb(data, cv2.IMREAD_IGNORE_ORIENTATION)
     if decoded is None or decoded.shape[:2] != (img.size[1], img.size[0]):
         return None
-    if _RGB_DECODE is None:
-        return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB, dst=decoded)
     return decoded
 
 
@@ -197,9 +204,7 @@ def decode_rgb(data: bytes, fmt: str) -> np.ndarray:
 def decode_png(data: bytes) -> np.ndarray:
     """HxWx3 uint8 RGB of a stored patch PNG (8-bit RGB, as the build writes them);
     ValueError when OpenCV cannot decode the bytes."""
-    decoded = cv2.imdecode(np.frombuffer(data, np.uint8), _RGB_DECODE or cv2.IMREAD_COLOR)
+    decoded = _imdecode_rgb(data)
     if decoded is None:
         raise ValueError("not a decodable PNG")
-    if _RGB_DECODE is None:
-        return cv2.cvtColor(decoded, cv2.COLOR_BGR2RGB, dst=decoded)
     return decoded

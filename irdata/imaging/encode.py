@@ -22,9 +22,6 @@ PNG_FILTERS = {"adaptive": cv2.IMWRITE_PNG_ALL_FILTERS, "fast": cv2.IMWRITE_PNG_
 
 
 ENCODERS = ("isal", "opencv")
-# What the ISA-L writer takes: levels 0-3, fixed row filters; strategy is zlib's only.
-ISAL_FILTERS = tuple(png_writer.FILTERS)
-ISAL_MAX_LEVEL = max(png_writer.LEVELS)
 
 
 def encode_png(rgb: np.ndarray, compression: int = 1, strategy: str = "rle",

@@ -196,7 +196,7 @@ def _work(items: list[SourceItem], config: dict):
 
 
 def write_cells_table(out: Output, rel: str, rows: list[dict], settings: dict,
-                      shard: dict | None = None) -> None:
+                      shard: dict) -> None:
     """Cell rows, tagged with the `patch` settings they were cut with and the cells
     tar's samples, bytes and sha256 (`shard`; the patch stage may adopt the tar)."""
     table = pa.Table.from_pylist(rows, schema=cells_mod.SCHEMA)

@@ -187,8 +187,7 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     images["duplicate"] = duplicates
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(cutter.rows, schema=SCHEMA), fh)
-    shard = {"path": paths["tar"], "samples": found["samples"], "bytes": found["bytes"],
-             "sha256": found["sha256"]}
+    shard = {"path": paths["tar"], **found}
     flat = cutter.counts.get("dropped", 0)
     stats = {"stage": STAGE, "partition": index, "items": len(cutter.rows),
              "status": dict(cutter.counts), "reasons": {"dropped:flat": flat} if flat else {},
