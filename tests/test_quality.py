@@ -104,6 +104,18 @@ def test_working_resolution_is_fixed_and_never_enlarges():
     assert working.to_working(small) is small
 
 
+def test_successive_halvings_match_the_box_average_within_one_level():
+    rng = np.random.default_rng(5)
+    pixels = rng.integers(0, 256, (4003, 6001, 3), dtype=np.uint8)
+    quarter = working.halve(working.halve(pixels))
+    assert quarter.shape == (1000, 1500, 3)  # odd rows / columns dropped, as h // 4
+    box = pixels[:4000, :6000].reshape(1000, 4, 1500, 4, 3).mean(axis=(1, 3))
+    error = quarter - box
+    assert np.abs(error).max() <= 1.0
+    assert 0.0 < error.mean() < 0.3  # OpenCV rounds half up at each halving
+    assert working.to_working(pixels).shape == (640, 960, 3)
+
+
 def test_jpeg_draft_reaches_at_least_the_working_resolution():
     data = encode(procedural_image(1, 3200, 2400), "jpg", 92)
     img = Image.open(io.BytesIO(data))

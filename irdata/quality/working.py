@@ -3,9 +3,9 @@
 Figures are computed on the image scaled (never enlarged) so that its long side
 is WORK_SIDE pixels, so a figure means the same on a 2 MP and a 48 MP source.
 The fully decoded image (decoded once, for inspection and for its patch cells)
-is first box-averaged by the largest factor of 1/2, 1/4, 1/8 still >= the
-working size (the JPEG DCT scale Pillow's `draft` would pick: the figures were
-calibrated on such reduced decodes and the box average reproduces them within
+is first box-averaged (by successive 2x2 halvings) by the largest factor of
+1/2, 1/4, 1/8 still >= the working size (the JPEG DCT scale Pillow's `draft`
+would pick: the figures were calibrated on such reduced decodes and the box average reproduces them within
 ~1%, where a direct INTER_AREA from full size reads up to 47% sharper), then
 INTER_AREA does the rest. 960 keeps the common 4000x3000 (1/4 -> 1000x750) and
 8000x6000 (1/8) photos at a near-1 final resize.
@@ -48,11 +48,18 @@ def to_working(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
     if size == (width, height):
         return rgb
     factor = reduction(width, height, side)
-    if factor > 1:  # an integer INTER_AREA factor is an exact box average (fast path)
-        rows, cols = height // factor, width // factor
-        rgb = cv2.resize(rgb[:rows * factor, :cols * factor], (cols, rows),
-                         interpolation=cv2.INTER_AREA)
+    while factor > 1:
+        rgb, factor = halve(rgb), factor // 2
     return cv2.resize(rgb, size, interpolation=cv2.INTER_AREA)
+
+
+def halve(rgb: np.ndarray) -> np.ndarray:
+    """2x2 box average (OpenCV rounding), odd last row / column dropped.
+
+    Two halvings give a 4x4 box average within one level (mean +0.25) in a quarter
+    of the time of OpenCV's general integer INTER_AREA (6.8 vs 24 ms at 12 MP)."""
+    rows, cols = rgb.shape[0] // 2, rgb.shape[1] // 2
+    return cv2.resize(rgb[:rows * 2, :cols * 2], (cols, rows), interpolation=cv2.INTER_AREA)
 
 
 def grey(rgb: np.ndarray) -> np.ndarray:
