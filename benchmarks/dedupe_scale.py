@@ -5,8 +5,9 @@
 Per size: seconds of the pHash candidate search alone and of the whole
 `find_duplicates` (one core, untraced), microseconds per image, peak traced
 memory above the inputs (tracemalloc, in a second run), growth against the
-previous size and its exponent (1.0 = linear), and the share of planted
-duplicates found. Then the false-merge count on 1M distinct random hashes:
+previous size and its exponent (1.0 = linear; the bound of any search that samples
+bits, exact or at a fixed recall, is 1 + log2(64 / (64 - r)): 1.19 at r = 8, see
+BENCHMARKS.md), and the share of planted duplicates found. Then the false-merge count on 1M distinct random hashes:
 pHash pairs within phash_distance before and after dHash confirmation.
 Appends one row per measurement to BENCHMARKS.md.
 """
@@ -123,10 +124,16 @@ def _print_sizes(runs: list[dict]) -> None:
               f"{run['exponent']:>9.2f} {run['found']:>6}/{run['planted']:<7} {run['rows']:>7}")
 
 
-def _growth(run: dict) -> str:
+def bound_exponent(radius: int, bits: int = 64) -> float:
+    """Growth exponent of bit-sampling search at `radius`: 1 + ln(1 - r/bits) / ln(1/2)."""
+    return 1.0 + float(np.log2(bits / (bits - radius)))
+
+
+def _growth(run: dict, radius: int) -> str:
     if np.isnan(run["growth"]):
         return "first size"
-    return f"growth x{run['growth']:.2f} (exponent {run['exponent']:.2f})"
+    return (f"growth x{run['growth']:.2f} (exponent {run['exponent']:.2f}; "
+            f"bound {bound_exponent(radius):.2f})")
 
 
 def main() -> None:
@@ -140,6 +147,8 @@ def main() -> None:
     pd, dd = args.phash_distance, args.dhash_distance
     runs = [measure(int(s), pd, dd) for s in args.sizes.split(",")]
     _print_sizes(runs)
+    print(f"bound of bit-sampling search at radius {pd}: exponent {bound_exponent(pd):.3f} "
+          f"(x{2 ** bound_exponent(pd):.2f} per doubling)")
     fm = false_merges(args.false_merge_size, pd, dd)
     print(f"false merges on {fm['n']} distinct random hashes: {fm['candidates']} pHash "
           f"pairs within {pd}, {fm['confirmed']} after dHash <= {dd} ({fm['seconds']:.1f} s)")
@@ -151,7 +160,7 @@ def main() -> None:
             "dedupe_scale", f"{run['n']} synthetic hashes, 2% near + 1% exact copies", setup,
             f"search {run['search_s']:.2f} s, find_duplicates {run['total_s']:.2f} s "
             f"({run['total_s'] / run['n'] * 1e6:.1f} us/image), "
-            f"peak {run['peak_mb']:.0f} MiB, {_growth(run)}, "
+            f"peak {run['peak_mb']:.0f} MiB, {_growth(run, pd)}, "
             f"planted found {run['found']}/{run['planted']}"))
     print(append_result(
         "dedupe_false_merges", f"{fm['n']} distinct random hashes", setup,
