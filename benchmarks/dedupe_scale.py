@@ -7,8 +7,9 @@ Per size: seconds of the pHash candidate search alone and of the whole
 memory above the inputs (tracemalloc, in a second run), growth against the
 previous size and its exponent (1.0 = linear; the bound of any search that samples
 bits, exact or at a fixed recall, is 1 + log2(64 / (64 - r)): 1.19 at r = 8, see
-BENCHMARKS.md), and the share of planted duplicates found. Then the false-merge count on 1M distinct random hashes:
-pHash pairs within phash_distance before and after dHash confirmation.
+BENCHMARKS.md), and the share of planted duplicates found. Then the false-merge
+count on 1M distinct random hashes: pHash pairs within phash_distance before and
+after dHash confirmation.
 Appends one row per measurement to BENCHMARKS.md.
 """
 

@@ -7,7 +7,8 @@ decoded and inspected). One thread, median of repeated runs:
 - per photo: full decode (irdata's rule), quality figures + pHash/dHash at the
   working resolution, the whole inspection;
 - per 512x512 patch: flat detection, PNG encode (irdata's default, ISA-L; and
-  OpenCV level 1 RLE "up"), sha256, every degradation kind at its default
+  OpenCV level 1 RLE "up"), sha256, pHash (of the patch, as if patches were
+  deduplicated; irdata hashes sources), every degradation kind at its default
   ranges (degrade_cost.measure);
 - loader samples/s per worker from `--shards` (benchmarks/loader.py), if given;
 - DyNet-S / DyNet-L forward+backward ms per iteration, batch 2, 128x128
@@ -52,6 +53,11 @@ def median_ms(function, runs: int) -> float:
     return statistics.median(times) * 1e3
 
 
+def hashes_of(thumb) -> tuple[str, str]:
+    """Both hashes from one thumbnail, as inspection computes them."""
+    return hashing.phash(thumb), hashing.dhash(thumb)
+
+
 def photo_costs(path: str, runs: int) -> dict:
     data = open(path, "rb").read()
     fmt, _ = sniff(data)
@@ -62,8 +68,7 @@ def photo_costs(path: str, runs: int) -> dict:
         "decode": median_ms(lambda: decode_rgb(data, fmt), runs),
         "working resize": median_ms(lambda: working.to_working(pixels), runs),
         "quality figures": median_ms(lambda: gates.measure(work, 90), runs),
-        "pHash + dHash": median_ms(lambda: (hashing.phash(hashing.thumbnail(work)),
-                                            hashing.dhash(hashing.thumbnail(work))), runs),
+        "pHash + dHash": median_ms(lambda: hashes_of(hashing.thumbnail(work)), runs),
         "whole inspection": median_ms(lambda: inspect_bytes(data, 300_000_000, 512,
                                                             settings["quality"]), runs),
     }, pixels.shape
@@ -77,7 +82,10 @@ def patch_costs(path: str, runs: int) -> dict:
              "PNG encode": median_ms(lambda: encode_png(rgb), runs * 5),
              "PNG encode, OpenCV level 1 RLE up": median_ms(
                  lambda: encode_png(rgb, encoder="opencv"), runs * 5),
-             "sha256 of the PNG": median_ms(lambda: hashlib.sha256(png).digest(), runs * 5)}
+             "sha256 of the PNG": median_ms(lambda: hashlib.sha256(png).digest(), runs * 5),
+             # irdata hashes each source (above), not its patches; this is the same
+             # pHash on a 512x512 patch, for comparison with per-patch dedupe
+             "pHash": median_ms(lambda: hashing.phash(hashing.thumbnail(rgb)), runs * 5)}
     for name in KINDS:
         costs[f"degrade {name}"] = degrade_ms(image, name, draws=10, repeat=3)["median"]
     return costs

@@ -5,10 +5,11 @@ is WORK_SIDE pixels, so a figure means the same on a 2 MP and a 48 MP source.
 The fully decoded image (decoded once, for inspection and for its patch cells)
 is first box-averaged (by successive 2x2 halvings) by the largest factor of
 1/2, 1/4, 1/8 still >= the working size (the JPEG DCT scale Pillow's `draft`
-would pick: the figures were calibrated on such reduced decodes and the box average reproduces them within
-~1%, where a direct INTER_AREA from full size reads up to 47% sharper), then
-INTER_AREA does the rest. 960 keeps the common 4000x3000 (1/4 -> 1000x750) and
-8000x6000 (1/8) photos at a near-1 final resize.
+would pick: the figures were calibrated on such reduced decodes and the box
+average reproduces their sharpness within ~1%, where a direct INTER_AREA from
+full size reads up to 47% sharper), then INTER_AREA does the rest. 960 keeps the
+common 4000x3000 (1/4 -> 1000x750) and 8000x6000 (1/8) photos at a near-1 final
+resize.
 """
 
 from __future__ import annotations
