@@ -38,6 +38,7 @@ import sys
 import tempfile
 import time
 from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import quote, unquote, urlsplit
 
 import cv2
 import numpy as np
@@ -46,6 +47,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_files import image_files
 from record import append_result, machine
 
 from irdata import config as config_mod
@@ -53,14 +55,12 @@ from irdata.imaging.encode import PNG_FILTERS
 from irdata.imaging.png_writer import write_png
 from irdata.runner import SHAPES, run_build
 from irdata.serve import LoopbackServer
-from irdata.sources.folders import is_image_name
 
 SIZE = 512
 STAGES = ["fetch", "dedupe", "patch", "manifest"]
 
 
-def photo_names(folder: str) -> list[str]:
-    return sorted(n for n in os.listdir(folder) if is_image_name(n))
+photo_names = image_files  # anywhere under DIR, relative POSIX paths
 
 
 def _pipeline(work: str, base_url: str, names: list[str], per_partition: int) -> dict:
@@ -68,7 +68,7 @@ def _pipeline(work: str, base_url: str, names: list[str], per_partition: int) ->
     with open(url_list, "w", newline="") as fh:
         writer = csv.writer(fh)
         writer.writerow(["url"])
-        writer.writerows([[f"{base_url}/{name}"] for name in names])
+        writer.writerows([[f"{base_url}/{quote(name)}"] for name in names])
     return config_mod.validate({"sources": [{"name": "bench", "urls": url_list}],
                                 "images_per_partition": per_partition,
                                 "fetch": {"allow_private_networks": True}}, "bench", work)
@@ -101,7 +101,8 @@ def run_irdata(folder: str, workers: int, shape: str, per_partition: int) -> dic
 def _kept_cells(out: str) -> dict[str, list[tuple[int, int]]]:
     images = pq.read_table(os.path.join(out, "manifest", "images.parquet"),
                            columns=["image_id", "locator"]).to_pylist()
-    name_of = {r["image_id"]: r["locator"].rsplit("/", 1)[-1] for r in images}
+    name_of = {r["image_id"]: unquote(urlsplit(r["locator"]).path).lstrip("/")
+               for r in images}
     patches = pq.read_table(os.path.join(out, "manifest", "patches.parquet"),
                             columns=["image_id", "x", "y", "kept"]).to_pylist()
     kept: dict[str, list[tuple[int, int]]] = {}
@@ -130,6 +131,8 @@ def _floor_one(data: bytes, cells: list[tuple[int, int]], floor: str) -> int:
     rgb = floor == "isal"  # irdata's writer takes RGB: libjpeg-turbo writes it directly
     image = cv2.imdecode(np.frombuffer(data, np.uint8),
                          cv2.IMREAD_COLOR_RGB if rgb else cv2.IMREAD_COLOR)
+    if image is None:  # unreadable: irdata dropped it, so it has no cells
+        return 0
     if rgb:
         encode = write_png
     else:
@@ -150,18 +153,29 @@ def run_floor(folder: str, kept: dict, threads: int, floor: str) -> dict:
     return {"patches": count, "seconds": seconds, "per_s": count / seconds}
 
 
+def _naive_one(path: str) -> int:
+    with Image.open(path) as image:
+        image = image.convert("RGB")
+        count = 0
+        for y in range(0, image.height - SIZE + 1, SIZE):
+            for x in range(0, image.width - SIZE + 1, SIZE):
+                image.crop((x, y, x + SIZE, y + SIZE)).save(io.BytesIO(), "PNG")
+                count += 1
+        return count
+
+
 def run_naive(folder: str, images: int | None) -> dict:
-    """Pillow open -> crop -> save (defaults), every top-left grid cell, one process."""
-    count, started = 0, time.perf_counter()
+    """Pillow open -> crop -> save (defaults), every top-left grid cell, one process;
+    a file Pillow cannot read is counted and skipped (time spent on it included)."""
+    count, unreadable, started = 0, 0, time.perf_counter()
     for name in photo_names(folder)[:images]:
-        with Image.open(os.path.join(folder, name)) as image:
-            image = image.convert("RGB")
-            for y in range(0, image.height - SIZE + 1, SIZE):
-                for x in range(0, image.width - SIZE + 1, SIZE):
-                    image.crop((x, y, x + SIZE, y + SIZE)).save(io.BytesIO(), "PNG")
-                    count += 1
+        try:
+            count += _naive_one(os.path.join(folder, name))
+        except Exception:  # truncated, not an image, a decompression bomb, ...
+            unreadable += 1
     seconds = time.perf_counter() - started
-    return {"patches": count, "seconds": seconds, "per_s": count / seconds}
+    return {"patches": count, "seconds": seconds, "per_s": count / seconds if count else 0.0,
+            "unreadable": unreadable}
 
 
 VARIANTS = {"mirrored": Image.Transpose.FLIP_LEFT_RIGHT,
@@ -176,12 +190,15 @@ def scaled_folder(folder: str, variants: int, into: str) -> str:
     larger corpus runs in steady state (partitions amortise their fixed costs)."""
     from PIL import ImageOps
 
-    os.makedirs(into, exist_ok=True)
     for name in photo_names(folder):
         stem, ext = os.path.splitext(name)
+        os.makedirs(os.path.dirname(os.path.join(into, name)), exist_ok=True)
         shutil.copy(os.path.join(folder, name), os.path.join(into, name))
-        with Image.open(os.path.join(folder, name)) as image:
-            upright = ImageOps.exif_transpose(image).convert("RGB")
+        try:
+            with Image.open(os.path.join(folder, name)) as image:
+                upright = ImageOps.exif_transpose(image).convert("RGB")
+        except Exception:  # unreadable: served as it is, without copies
+            continue
         for label, method in list(VARIANTS.items())[:variants - 1]:
             target = os.path.join(into, f"{stem}__{label}{ext}")
             fmt = "PNG" if ext.lower() == ".png" else "JPEG"
@@ -253,7 +270,12 @@ def report(args, data: str) -> None:
         print(f"{'floor, PNG ' + name:<28} {run['patches']:>8} {run['seconds']:>8.2f} "
               f"{run['per_s']:>10.2f}")
     print(f"{'naive (Pillow, 1 process)':<28} {naive['patches']:>8} {naive['seconds']:>8.2f} "
-          f"{naive['per_s']:>10.2f}")
+          f"{naive['per_s']:>10.2f}"
+          + (f"   ({naive['unreadable']} files Pillow could not read)"
+             if naive["unreadable"] else ""))
+    if not best["patches"] or not naive["patches"]:
+        raise SystemExit("curation.py: no patches kept (or none cut by the naive loop): "
+                         "nothing to compare; are the images at least 512x512?")
     ratios = {f: best["per_s"] / floors[f]["per_s"] for f in FLOORS}
     print("irdata/floor: " + ", ".join(f"{ratios[f]:.2f} (PNG {f})" for f in FLOORS)
           + f"; wall/floor {best['wall_per_s'] / floors['opencv up']['per_s']:.2f} "

@@ -29,9 +29,10 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_files import image_paths, skipped
 from record import append_result, machine
 
-from irdata.sources.folders import is_image_name
+from irdata.imaging.inspect import inspect_bytes
 
 CHILD = r"""
 import json, resource, sys
@@ -52,9 +53,31 @@ print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 """
 
 
+def _pixels(path: str) -> int:
+    try:
+        with Image.open(path) as image:
+            return image.size[0] * image.size[1]
+    except Exception as exc:  # not an image after all, a broken header, ...
+        skipped(path, exc)
+        return -1
+
+
+def _usable(path: str) -> bool:
+    with open(path, "rb") as fh:
+        found = inspect_bytes(fh.read(), 10**9, 1)
+    if found.status != "ok":
+        skipped(path, ValueError(f"{found.reason}: {found.detail}"))
+    return found.status == "ok"
+
+
 def largest(folder: str) -> str:
-    paths = [os.path.join(folder, n) for n in sorted(os.listdir(folder)) if is_image_name(n)]
-    return max(paths, key=lambda p: Image.open(p).size[0] * Image.open(p).size[1])
+    """The image under `folder` with the most pixels (by its header) that
+    inspection decodes (a truncated file's header may claim the most)."""
+    sizes = {path: _pixels(path) for path in image_paths([folder])}
+    for path in sorted(sizes, key=sizes.get, reverse=True):
+        if sizes[path] > 0 and _usable(path):
+            return path
+    raise SystemExit(f"memory.py: no decodable image under {folder}")
 
 
 def peak(photo: str, count: int) -> dict:

@@ -29,9 +29,9 @@ from irdata.dedupe.search import hamming, hex_to_u64
 from irdata.imaging import decode
 from irdata.imaging.inspect import inspect_bytes
 from irdata.imaging.sniff import sniff
-from irdata.sources.folders import is_image_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_files import image_paths, skipped
 from record import append_result, machine
 
 MAX_PIXELS, MIN_SIDE = 300_000_000, 1
@@ -73,9 +73,13 @@ def measure(paths: list[str]) -> tuple[dict[str, list[tuple[int, int]]], list[tu
     for path in paths:
         with open(path, "rb") as fh:
             data = fh.read()
-        p, d = hashes(data)
+        try:
+            p, d = hashes(data)
+            pixels = decode.decode_rgb(data, sniff(data)[0])
+        except Exception as exc:  # dropped by inspection, or undecodable
+            skipped(path, exc)
+            continue
         originals.append((p, d))
-        pixels = decode.decode_rgb(data, sniff(data)[0])
         for kind, blobs in copies(pixels).items():
             for blob in blobs:
                 cp, cd = hashes(blob)
@@ -160,9 +164,7 @@ def main() -> None:
     parser.add_argument("folders", nargs="+")
     parser.add_argument("--no-record", action="store_true", help="do not touch BENCHMARKS.md")
     args = parser.parse_args()
-    paths = sorted(os.path.join(f, n) for f in args.folders for n in os.listdir(f)
-                   if is_image_name(n))
-    found, originals = measure(paths)
+    found, originals = measure(image_paths(args.folders))
     pairs = distinct_pairs(originals)
     pd, dd = recommend(found, pairs)
     _print(found, pairs, pd, dd)
@@ -177,7 +179,7 @@ def main() -> None:
     names = "+".join(os.path.basename(os.path.normpath(f)) for f in args.folders)
     kinds = "; ".join(f"{k} {summary(v).split()[2]}" for k, v in found.items())
     print(append_result(
-        "phash_calibration", f"{names} ({len(paths)} images)", f"inspect_bytes, {machine()}",
+        "phash_calibration", f"{names} ({len(originals)} images)", f"inspect_bytes, {machine()}",
         f"max pHash of copies: {kinds}; distinct pairs min pHash {min(p for p, _ in pairs)} / "
         f"dHash {min(d for _, d in pairs)}; caught at ({pd},{dd}): "
         + ", ".join(f"{k} {caught(v, pd, dd):.2f}" for k, v in found.items())

@@ -25,6 +25,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_files import image_paths
 from record import append_result, machine
 
 from irdata.imaging import png_writer
@@ -33,9 +34,9 @@ from irdata.imaging.encode import PNG_FILTERS, encode_png
 
 def real_patches(folder: str, count: int, size: int = 512) -> list[np.ndarray]:
     patches = []
-    for name in sorted(os.listdir(folder)):
-        bgr = cv2.imread(os.path.join(folder, name), cv2.IMREAD_COLOR)
-        if bgr is None:
+    for path in image_paths([folder]):
+        bgr = cv2.imread(path, cv2.IMREAD_COLOR)
+        if bgr is None:  # unreadable: left out
             continue
         rgb = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
         height, width = rgb.shape[:2]

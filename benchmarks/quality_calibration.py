@@ -46,9 +46,9 @@ from irdata.imaging import decode, hashing
 from irdata.imaging.inspect import inspect_bytes
 from irdata.quality import gates, working
 from irdata.quality.jpeg_quality import estimate_quality
-from irdata.sources.folders import is_image_name
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_files import image_paths, skipped
 from record import append_result, machine
 
 BASE_SIDE = 2048
@@ -287,8 +287,17 @@ def graphics_items(rng, photos: list[np.ndarray], per_kind: int = 8) -> list[tup
 # -- the labelled set and its figures ----------------------------------------------
 
 def source_paths(folders: list[str]) -> list[str]:
-    return [os.path.join(folder, name) for folder in folders
-            for name in sorted(os.listdir(folder)) if is_image_name(name)]
+    """Every image file under the folders that inspection can decode (others are
+    skipped with a note: a folder of clean photos may hold a stray file)."""
+    paths = []
+    for path in image_paths(folders):
+        with open(path, "rb") as fh:
+            found = inspect_bytes(fh.read(), 10**9, 1)
+        if found.status == "ok":
+            paths.append(path)
+        else:
+            skipped(path, ValueError(f"{found.reason}: {found.detail}"))
+    return paths
 
 
 def labelled_set(paths: list[str], seed: int = 0) -> list[tuple[str, str, str, bytes]]:

@@ -1,0 +1,27 @@
+"""The benchmarks' folder walk: any folder of photos, nested, with stray files."""
+
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
+from image_files import image_files, image_paths
+
+
+def test_nested_folders_are_walked_and_only_image_names_kept(tmp_path):
+    (tmp_path / "b" / "deep").mkdir(parents=True)
+    for name in ("a.jpg", "b/C.JPG", "b/deep/d e.png", "b/notes.txt", "LICENSE"):
+        (tmp_path / name).write_bytes(b"x")
+    (tmp_path / "b" / "folder.jpg").mkdir()  # a folder with an image name is no file
+    assert image_files(str(tmp_path)) == ["a.jpg", "b/C.JPG", "b/deep/d e.png"]
+    assert image_paths([str(tmp_path / "b")]) == [str(tmp_path / "b" / "C.JPG"),
+                                                 str(tmp_path / "b" / "deep/d e.png")]
+
+
+def test_a_folder_without_images_or_no_folder_is_a_clear_exit(tmp_path):
+    (tmp_path / "readme.txt").write_text("no photos here")
+    with pytest.raises(SystemExit, match="no image files under"):
+        image_files(str(tmp_path))
+    with pytest.raises(SystemExit, match="is not a folder"):
+        image_files(str(tmp_path / "missing"))
