@@ -58,8 +58,11 @@ def main() -> None:
     rows = []
     print(f"{'workers':>8} {'samples/s':>10} {'per worker':>11}")
     for workers in args.workers:
-        rate = samples_per_second(args.shards, workers, args.crop, args.batch, args.batches,
-                                  policy)
+        try:
+            rate = samples_per_second(args.shards, workers, args.crop, args.batch,
+                                      args.batches, policy)
+        except ValueError as exc:  # no shards there, a bad shard, ...
+            raise SystemExit(f"loader.py: {exc}") from None
         per_worker = rate / max(1, workers)
         rows.append(f"{workers} workers {rate:.1f}/s ({per_worker:.1f}/s per worker)")
         print(f"{workers:>8} {rate:>10.1f} {per_worker:>11.1f}")

@@ -58,10 +58,21 @@ def hashes_of(thumb) -> tuple[str, str]:
     return hashing.phash(thumb), hashing.dhash(thumb)
 
 
+def read_photo(path: str) -> tuple[bytes, str, object]:
+    """PHOTO's bytes, format and pixels; a clear exit when it cannot be used."""
+    try:
+        with open(path, "rb") as fh:
+            data = fh.read()
+        fmt, problem = sniff(data)
+        if problem:
+            raise ValueError(problem)
+        return data, fmt, decode_rgb(data, fmt)
+    except Exception as exc:
+        raise SystemExit(f"stages.py: cannot use {path}: {exc}") from None
+
+
 def photo_costs(path: str, runs: int) -> dict:
-    data = open(path, "rb").read()
-    fmt, _ = sniff(data)
-    pixels = decode_rgb(data, fmt)
+    data, fmt, pixels = read_photo(path)
     work = working.to_working(pixels)
     settings = validate({"sources": [{"name": "x", "dir": os.path.dirname(path)}]}, "", ".")
     return {
