@@ -10,6 +10,7 @@ from __future__ import annotations
 import os
 import sys
 
+from irdata.imaging.inspect import inspect_bytes
 from irdata.sources.folders import is_image_name
 
 
@@ -31,6 +32,15 @@ def image_files(folder: str) -> list[str]:
 def image_paths(folders: list[str]) -> list[str]:
     """Paths of the image files under every folder, folder by folder."""
     return [os.path.join(folder, name) for folder in folders for name in image_files(folder)]
+
+
+def decodable(path: str) -> bool:
+    """True when inspection decodes the file (any size); else a note and False."""
+    with open(path, "rb") as fh:
+        found = inspect_bytes(fh.read(), 10**9, 1)
+    if found.status != "ok":
+        skipped(path, ValueError(f"{found.reason}: {found.detail}"))
+    return found.status == "ok"
 
 
 def skipped(path: str, error: Exception) -> None:

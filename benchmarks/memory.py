@@ -29,10 +29,8 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from image_files import image_paths, skipped
+from image_files import decodable, image_paths, skipped
 from record import append_result, machine
-
-from irdata.imaging.inspect import inspect_bytes
 
 CHILD = r"""
 import json, resource, sys
@@ -62,20 +60,12 @@ def _pixels(path: str) -> int:
         return -1
 
 
-def _usable(path: str) -> bool:
-    with open(path, "rb") as fh:
-        found = inspect_bytes(fh.read(), 10**9, 1)
-    if found.status != "ok":
-        skipped(path, ValueError(f"{found.reason}: {found.detail}"))
-    return found.status == "ok"
-
-
 def largest(folder: str) -> str:
     """The image under `folder` with the most pixels (by its header) that
     inspection decodes (a truncated file's header may claim the most)."""
     sizes = {path: _pixels(path) for path in image_paths([folder])}
     for path in sorted(sizes, key=sizes.get, reverse=True):
-        if sizes[path] > 0 and _usable(path):
+        if sizes[path] > 0 and decodable(path):
             return path
     raise SystemExit(f"memory.py: no decodable image under {folder}")
 

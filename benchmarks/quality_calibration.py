@@ -48,7 +48,7 @@ from irdata.quality import gates, working
 from irdata.quality.jpeg_quality import estimate_quality
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from image_files import image_paths, skipped
+from image_files import decodable, image_paths
 from record import append_result, machine
 
 BASE_SIDE = 2048
@@ -289,15 +289,7 @@ def graphics_items(rng, photos: list[np.ndarray], per_kind: int = 8) -> list[tup
 def source_paths(folders: list[str]) -> list[str]:
     """Every image file under the folders that inspection can decode (others are
     skipped with a note: a folder of clean photos may hold a stray file)."""
-    paths = []
-    for path in image_paths(folders):
-        with open(path, "rb") as fh:
-            found = inspect_bytes(fh.read(), 10**9, 1)
-        if found.status == "ok":
-            paths.append(path)
-        else:
-            skipped(path, ValueError(f"{found.reason}: {found.detail}"))
-    return paths
+    return [path for path in image_paths(folders) if decodable(path)]
 
 
 def labelled_set(paths: list[str], seed: int = 0) -> list[tuple[str, str, str, bytes]]:

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from image_files import image_files, image_paths
+from image_files import decodable, image_files, image_paths
 
 
 def test_nested_folders_are_walked_and_only_image_names_kept(tmp_path):
@@ -25,3 +25,14 @@ def test_a_folder_without_images_or_no_folder_is_a_clear_exit(tmp_path):
         image_files(str(tmp_path))
     with pytest.raises(SystemExit, match="is not a folder"):
         image_files(str(tmp_path / "missing"))
+
+
+def test_decodable_tells_a_truncated_file_from_a_good_one(tmp_path, capsys):
+    from irdata import synth
+
+    data = synth.encode(synth.procedural_image(0, 96, 128), "jpg", 90)
+    (tmp_path / "good.jpg").write_bytes(data)
+    (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
+    assert decodable(str(tmp_path / "good.jpg"))
+    assert not decodable(str(tmp_path / "cut.jpg"))
+    assert "skipped" in capsys.readouterr().err
