@@ -60,9 +60,6 @@ SIZE = 512
 STAGES = ["fetch", "dedupe", "patch", "manifest"]
 
 
-photo_names = image_files  # anywhere under DIR, relative POSIX paths
-
-
 def _pipeline(work: str, base_url: str, names: list[str], per_partition: int) -> dict:
     url_list = os.path.join(work, "urls.csv")
     with open(url_list, "w", newline="") as fh:
@@ -76,7 +73,7 @@ def _pipeline(work: str, base_url: str, names: list[str], per_partition: int) ->
 
 def run_irdata(folder: str, workers: int, shape: str, per_partition: int) -> dict:
     """One build; its rates and the kept patches as {file name: [(y, x), ...]}."""
-    names = photo_names(folder)
+    names = image_files(folder)
     work = tempfile.mkdtemp(prefix="irdata-curation-")
     try:
         with LoopbackServer(folder) as server:
@@ -144,7 +141,7 @@ def _floor_one(data: bytes, cells: list[tuple[int, int]], floor: str) -> int:
 
 def run_floor(folder: str, kept: dict, threads: int, floor: str) -> dict:
     """Decode every source once + encode every kept patch once, on `threads` threads."""
-    blobs = {name: open(os.path.join(folder, name), "rb").read() for name in photo_names(folder)}
+    blobs = {name: open(os.path.join(folder, name), "rb").read() for name in image_files(folder)}
     started = time.perf_counter()
     with ThreadPoolExecutor(threads) as pool:
         count = sum(pool.map(lambda name: _floor_one(blobs[name], kept.get(name, []), floor),
@@ -168,7 +165,7 @@ def run_naive(folder: str, images: int | None) -> dict:
     """Pillow open -> crop -> save (defaults), every top-left grid cell, one process;
     a file Pillow cannot read is counted and skipped (time spent on it included)."""
     count, unreadable, started = 0, 0, time.perf_counter()
-    for name in photo_names(folder)[:images]:
+    for name in image_files(folder)[:images]:
         try:
             count += _naive_one(os.path.join(folder, name))
         except Exception:  # truncated, not an image, a decompression bomb, ...
@@ -190,7 +187,7 @@ def scaled_folder(folder: str, variants: int, into: str) -> str:
     larger corpus runs in steady state (partitions amortise their fixed costs)."""
     from PIL import ImageOps
 
-    for name in photo_names(folder):
+    for name in image_files(folder):
         stem, ext = os.path.splitext(name)
         os.makedirs(os.path.dirname(os.path.join(into, name)), exist_ok=True)
         shutil.copy(os.path.join(folder, name), os.path.join(into, name))

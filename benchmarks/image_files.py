@@ -10,7 +10,9 @@ from __future__ import annotations
 import os
 import sys
 
-from irdata.imaging.inspect import inspect_bytes
+import numpy as np
+
+from irdata.imaging.inspect import examine
 from irdata.sources.folders import is_image_name
 
 
@@ -34,13 +36,16 @@ def image_paths(folders: list[str]) -> list[str]:
     return [os.path.join(folder, name) for folder in folders for name in image_files(folder)]
 
 
-def decodable(path: str) -> bool:
-    """True when inspection decodes the file (any size); else a note and False."""
+def decoded(path: str) -> tuple[bytes, np.ndarray] | None:
+    """The file's bytes and its oriented RGB pixels, decoded once by inspection (any
+    size, gates off); None, with a note, when inspection drops it."""
     with open(path, "rb") as fh:
-        found = inspect_bytes(fh.read(), 10**9, 1)
+        data = fh.read()
+    found, pixels = examine(data, 10**9, 1)
     if found.status != "ok":
         skipped(path, ValueError(f"{found.reason}: {found.detail}"))
-    return found.status == "ok"
+        return None
+    return data, pixels
 
 
 def skipped(path: str, error: Exception) -> None:

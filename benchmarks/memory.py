@@ -29,7 +29,7 @@ from PIL import Image
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from image_files import decodable, image_paths, skipped
+from image_files import decoded, image_paths, skipped
 from record import append_result, machine
 
 CHILD = r"""
@@ -65,7 +65,7 @@ def largest(folder: str) -> str:
     inspection decodes (a truncated file's header may claim the most)."""
     sizes = {path: _pixels(path) for path in image_paths([folder])}
     for path in sorted(sizes, key=sizes.get, reverse=True):
-        if sizes[path] > 0 and decodable(path):
+        if sizes[path] > 0 and decoded(path) is not None:
             return path
     raise SystemExit(f"memory.py: no decodable image under {folder}")
 

@@ -26,9 +26,7 @@ import numpy as np
 from irdata import synth
 from irdata.dedupe.clusters import DHASH_DISTANCE
 from irdata.dedupe.search import hamming, hex_to_u64
-from irdata.imaging import decode
-from irdata.imaging.inspect import inspect_bytes
-from irdata.imaging.sniff import sniff
+from irdata.imaging.inspect import examine, inspect_bytes
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from image_files import image_paths, skipped
@@ -42,7 +40,11 @@ COPY_KINDS = ("resize_0.5x", "jpeg_q70", "resize_0.5x_q70", "crop_5%_each_side",
 
 
 def hashes(data: bytes) -> tuple[int, int]:
-    found = inspect_bytes(data, MAX_PIXELS, MIN_SIDE)
+    return hashes_of(inspect_bytes(data, MAX_PIXELS, MIN_SIDE))
+
+
+def hashes_of(found) -> tuple[int, int]:
+    """(pHash, dHash) of an Inspection as ints; ValueError when it was dropped."""
     if found.status != "ok":
         raise ValueError(f"{found.reason}: {found.detail}")
     return tuple(int(v) for v in hex_to_u64([found.phash, found.dhash]))
@@ -73,10 +75,10 @@ def measure(paths: list[str]) -> tuple[dict[str, list[tuple[int, int]]], list[tu
     for path in paths:
         with open(path, "rb") as fh:
             data = fh.read()
+        inspection, pixels = examine(data, MAX_PIXELS, MIN_SIDE)  # one decode for both
         try:
-            p, d = hashes(data)
-            pixels = decode.decode_rgb(data, sniff(data)[0])
-        except Exception as exc:  # dropped by inspection, or undecodable
+            p, d = hashes_of(inspection)
+        except ValueError as exc:  # dropped by inspection
             skipped(path, exc)
             continue
         originals.append((p, d))

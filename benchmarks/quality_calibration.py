@@ -48,7 +48,7 @@ from irdata.quality import gates, working
 from irdata.quality.jpeg_quality import estimate_quality
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from image_files import decodable, image_paths
+from image_files import decoded, image_paths
 from record import append_result, machine
 
 BASE_SIDE = 2048
@@ -286,25 +286,23 @@ def graphics_items(rng, photos: list[np.ndarray], per_kind: int = 8) -> list[tup
 
 # -- the labelled set and its figures ----------------------------------------------
 
-def source_paths(folders: list[str]) -> list[str]:
-    """Every image file under the folders that inspection can decode (others are
-    skipped with a note: a folder of clean photos may hold a stray file)."""
-    return [path for path in image_paths(folders) if decodable(path)]
-
-
-def labelled_set(paths: list[str], seed: int = 0) -> list[tuple[str, str, str, bytes]]:
-    """(label, variant, source, bytes) for every item."""
+def labelled_set(paths: list[str], seed: int = 0
+                 ) -> tuple[list[tuple[str, str, str, bytes]], list[str]]:
+    """(label, variant, source, bytes) for every item, and the paths used: a file
+    inspection drops is skipped with a note (a folder of photos may hold a stray file)."""
     rng = np.random.default_rng(seed)
-    items, photos = [], []
+    items, photos, used = [], [], []
     for path in paths:
-        with open(path, "rb") as fh:
-            data = fh.read()
+        found = decoded(path)
+        if found is None:
+            continue
+        data, rgb = found
         name = os.path.join(os.path.basename(os.path.dirname(path)), os.path.basename(path))
-        rgb = decode.decode_rgb(data, inspect_bytes(data, 10**9, 1).format)
         photos.append(resize_long(rgb, 1024))
+        used.append(path)
         items.append(("clean", "original", name, data))
         items += [(label, variant, name, b) for label, variant, b in variants(rgb, rng)]
-    return items + graphics_items(rng, photos)
+    return items + graphics_items(rng, photos), used
 
 
 def figures_of(items: list[tuple]) -> list[dict]:
@@ -421,9 +419,7 @@ def jpeg_quality_errors(paths: list[str]) -> dict[str, int]:
     """Largest |estimate - encoder quality| over q 30..95 for Pillow and OpenCV."""
     worst = {"pil": 0, "cv": 0}
     for path in paths[::4]:
-        with open(path, "rb") as fh:
-            data = fh.read()
-        rgb = resize_long(decode.decode_rgb(data, inspect_bytes(data, 10**9, 1).format), 512)
+        rgb = resize_long(decoded(path)[1], 512)  # paths: the ones labelled_set used
         for lib in worst:
             for quality in range(30, 96, 5):
                 tables = Image.open(io.BytesIO(jpeg(rgb, quality, lib))).quantization
@@ -484,9 +480,8 @@ def main() -> None:
     parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
     args = parser.parse_args()
 
-    paths = source_paths(args.folders)
     started = time.time()
-    items = labelled_set(paths)
+    items, paths = labelled_set(image_paths(args.folders))
     rows = figures_of(items)
     counts = {label: sum(r["label"] == label for r in rows) for label in
               sorted({r["label"] for r in rows})}

@@ -6,7 +6,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "benchmarks"))
-from image_files import decodable, image_files, image_paths
+from image_files import decoded, image_files, image_paths
 
 
 def test_nested_folders_are_walked_and_only_image_names_kept(tmp_path):
@@ -27,12 +27,13 @@ def test_a_folder_without_images_or_no_folder_is_a_clear_exit(tmp_path):
         image_files(str(tmp_path / "missing"))
 
 
-def test_decodable_tells_a_truncated_file_from_a_good_one(tmp_path, capsys):
+def test_decoded_gives_pixels_of_a_good_file_and_none_for_a_truncated_one(tmp_path, capsys):
     from irdata import synth
 
     data = synth.encode(synth.procedural_image(0, 96, 128), "jpg", 90)
     (tmp_path / "good.jpg").write_bytes(data)
     (tmp_path / "cut.jpg").write_bytes(data[: len(data) // 2])
-    assert decodable(str(tmp_path / "good.jpg"))
-    assert not decodable(str(tmp_path / "cut.jpg"))
+    data_back, pixels = decoded(str(tmp_path / "good.jpg"))
+    assert data_back == data and pixels.shape == (128, 96, 3)
+    assert decoded(str(tmp_path / "cut.jpg")) is None
     assert "skipped" in capsys.readouterr().err
