@@ -119,6 +119,7 @@ def train(config: dict, resume: bool = False) -> dict:
                 distributed.barrier(ctx)
         drift = distributed.spread(weights_checksum(model), ctx)
     finally:
+        del net  # DDP's reducer holds the process group: release it before the group
         distributed.teardown()
     if drift:
         raise RuntimeError(f"ranks ended with different weights (checksum spread {drift})")
