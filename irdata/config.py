@@ -76,21 +76,33 @@ QUALITY = _section(
                   "still recorded, nothing is dropped"),
     min_jpeg_quality=Field("int", 60, "JPEGs whose quality (IJG scale, from the quantisation "
                            "tables) is lower are dropped (low_jpeg_quality); 0 turns it off", 0),
-    min_sharpness=Field("float", 0.45, "sources whose sharpness (fine-to-band energy ratio of "
-                        "the most detailed blocks, worse axis) is lower are dropped (blurry)", 0),
-    max_noise=Field("float", 2.5, "sources whose estimated noise deviation (grey levels at "
-                    "the working resolution) is higher are dropped (noisy)", 0),
-    min_highlights=Field("float", 110.0, "sources whose 99th-percentile luminance is lower "
-                         "are dropped (too_dark); 0 turns it off", 0),
-    max_brightness=Field("float", 185.0, "sources whose mean luminance is higher are dropped "
-                         "(too_bright)", 0),
-    max_clipped=Field("float", 0.6, "sources with a larger share of pixels with a channel >= "
-                      "250 are dropped (clipped); 1 turns it off", 0),
     graphics_flat_share=Field("float", 0.2, "graphics: share of exactly one-colour 8x8 "
                               "blocks above this ...", 0),
     graphics_palette_share=Field("float", 0.7, "... and share of pixels in the 8 most "
-                                 "frequent colours above this: dropped (graphics)", 0),
+                                 "frequent colours above this ...", 0),
+    graphics_min_sharpness=Field("float", -14.0, "... and sharpness (dB) at least this (the "
+                                 "hard edges of drawn shapes and text; fog and sky are soft): "
+                                 "dropped (graphics)", None),
+    upscale_periodicity=Field("float", 2.6, "upscaled: interpolation periodicity of the "
+                              "textured cells (median) above this ...", 0),
+    upscale_sharpness=Field("float", -8.0, "... and sharpness (dB) below this: dropped "
+                            "(upscaled)", None),
+    min_sharpness=Field("float", -20.5, "sources whose sharpness (finest-octave share of the "
+                        "detail at native resolution, dB, median over textured cells) is "
+                        "lower are dropped (blurry)", None),
+    max_noise=Field("float", 3.0, "sources whose noise (median over cells of the native-"
+                    "resolution noise deviation, grey levels) is higher are dropped (noisy)", 0),
+    max_clipped=Field("float", 0.6, "sources with a larger share of pixels with a channel >= "
+                      "250 are dropped (clipped); 1 turns it off", 0),
+    max_crushed=Field("float", 0.6, "sources with a larger share of pixels with every channel "
+                      "<= 8 are dropped (crushed); 1 turns it off", 0),
 )
+REMOVED = {
+    "quality.min_highlights": "a photo's darkest tones are its style, not a defect; "
+                              "crushed shadows are 'quality.max_crushed'",
+    "quality.max_brightness": "a photo's brightness is its style, not a defect; blown "
+                              "highlights are 'quality.max_clipped'",
+}
 DEDUPE = _section(
     enabled=Field("bool", True, "find exact and near duplicates; keep one image per cluster"),
     phash_distance=Field("int", 8, "largest pHash Hamming distance of a near-duplicate "
@@ -101,8 +113,21 @@ PATCH = _section(
     size=Field("int", 512, "patch side in pixels (non-overlapping, centred grid)", 16),
     flat_block=Field("int", 16, "block side for the flatness test, pixels (even, >= 4)", 4),
     flat_threshold=Field("float", 4.0, "a block is flat when its gradient energy (RMS "
-                         "neighbour difference of half-resolution luminance) is below this", 0),
-    max_flat_fraction=Field("float", 0.5, "patches with a larger flat fraction are dropped", 0),
+                         "neighbour difference of half-resolution luminance) is below this at "
+                         "mid-grey (lower in dark tones) above the cell's noise floor", 0),
+    max_flat_fraction=Field("float", 0.5, "cells with a larger flat fraction are dropped "
+                            "(flat)", 0),
+    max_clipped=Field("float", 0.5, "cells with a larger share of pixels with a channel >= "
+                      "250 are dropped (clipped); 1 turns it off", 0),
+    max_crushed=Field("float", 0.5, "cells with a larger share of pixels with every channel "
+                      "<= 8 are dropped (clipped); 1 turns it off", 0),
+    max_blockiness=Field("float", 2.0, "cells whose JPEG blockiness (8x8 grid lines in the "
+                         "spectrum over their neighbours; 1 = none) is higher are dropped "
+                         "(blocky)", 0),
+    max_noise=Field("float", 4.5, "cells whose noise deviation (grey levels, smoothest "
+                    "blocks, native resolution) is higher are dropped (noisy)", 0),
+    min_sharpness=Field("float", -22.5, "cells whose sharpness (finest-octave share of the "
+                        "detail, dB, worse axis) is lower are dropped (blurry)", None),
     png_encoder=Field("str", "isal", "PNG encoder for stored patches: isal (ISA-L deflate, "
                       "~4x faster than opencv's level 1 + RLE and ~9% smaller) or opencv "
                       "(libpng + zlib)",
@@ -194,6 +219,9 @@ def fill_section(fields: dict[str, Field], given: Any, where: str, prefix: str) 
     if not isinstance(given, dict):
         raise ConfigError(where, f"'{prefix.rstrip('.')}' must be a mapping")
     unknown = sorted(set(given) - set(fields))
+    removed = [f"{prefix}{name}" for name in unknown if f"{prefix}{name}" in REMOVED]
+    if removed:
+        raise ConfigError(where, f"'{removed[0]}' was removed: {REMOVED[removed[0]]}")
     if unknown:
         raise ConfigError(where, f"unknown key '{prefix}{unknown[0]}' "
                                  f"(known: {', '.join(sorted(fields))})")

@@ -2,7 +2,10 @@
 
 Used by the demo and the tests: textured regions (band-limited noise, stripes,
 shapes, text-like marks) next to smooth sky-like gradients, so that later stages
-have both detailed and flat areas to work with.
+have both detailed and flat areas to work with. The finest texture is made at
+native resolution (blurred white noise, in patches), as in a photograph: an
+enlarged coarse grid would carry an upscale's band limit and periodicity, which
+the quality gates rightly drop.
 """
 
 from __future__ import annotations
@@ -23,8 +26,19 @@ def _sky(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
     return np.broadcast_to(top + (bottom - top) * ramp, (height, width, 3)).copy()
 
 
+def _fine_noise(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
+    """Native-resolution detail in [0, 1]: white noise blurred by ~1 pixel, strong in
+    some places and faint in others (texture density varies in a photograph)."""
+    white = rng.random((height, width), dtype=np.float32)
+    fine = cv2.GaussianBlur(white, (0, 0), 0.9)
+    fine = (fine - 0.5) * 3.0 + 0.5
+    density = np.clip(_smooth_noise(rng, height, width, 47) * 2.0 - 0.6, 0.0, 1.0)
+    return 0.5 + (fine - 0.5) * density
+
+
 def _texture(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    layers = [_smooth_noise(rng, height, width, s) for s in (3, 9, 31)]
+    layers = [_fine_noise(rng, height, width)] + [_smooth_noise(rng, height, width, s)
+                                                  for s in (9, 31)]
     base = 0.5 * layers[0] + 0.3 * layers[1] + 0.2 * layers[2]
     tint = rng.uniform(0.4, 1.0, 3).astype(np.float32)
     image = base[..., None] * tint

@@ -10,22 +10,28 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from irdata.patching.figures import CELL_GATES, CELL_REASONS
+from irdata.quality import gates as source_gates
 from irdata.stages import ORDER, STAGES
 
 # Reasons of `dropped` images that never got decoded pixels.
 NOT_DECODED = ("optout", "too_large", "empty", "html", "not_an_image", "unsupported_format",
                "truncated", "decode_error", "decompression_bomb")
-# Each source quality figure, the `quality` setting it is judged by, and the gate reason.
-QUALITY_GATES = {
+# Each source quality figure (irdata.quality.gates.FIGURES), the `quality` setting it
+# is judged by and the reason of that gate (gates.REASONS); a figure that is judged
+# with another (graphics, upscaled) is shown against its own setting.
+_SOURCE_GATES = {
     "jpeg_quality": ("min_jpeg_quality", "low_jpeg_quality"),
     "sharpness": ("min_sharpness", "blurry"),
-    "highlights": ("min_highlights", "too_dark"),
+    "periodicity": ("upscale_periodicity", "upscaled"),
+    "noise": ("max_noise", "noisy"),
+    "clipped": ("max_clipped", "clipped"),
+    "crushed": ("max_crushed", "crushed"),
     "flat_share": ("graphics_flat_share", "graphics"),
     "palette_share": ("graphics_palette_share", "graphics"),
-    "brightness": ("max_brightness", "too_bright"),
-    "clipped": ("max_clipped", "clipped"),
-    "noise": ("max_noise", "noisy"),
 }
+QUALITY_GATES = {figure: _SOURCE_GATES[figure] for figure in source_gates.FIGURES
+                 if figure in _SOURCE_GATES}
 
 
 def _true(mask) -> pa.ChunkedArray:
@@ -39,6 +45,13 @@ def _count(mask) -> int:
 def floats(column) -> np.ndarray:
     """A numeric column as float64, NaN where null."""
     return pc.fill_null(pc.cast(column, pa.float64()), float("nan")).to_numpy()
+
+
+def figure_values(table: pa.Table, name: str) -> np.ndarray:
+    """A figure column of a table as float64 (empty when an older build lacks it)."""
+    if name not in table.column_names:
+        return np.empty(0)
+    return floats(table[name])
 
 
 def masks(images: pa.Table) -> dict[str, pa.ChunkedArray]:
@@ -150,3 +163,65 @@ def thresholds(run: dict) -> dict[str, tuple[str, float]]:
     quality = run.get("config", {}).get("quality") or {}
     return {figure: (setting, quality[setting]) for figure, (setting, _) in QUALITY_GATES.items()
             if setting in quality}
+
+
+def cell_settings(run: dict) -> dict:
+    """The run's `patch` settings ({} when run.json has none)."""
+    return run.get("config", {}).get("patch") or {}
+
+
+def cell_thresholds(run: dict) -> dict[str, tuple[str, float]]:
+    """Per-cell figure -> (setting name, value) from the run's `patch` settings."""
+    patch = cell_settings(run)
+    return {figure: (setting, patch[setting]) for figure, (setting, _, _) in CELL_GATES.items()
+            if patch.get(setting) is not None}
+
+
+def cell_drops(patches: pa.Table) -> dict[str, int]:
+    """Dropped grid cells per reason: CELL_REASONS first (those that occur), then any
+    other reason found (an older build's), most frequent first."""
+    found = dict(_by(patches, pc.invert(patches["kept"]), "reason"))
+    ordered = {r: found.pop(r) for r in CELL_REASONS if r in found}
+    return ordered | found
+
+
+def _fails(value, limit, direction: str) -> bool:
+    if value is None or limit is None or value != value:  # None or NaN never fails
+        return False
+    return value > limit if direction == "above" else value < limit
+
+
+def cell_gate(row: dict, settings: dict) -> dict | None:
+    """The gate a dropped cell (a patches row) failed under the `patch` settings:
+    the first figure of its reason that fails, in check order (or, when none does
+    under these settings, the first figure of its reason); None for a kept cell or
+    a reason no per-cell gate gives."""
+    if row.get("kept") or not row.get("reason"):
+        return None
+    found = None
+    for figure, (setting, direction, reason) in CELL_GATES.items():
+        if reason != row["reason"]:
+            continue
+        gate = {"figure": figure, "value": row.get(figure), "setting": setting,
+                "limit": settings.get(setting), "direction": direction}
+        gate["fails"] = _fails(gate["value"], gate["limit"], direction)
+        if gate["fails"]:
+            return gate
+        found = found or gate
+    return found
+
+
+def _figure(value) -> str:
+    return "-" if value is None or value != value else f"{value:.4g}"
+
+
+def gate_text(gate: dict, with_setting: bool = True) -> str:
+    """'noise 2.837 > max_noise 1.5' (the setting's name left out when not
+    `with_setting`); says so when the threshold is unknown or not broken."""
+    value = f"{gate['figure']} {_figure(gate['value'])}"
+    if gate["limit"] is None:
+        return f"{value} ({gate['setting']} unknown: not in run.json)"
+    limit = f"{gate['setting']} {gate['limit']:g}" if with_setting else f"{gate['limit']:g}"
+    if gate["fails"]:
+        return f"{value} {'>' if gate['direction'] == 'above' else '<'} {limit}"
+    return f"{value}, {limit} (not broken under run.json's settings)"

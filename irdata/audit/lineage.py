@@ -5,9 +5,10 @@ from __future__ import annotations
 import hashlib
 import os
 
-from irdata.audit import pixels, tables
+from irdata.audit import counts, pixels, tables
 from irdata.errors import UsageError
 from irdata.imaging.encode import encode_png
+from irdata.patching.figures import FIGURES
 
 IMAGE_FIELDS = (("image_id", "image_id"), ("locator", "locator"), ("source", "source"),
                 ("source_name", "source_name"), ("license", "license"), ("width", "width"),
@@ -26,11 +27,24 @@ def lineage(out, key: str) -> dict:
                                                               patch["image_id"])]))
     degradations = tables.rows(tables.read(out, "degradations", filters=[("key", "==", key)]))
     return {"patch": patch, "image": images[0] if images else {},
-            "degradations": sorted(degradations, key=lambda r: r["variant"])}
+            "degradations": sorted(degradations, key=lambda r: r["variant"]),
+            "settings": counts.cell_settings(tables.run_record(out))}
 
 
 def _variant(row: dict) -> str:
     return f"lq.{row['variant']}: {row['kind']} {row['params']} seed {row['seed']} ({row['shard']})"
+
+
+def _figure(value) -> str:
+    return "-" if value is None else f"{value:.4f}"
+
+
+def _failed(patch: dict, settings: dict) -> str:
+    """The gate a dropped cell failed, with the threshold it broke; '-' when kept."""
+    if patch["kept"]:
+        return "-"
+    gate = counts.cell_gate(patch, settings)
+    return f"{patch['reason']}: {counts.gate_text(gate)}" if gate else patch["reason"]
 
 
 def describe(info: dict) -> str:
@@ -39,7 +53,8 @@ def describe(info: dict) -> str:
     status = "kept" if patch["kept"] else f"dropped ({patch['reason']})"
     lines = [("key", patch["key"]), *[(label, image.get(f)) for label, f in IMAGE_FIELDS],
              ("x, y, size", f"{patch['x']}, {patch['y']}, {patch['size']}"),
-             ("flat_fraction", f"{patch['flat_fraction']:.4f}"), ("status", status),
+             *[(name, _figure(patch.get(name))) for name in FIGURES],
+             ("status", status), ("failed gate", _failed(patch, info.get("settings", {}))),
              ("shard", patch["shard"] or "-"), ("patch sha256", patch["sha256"] or "-")]
     variants = [_variant(r) for r in info["degradations"]] or ["none"]
     lines += [("degradations" if i == 0 else "", text) for i, text in enumerate(variants)]

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from irdata.audit import charts, counts, sheets, tables
 from irdata.errors import UsageError
+from irdata.patching.figures import CELL_GATES, FIGURES
 from irdata.stages import STAGES, degrade, patch
 
 STYLE = """
@@ -79,8 +80,7 @@ def _sources(data: dict) -> str:
                     _table(["licence", *heads], data["licenses"]))
 
 
-def _distributions(data: dict, config: dict) -> str:
-    limit = config.get("patch", {}).get("max_flat_fraction")
+def _distributions(data: dict) -> str:
     shards = data["shards"]
     shard_charts = [charts.histogram(
         counts.floats(shards.filter(pc.equal(shards["stage"], name))["bytes"]) / 1e6,
@@ -89,9 +89,6 @@ def _distributions(data: dict, config: dict) -> str:
     return _section("Distributions", _charts(
         charts.histogram(counts.megapixels(data["images"]), "source resolution",
                          unit="megapixels"),
-        charts.histogram(counts.floats(data["patches"]["flat_fraction"]),
-                         "flat fraction of grid cells", threshold=limit,
-                         threshold_label=f"max_flat_fraction {limit}", unit="flat fraction"),
         charts.bars(counts.cluster_sizes(data["clusters"]), "duplicate clusters by size"),
         *shard_charts,
         charts.bars(counts.stage_seconds(data["run"]), "wall time per stage (last build)", " s"),
@@ -106,17 +103,43 @@ def _quality(data: dict, run: dict) -> str:
     for figure, (setting, reason) in counts.QUALITY_GATES.items():
         mark = marks.get(figure)
         svgs.append(charts.histogram(
-            counts.floats(data["images"][figure]),
+            counts.figure_values(data["images"], figure),
             f"{figure} ({dropped.get(reason, 0)} dropped as {reason})",
             threshold=mark[1] if mark else None,
             threshold_label=f"{setting} {mark[1]:g}" if mark else "", unit=figure))
     return _section("Source quality figures (threshold from the run's config)", _charts(*svgs))
 
 
-def _sheets(out, data: dict) -> str:
+def _cells(data: dict, run: dict) -> str:
+    """A histogram of every per-cell figure over all grid cells, with its gate."""
+    marks, dropped = counts.cell_thresholds(run), counts.cell_drops(data["patches"])
+    svgs = []
+    for figure in FIGURES:
+        mark, gate = marks.get(figure), CELL_GATES.get(figure)
+        title = f"{figure} of grid cells"
+        if gate:
+            title += f" ({dropped.get(gate[2], 0)} dropped as {gate[2]})"
+        svgs.append(charts.histogram(
+            counts.figure_values(data["patches"], figure), title,
+            threshold=mark[1] if mark else None,
+            threshold_label=f"{mark[0]} {mark[1]:g}" if mark else "", unit=figure))
+    return _section("Grid cell quality figures (threshold from the run's patch settings)",
+                    _charts(*svgs))
+
+
+def _dropped(out, data: dict, run: dict) -> str:
+    """A sheet per per-cell drop reason that occurs."""
+    found = sheets.dropped_sheets(out, data["images"], data["patches"],
+                                  counts.cell_settings(run))
+    if not found:
+        return _section("Dropped patches", sheets.sheet([], "no grid cell was dropped"))
+    return "".join(_section(f"Patches dropped as {reason}", html) for reason, html in found)
+
+
+def _sheets(out, data: dict, run: dict) -> str:
     images, patches = data["images"], data["patches"]
     parts = [_section("Kept patches", sheets.kept_sheet(out, patches)),
-             _section("Patches dropped as flat", sheets.flat_sheet(out, images, patches)),
+             _dropped(out, data, run),
              _section("Duplicate clusters (keeper first)",
                       sheets.cluster_sheets(out, images, data["clusters"]))]
     if data["degradations"].num_rows:
@@ -146,8 +169,8 @@ def render(out) -> str:
     data = gather(out)
     run = data["run"]
     body = (_header(out, run) + _overview(data) + _sources(data)
-            + _distributions(data, run.get("config", {})) + _quality(data, run)
-            + _sheets(out, data))
+            + _distributions(data) + _cells(data, run) + _quality(data, run)
+            + _sheets(out, data, run))
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>irdata report: {escape(out.root)}</title><style>{STYLE}</style>"

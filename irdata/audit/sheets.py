@@ -11,12 +11,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from irdata.audit import pixels
+from irdata.audit import counts, pixels
 from irdata.imaging.decode import decode_png
 
 THUMB = 160  # thumbnail side, pixels
-KEPT, FLAT, CLUSTERS, PAIRED = 24, 12, 3, 4  # how many of each a sheet shows
-FLAT_SOURCES = 4  # dropped cells are cut again from at most this many sources
+KEPT, DROPPED, CLUSTERS, PAIRED = 24, 12, 3, 4  # how many of each a sheet shows
+DROPPED_SOURCES = 4  # dropped cells (per reason) are cut again from at most this many sources
 
 
 def thumb_uri(rgb: np.ndarray, side: int = THUMB) -> str:
@@ -69,18 +69,33 @@ def kept_sheet(out, patches: pa.Table) -> str:
     return sheet(tiles, "no kept patches")
 
 
-def flat_sheet(out, images: pa.Table, patches: pa.Table) -> str:
-    """Dropped-as-flat cells, cut again from a few of their sources."""
-    flat = pc.and_(pc.invert(patches["kept"]), pc.equal(patches["reason"], "flat"))
-    ids = sorted(pc.unique(patches.filter(pc.fill_null(flat, False))["image_id"]).to_pylist())
-    sources = spread(ids, FLAT_SOURCES)
-    mine = pc.and_(flat, pc.is_in(patches["image_id"], pa.array(sources, pa.string())))
-    chosen = pick(patches, mine, FLAT)
+def _dropped_tiles(out, images: pa.Table, patches: pa.Table, reason: str,
+                   settings: dict) -> list[str]:
+    """Cells dropped for `reason`, cut again from a few of their sources; each caption
+    names the figure that failed, its value and the threshold it broke."""
+    mine = pc.and_(pc.invert(patches["kept"]), pc.equal(patches["reason"], reason))
+    ids = sorted(pc.unique(patches.filter(pc.fill_null(mine, False))["image_id"]).to_pylist())
+    sources = spread(ids, DROPPED_SOURCES)
+    mine = pc.and_(mine, pc.is_in(patches["image_id"], pa.array(sources, pa.string())))
+    chosen = pick(patches, mine, DROPPED)
     rows = [r for r in image_rows(images, sources).values() if r["shard"]]
     decoded = pixels.source_images(out, rows)
-    tiles = [tile(pixels.cut(decoded[p["image_id"]], p), f"flat {p['flat_fraction']:.2f}",
-                  p["key"]) for p in chosen if p["image_id"] in decoded]
-    return sheet(tiles, "no patch was dropped as flat")
+    tiles = []
+    for p in chosen:
+        if p["image_id"] in decoded:
+            gate = counts.cell_gate(p, settings)
+            caption = counts.gate_text(gate, with_setting=False) if gate else reason
+            tiles.append(tile(pixels.cut(decoded[p["image_id"]], p), caption, p["key"]))
+    return tiles
+
+
+def dropped_sheets(out, images: pa.Table, patches: pa.Table, settings: dict
+                   ) -> list[tuple[str, str]]:
+    """(reason, sheet) for every per-cell drop reason that occurs (CELL_REASONS order);
+    the sources of one reason are decoded, used and let go before the next's."""
+    return [(reason, sheet(_dropped_tiles(out, images, patches, reason, settings),
+                           f"no cell dropped as {reason} could be cut again"))
+            for reason in counts.cell_drops(patches)]
 
 
 def _name(locator: str) -> str:
@@ -108,10 +123,14 @@ def cluster_sheets(out, images: pa.Table, clusters: pa.Table | None) -> str:
 
 
 def _caption(row: dict, image: dict) -> str:
+    """Keeper or match and distance, size, file name; with `keeper_reason` (when the
+    clusters table has it) the criterion the keeper won on."""
     size = f"{image['width']}x{image['height']}"
+    why = row.get("keeper_reason")
     if row["keeper"]:
-        return f"keeper {size} {_name(image['locator'])}"
-    return f"{row['match']} d={row['distance']} {size} {_name(image['locator'])}"
+        return f"keeper {size} {_name(image['locator'])}" + (f" (won on {why})" if why else "")
+    return (f"{row['match']} d={row['distance']} {size} {_name(image['locator'])}"
+            + (f" (keeper won on {why})" if why else ""))
 
 
 def paired_sheets(out, degradations: pa.Table) -> str:

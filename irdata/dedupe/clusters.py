@@ -1,6 +1,24 @@
 """Duplicate clusters: exact (sha256) and near (pHash candidate + dHash confirmation)
 links, union-find, one keeper per cluster, and the clusters table.
 
+Keeper rule: each cluster keeps its best ground truth, ranked by `CRITERIA`, the
+first difference deciding (each figure compared in buckets, so measurement jitter
+does not outrank the next criterion):
+
+1. not_upscaled  not upscaled before upscaled (null = not upscaled);
+2. resolution    most pixels (width * height, exact);
+3. noise         lower floor(noise / NOISE_BUCKET) (null = bucket 0);
+4. jpeg_quality  higher floor(jpeg_quality / JPEG_QUALITY_BUCKET) (null = lossless
+                 format, quality 100);
+5. sharpness     higher floor(sharpness / SHARPNESS_BUCKET) (null = worst);
+6. bytes         most bytes (at equal figures: the least compressed);
+7. image_id      smallest image_id.
+
+Bytes come late on purpose: noise makes JPEGs bigger, so "most bytes" alone
+favours noisy copies. The table records, per row, the criterion that decided
+(`keeper_reason`): for a duplicate, the first one on which the keeper beat it;
+for the keeper, the first one on which it beat the runner-up of its cluster.
+
 Defaults (chosen by measurement, see CALIBRATION.md): `PHASH_DISTANCE`,
 `DHASH_DISTANCE`.
 """
@@ -15,6 +33,14 @@ from irdata.dedupe.search import grouped_pairs, hamming, hex_to_u64, pairs_withi
 PHASH_DISTANCE = 8
 DHASH_DISTANCE = 9
 
+# The keeper ranking, in order (see the module docstring), and its buckets.
+CRITERIA = ("not_upscaled", "resolution", "noise", "jpeg_quality", "sharpness", "bytes",
+            "image_id")
+NOISE_BUCKET = 1.0  # grey levels
+JPEG_QUALITY_BUCKET = 5
+SHARPNESS_BUCKET = 1.0  # dB
+LOSSLESS_QUALITY = 100  # null jpeg_quality: PNG and other lossless formats
+
 SCHEMA = pa.schema([
     ("image_id", pa.string()),
     ("cluster_id", pa.string()),  # the keeper's image_id
@@ -23,6 +49,10 @@ SCHEMA = pa.schema([
     ("match", pa.string()),  # exact (same sha256 as the keeper) or near; null for the keeper
     ("distance", pa.int8()),  # pHash Hamming distance to the keeper
     ("confirm_distance", pa.int8()),  # dHash Hamming distance to the keeper
+    # The first of CRITERIA (not_upscaled, resolution, noise, jpeg_quality,
+    # sharpness, bytes, image_id) that decided: for a duplicate, on which the
+    # keeper beat it; for the keeper, on which it beat its cluster's runner-up.
+    ("keeper_reason", pa.string()),
 ])
 
 
@@ -59,17 +89,78 @@ def confirm(pairs: np.ndarray, dhashes: np.ndarray, dhash_distance: int):
     return pairs[ok], distance[ok]
 
 
-def choose_keepers(roots: np.ndarray, pixels: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
-    """Keeper index for every item: in its cluster, most pixels, then most bytes
-    (at equal pixels: most bytes per pixel, the least compressed), then lowest
-    index (items are in image_id order, so: smallest image_id)."""
-    index = np.arange(len(roots))
-    order = np.lexsort((index, -nbytes, -pixels, roots))
-    first = np.ones(len(order), dtype=bool)
-    first[1:] = roots[order][1:] != roots[order][:-1]
-    keeper_of_root = np.empty(len(roots), dtype=np.int64)
-    keeper_of_root[roots[order][first]] = order[first]
-    return keeper_of_root[roots]
+def _figure(column, n: int) -> tuple[np.ndarray, np.ndarray]:
+    """(values as float64, null mask) of an optional figure: None, NaN and a whole
+    column None are null; bools become 0 / 1."""
+    values = np.full(n, np.nan) if column is None else np.array(column, dtype=np.float64)
+    if len(values) != n:
+        raise ValueError("all columns must have the same length")
+    return values, np.isnan(values)
+
+
+def rank_keys(pixels: np.ndarray, nbytes: np.ndarray, upscaled=None, noise=None,
+              jpeg_quality=None, sharpness=None) -> list[np.ndarray]:
+    """One key per criterion of `CRITERIA`, in that order, lower = better: the
+    keeper rule as sortable columns (buckets and null rules of the module
+    docstring). Optional figures: sequences with None or NaN for null, or None for
+    a whole column of nulls. The last key is the item index."""
+    n = len(pixels)
+    up, _ = _figure(upscaled, n)
+    noisy, no_noise = _figure(noise, n)
+    quality, lossless = _figure(jpeg_quality, n)
+    sharp, no_sharp = _figure(sharpness, n)
+    return [
+        np.where(np.isnan(up), 0, up != 0).astype(np.int8),
+        -np.asarray(pixels, dtype=np.int64),
+        np.where(no_noise, 0.0, np.floor(noisy / NOISE_BUCKET)),
+        -np.floor(np.where(lossless, LOSSLESS_QUALITY, quality) / JPEG_QUALITY_BUCKET),
+        np.where(no_sharp, np.inf, -np.floor(sharp / SHARPNESS_BUCKET)),
+        -np.asarray(nbytes, dtype=np.int64),
+        np.arange(n),
+    ]
+
+
+def rank(roots: np.ndarray, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(keeper, runner_up) of every item: the best and second best of its cluster
+    by `keys` (`rank_keys`, compared in order). runner_up is -1 for an item alone.
+    Only members of clusters of two or more are sorted (a few % of all items)."""
+    n = len(roots)
+    keepers, runner_up = np.arange(n), np.full(n, -1, dtype=np.int64)
+    members = np.flatnonzero(np.bincount(roots, minlength=n)[roots] >= 2)
+    if not len(members):
+        return keepers, runner_up
+    member_roots = roots[members]
+    order = members[np.lexsort([key[members] for key in keys[::-1]] + [member_roots])]
+    sorted_roots = roots[order]
+    first = np.flatnonzero(np.r_[True, sorted_roots[1:] != sorted_roots[:-1]])
+    best_of_root = np.empty(n, dtype=np.int64)
+    second_of_root = np.empty(n, dtype=np.int64)
+    best_of_root[sorted_roots[first]] = order[first]
+    second_of_root[sorted_roots[first]] = order[first + 1]  # every cluster has two
+    keepers[members] = best_of_root[member_roots]
+    runner_up[members] = second_of_root[member_roots]
+    return keepers, runner_up
+
+
+def choose_keepers(roots: np.ndarray, pixels: np.ndarray, nbytes: np.ndarray,
+                   upscaled=None, noise=None, jpeg_quality=None,
+                   sharpness=None) -> np.ndarray:
+    """Keeper index for every item: the best of its cluster by the keeper rule
+    (module docstring, `CRITERIA`). Items are in image_id order, so the last
+    criterion, lowest index, is the smallest image_id. Optional figures as in
+    `rank_keys`."""
+    keys = rank_keys(pixels, nbytes, upscaled, noise, jpeg_quality, sharpness)
+    return rank(roots, keys)[0]
+
+
+def keeper_reasons(rows: np.ndarray, keepers: np.ndarray, runner_up: np.ndarray,
+                   keys: list[np.ndarray]) -> np.ndarray:
+    """The `CRITERIA` name that decided each of `rows`: the first key on which its
+    keeper beat it, or for a keeper, on which it beat its runner-up. The index key
+    always differs between two items, so every row gets one."""
+    other = np.where(keepers[rows] == rows, runner_up[rows], keepers[rows])
+    differs = np.stack([key[rows] != key[other] for key in keys])
+    return np.asarray(CRITERIA, dtype=object)[np.argmax(differs, axis=0)]
 
 
 def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -124,10 +215,12 @@ def near_links(phash: np.ndarray, dhash: np.ndarray, phash_distance: int,
     return np.concatenate([same, first[kept]] + [first[w] for w in within])
 
 
-def _sorted_inputs(image_id, sha256, phash, dhash, width, height, nbytes):
-    """Validated numpy columns in image_id order (so nothing depends on input order)."""
+def _sorted_inputs(image_id, sha256, phash, dhash, width, height, nbytes, figures=None):
+    """Validated numpy columns in image_id order (so nothing depends on input order);
+    `figures` (name -> column or None) become float64 columns, NaN = null."""
     columns = [list(c) for c in (image_id, sha256, phash, dhash, width, height, nbytes)]
-    if len({len(c) for c in columns}) > 1:
+    optional = {name: list(c) for name, c in (figures or {}).items() if c is not None}
+    if len({len(c) for c in columns + list(optional.values())}) > 1:
         raise ValueError("all columns must have the same length")
     ids = np.asarray(columns[0], dtype=str)
     order = np.argsort(ids, kind="stable")
@@ -137,33 +230,43 @@ def _sorted_inputs(image_id, sha256, phash, dhash, width, height, nbytes):
     sha = [column[order] for column in _sha_columns(columns[1])]
     p, d = hex_to_u64(columns[2])[order], hex_to_u64(columns[3])[order]
     width, height, size = (np.asarray(c, dtype=np.int64)[order] for c in columns[4:])
-    return ids, sha, p, d, width * height, size
+    optional = {name: _figure(c, len(ids))[0][order] for name, c in optional.items()}
+    return ids, sha, p, d, width * height, size, optional
 
 
 def find_duplicates(image_id, sha256, phash, dhash, width, height, nbytes,
                     phash_distance: int = PHASH_DISTANCE,
-                    dhash_distance: int = DHASH_DISTANCE) -> pa.Table:
+                    dhash_distance: int = DHASH_DISTANCE, *, upscaled=None, noise=None,
+                    jpeg_quality=None, sharpness=None) -> pa.Table:
     """The clusters table (`SCHEMA`) of every image in a cluster of two or more,
     sorted by cluster_id then image_id; the same whatever the input order.
 
     Equal-length sequences in: image_id (unique strings), sha256 (64 hex),
-    phash and dhash (16 hex), width, height, nbytes. Equal sha256 always
+    phash and dhash (16 hex), width, height, nbytes; optionally the keeper's
+    figures upscaled (bool), noise, jpeg_quality, sharpness, with None for null
+    (a whole column None: all null). Equal sha256 always
     merges (match 'exact'); a pHash pair within `phash_distance` merges only if
     its dHash distance is within `dhash_distance`. Clusters are the connected
     components (union-find), so a member may sit further than the thresholds
     from its keeper through a chain; `distance` and `confirm_distance` are the
-    pHash and dHash distances to the keeper (0 for the keeper itself).
+    pHash and dHash distances to the keeper (0 for the keeper itself). The
+    keeper is chosen by the rule of the module docstring; `keeper_reason` names
+    the criterion that decided each row.
     `phash_distance < 0` turns near-duplicate search off (exact only)."""
-    ids, sha, p, d, pixels, size = _sorted_inputs(image_id, sha256, phash, dhash,
-                                                  width, height, nbytes)
+    figures = {"upscaled": upscaled, "noise": noise, "jpeg_quality": jpeg_quality,
+               "sharpness": sharpness}
+    ids, sha, p, d, pixels, size, figures = _sorted_inputs(
+        image_id, sha256, phash, dhash, width, height, nbytes, figures)
     links = [np.empty((0, 2), dtype=np.int64), _same_value_links(*_groups(*sha))]
     if phash_distance >= 0:
         links.append(near_links(p, d, phash_distance, dhash_distance))
-    keepers = choose_keepers(union_find(len(ids), np.concatenate(links)), pixels, size)
-    return _table(ids, keepers, sha, p, d)
+    keys = rank_keys(pixels, size, **figures)
+    keepers, runner_up = rank(union_find(len(ids), np.concatenate(links)), keys)
+    return _table(ids, keepers, runner_up, keys, sha, p, d)
 
 
-def _table(ids: np.ndarray, keepers: np.ndarray, sha, p, d) -> pa.Table:
+def _table(ids: np.ndarray, keepers: np.ndarray, runner_up: np.ndarray, keys, sha, p,
+           d) -> pa.Table:
     """Rows of clusters with two or more members, sorted by (cluster_id, image_id)."""
     sizes = np.bincount(keepers, minlength=len(ids))
     rows = np.flatnonzero(sizes[keepers] >= 2)
@@ -181,4 +284,5 @@ def _table(ids: np.ndarray, keepers: np.ndarray, sha, p, d) -> pa.Table:
         "match": match.tolist(),
         "distance": hamming(p[rows], p[keeper_rows]).astype(np.int8),
         "confirm_distance": hamming(d[rows], d[keeper_rows]).astype(np.int8),
+        "keeper_reason": keeper_reasons(rows, keepers, runner_up, keys).tolist(),
     }, schema=SCHEMA)

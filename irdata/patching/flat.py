@@ -1,25 +1,33 @@
-"""Flat-region detector: the share of small luminance blocks that carry no texture.
+"""Flat-region detector: the share of small luminance blocks that carry no texture
+the eye or the sensor can tell from a plain surface.
 
 Definition (all on the 0-255 scale):
 
-1. Luminance L = 0.299 R + 0.587 G + 0.114 B (ITU-R BT.601), float32.
-2. The patch is cut into `block` x `block` blocks; rows and columns that do not
-   fill a whole block are ignored. Inside each block L is averaged over 2x2
-   pixels (half resolution) and the block's gradient energy is the RMS of the
-   differences between horizontally and vertically adjacent half-resolution
-   pixels of that block (pairs that cross a block edge are not counted, so a
-   block's value depends on its own pixels only).
-3. A block is flat when its gradient energy is below `threshold`.
-4. flat_fraction = flat blocks / all blocks. A patch is dropped when
-   flat_fraction > MAX_FLAT_FRACTION.
+1. Luminance L = BT.601 of R, G, B. The cell is cut into `block` x `block` blocks
+   (rows and columns that do not fill a whole block are ignored). Inside each
+   block L is averaged over 2x2 pixels (half resolution) and the block's
+   **gradient energy** E is the RMS of the differences between horizontally and
+   vertically adjacent half-resolution pixels of that block (pairs that cross a
+   block edge are not counted, so a block's value depends on its own pixels only).
+2. A block is textured when E^2 > (t * tone(m))^2 + (k * s)^2, else flat:
+   - t = `threshold` (default 4.0) at mid-grey and brighter;
+   - tone(m) = min(1, (m + TONE_OFFSET) / (TONE_REFERENCE + TONE_OFFSET)) of the
+     block's mean luminance m: the same texture has smaller differences in dark
+     tones (foliage in shade, a dark forest), so the threshold falls with them,
+     to 0.25 t at black;
+   - s = the cell's noise deviation (`irdata.quality.noise.cell_noise`, its
+     smoothest blocks), k = NOISE_FACTOR: white noise of deviation s gives
+     E ~ s, so grain, sensor noise and a noisy black sky never count as texture,
+     while texture above the cell's own noise floor does, however low its contrast.
+3. flat_fraction = flat blocks / all blocks; a cell is dropped (reason `flat`)
+   when flat_fraction > MAX_FLAT_FRACTION (0.5, DyNet's rule).
 
-Why gradient energy and not the block's standard deviation: smooth ramps
-(sky gradients, defocused backgrounds, vignetting) have a large standard
-deviation but no texture; their gradient stays small. Why half resolution:
-2x2 averaging halves sensor grain and JPEG noise, which otherwise makes plain
-walls and skies of high-resolution photos look textured, while edges and
-texture survive. The defaults come from benchmarks/flat_calibration.py on the
-labelled real patches in tests/data/flat/ (see FLAT_CALIBRATION.md).
+Why gradient energy and not the block's standard deviation: smooth ramps (sky
+gradients, defocused backgrounds, vignetting) have a large standard deviation
+but no texture; their gradient stays small. Why half resolution: 2x2 averaging
+halves sensor grain and JPEG noise while edges and texture survive. The
+defaults come from benchmarks/flat_calibration.py on labelled real cells
+(tests/data/cells/, FLAT_CALIBRATION.md).
 """
 
 from __future__ import annotations
@@ -27,17 +35,21 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-BT601 = (0.299, 0.587, 0.114)
+from irdata.quality.noise import cell_noise
+
 DEFAULT_BLOCK = 16
 DEFAULT_THRESHOLD = 4.0
 MAX_FLAT_FRACTION = 0.5
+TONE_REFERENCE = 96.0
+TONE_OFFSET = 32.0
+NOISE_FACTOR = 3.5
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
-    """BT.601 luminance of an HxWx3 uint8 RGB array, float32 on the 0-255 scale."""
+    """BT.601 luminance of an HxWx3 uint8 RGB array, uint8 (OpenCV's rounding)."""
     if rgb.ndim != 3 or rgb.shape[2] != 3:
         raise ValueError(f"expected an HxWx3 RGB array, got shape {rgb.shape}")
-    return cv2.cvtColor(rgb.astype(np.float32), cv2.COLOR_RGB2GRAY)
+    return cv2.cvtColor(np.ascontiguousarray(rgb), cv2.COLOR_RGB2GRAY)
 
 
 def _neighbour_squares(half: np.ndarray, step: int) -> np.ndarray:
@@ -54,25 +66,51 @@ def _neighbour_squares(half: np.ndarray, step: int) -> np.ndarray:
     return dx
 
 
-def block_energy(lum: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
-    """Gradient energy of each whole block of a luminance array (rows x cols of blocks)."""
+def _check_block(lum: np.ndarray, block: int) -> tuple[int, int]:
     if block < 4 or block % 2:
         raise ValueError(f"block must be an even number >= 4, got {block}")
     rows, cols = lum.shape[0] // block, lum.shape[1] // block
     if rows == 0 or cols == 0:
         raise ValueError(f"a {lum.shape[1]}x{lum.shape[0]} array holds no {block}x{block} block")
+    return rows, cols
+
+
+def block_energy_and_tone(lum: np.ndarray, block: int = DEFAULT_BLOCK
+                          ) -> tuple[np.ndarray, np.ndarray]:
+    """(gradient energy, mean luminance) of each whole block (rows x cols of blocks)."""
+    rows, cols = _check_block(lum, block)
     step = block // 2
-    half = cv2.resize(lum[:rows * block, :cols * block], (cols * step, rows * step),
-                      interpolation=cv2.INTER_AREA)
+    whole = lum[:rows * block, :cols * block].astype(np.float32)
+    half = cv2.resize(whole, (cols * step, rows * step), interpolation=cv2.INTER_AREA)
     mean = cv2.resize(_neighbour_squares(half, step), (cols, rows), interpolation=cv2.INTER_AREA)
+    tone = cv2.resize(half, (cols, rows), interpolation=cv2.INTER_AREA)
     # mean covers step*step cells, of which 2*step*(step-1) hold a difference
-    return np.sqrt(mean * (step / (2.0 * (step - 1))))
+    return np.sqrt(mean * (step / (2.0 * (step - 1)))), tone
+
+
+def block_energy(lum: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
+    """Gradient energy of each whole block of a luminance array."""
+    return block_energy_and_tone(lum, block)[0]
+
+
+def flat_blocks(lum: np.ndarray, block: int = DEFAULT_BLOCK,
+                threshold: float = DEFAULT_THRESHOLD, noise: float | None = None) -> np.ndarray:
+    """Boolean rows x cols of blocks: True where the block is flat (see the module doc);
+    `noise` is the cell's noise deviation (None: no noise floor)."""
+    energy, mean = block_energy_and_tone(lum, block)
+    tone = np.minimum(1.0, (mean + TONE_OFFSET) / (TONE_REFERENCE + TONE_OFFSET)) * threshold
+    floor = (NOISE_FACTOR * (noise or 0.0)) ** 2
+    return energy * energy <= tone * tone + floor
 
 
 def flat_fraction(rgb: np.ndarray, block: int = DEFAULT_BLOCK,
-                  threshold: float = DEFAULT_THRESHOLD) -> float:
-    """Share of the patch's blocks whose gradient energy is below `threshold`."""
-    return float(np.mean(block_energy(luminance(rgb), block) < threshold))
+                  threshold: float = DEFAULT_THRESHOLD, noise: float | None = None) -> float:
+    """Share of the cell's blocks that are flat; `noise` defaults to the cell's own
+    estimate (`cell_noise`)."""
+    lum = luminance(rgb)
+    if noise is None:
+        noise = cell_noise(lum)
+    return float(np.mean(flat_blocks(lum, block, threshold, noise)))
 
 
 def is_flat(fraction: float, limit: float = MAX_FLAT_FRACTION) -> bool:

@@ -1,28 +1,31 @@
-"""All quality figures of one image, and the verdict of the gates on them.
+"""All quality figures of one source image, and the verdict of the source gates.
 
-`measure` computes every figure from the working-resolution RGB image (see
-working.py); `judge` compares figures with the pipeline's `quality` settings and
-returns the first failing gate as (reason, detail), or ("", "") when the image
-passes, gates are disabled, or no settings are given. A figure that is None
-(not a JPEG, a featureless image, ...) never fails its gate; a featureless image
-(sharpness None: a plain colour or smooth gradient) is not called graphics either,
-as it has no shapes or text: the patch stage's flat filter deals with it.
+Source gates catch only defects of the whole file, never a photo's tone or
+style (a dark forest or a bright cloudscape is a scene to learn, not a defect):
 
-Gates, in the order they are checked (the first failure names the reason):
+- from the file and the working-resolution copy (working.py): JPEG quality from
+  the quantisation tables, the graphics figures, clipped and crushed shares;
+- from the per-cell figures at native resolution (irdata.patching.figures),
+  summarised over the image's cells (`summarise`): sharpness and periodicity are
+  the medians over its textured cells (flat fraction <= 0.5: its detailed
+  regions; all cells when none is), noise the median over all cells.
+
+`judge` compares figures with the pipeline's `quality` settings and returns the
+first failing gate as (reason, detail), or ("", "") when the image passes, gates
+are disabled, or no settings are given. A figure that is None (not a JPEG, no
+cell, a featureless image) never fails its gate.
 
 | reason | fails when |
 | --- | --- |
 | low_jpeg_quality | jpeg_quality < min_jpeg_quality |
+| graphics | flat_share > graphics_flat_share and palette_share > graphics_palette_share (and the image has sharp detail: sharpness >= graphics_min_sharpness) |
+| upscaled | periodicity > upscale_periodicity and sharpness < upscale_sharpness |
 | blurry | sharpness < min_sharpness |
-| too_dark | highlights < min_highlights |
-| graphics | flat_share > graphics_flat_share and palette_share > graphics_palette_share |
-| too_bright | brightness > max_brightness |
-| clipped | clipped > max_clipped |
 | noisy | noise > max_noise |
+| clipped | clipped > max_clipped |
+| crushed | crushed > max_crushed |
 
-The order gives the most telling reason: graphics are never blurry or dark (a
-blurred or darkened noise-free image grows flat blocks), but documents and logos
-on white are bright and "clipped", so graphics is checked before those.
+Calibration of the defaults: CALIBRATION.md (benchmarks/quality_calibration.py).
 """
 
 from __future__ import annotations
@@ -30,31 +33,38 @@ from __future__ import annotations
 import numpy as np
 
 from irdata.quality import exposure, graphics
-from irdata.quality.noise import noise_sigma
-from irdata.quality.sharpness import sharpness
-from irdata.quality.working import grey
 
-FIGURES = ("jpeg_quality", "sharpness", "noise", "brightness", "highlights", "clipped",
-           "flat_share", "palette_share")
+WORKING_FIGURES = ("clipped", "crushed", "flat_share", "palette_share")
+CELL_SUMMARY = ("sharpness", "periodicity", "noise")
+FIGURES = ("jpeg_quality", *CELL_SUMMARY, *WORKING_FIGURES)
+TEXTURED = 0.5  # flat fraction at or below which a cell is one of the detailed regions
 
 
 def _rounded(value: float | None, digits: int) -> float | None:
     return None if value is None else round(float(value), digits)
 
 
-def measure(rgb: np.ndarray, jpeg_quality: int | None = None) -> dict:
-    """Every figure of a working-resolution HxWx3 uint8 RGB image."""
-    lum = grey(rgb)
-    return {
-        "jpeg_quality": jpeg_quality,
-        "sharpness": _rounded(sharpness(lum), 4),
-        "noise": _rounded(noise_sigma(lum), 3),
-        "brightness": _rounded(exposure.brightness(lum), 2),
-        "highlights": _rounded(exposure.highlights(lum), 1),
-        "clipped": _rounded(exposure.clipped(rgb), 4),
-        "flat_share": _rounded(graphics.flat_share(rgb), 4),
-        "palette_share": _rounded(graphics.palette_share(rgb), 4),
-    }
+def _median(values) -> float | None:
+    found = [v for v in values if v is not None]
+    return float(np.median(found)) if found else None
+
+
+def summarise(cells) -> dict:
+    """Source sharpness, periodicity and noise from its cells' figures (CellFigures)."""
+    textured = [c for c in cells if c.flat_fraction <= TEXTURED] or list(cells)
+    return {"sharpness": _rounded(_median(c.sharpness for c in textured), 3),
+            "periodicity": _rounded(_median(c.periodicity for c in textured), 3),
+            "noise": _rounded(_median(c.noise for c in cells), 3)}
+
+
+def measure(work: np.ndarray, cells, jpeg_quality: int | None = None) -> dict:
+    """Every source figure: `work` is the working-resolution HxWx3 uint8 RGB image,
+    `cells` the per-cell figures of the native-resolution grid."""
+    return {"jpeg_quality": jpeg_quality, **summarise(cells),
+            "clipped": _rounded(exposure.clipped(work), 4),
+            "crushed": _rounded(exposure.crushed(work), 4),
+            "flat_share": _rounded(graphics.flat_share(work), 4),
+            "palette_share": _rounded(graphics.palette_share(work), 4)}
 
 
 def _below(figures: dict, name: str, settings: dict, key: str) -> str:
@@ -71,22 +81,34 @@ def _above(figures: dict, name: str, settings: dict, key: str) -> str:
     return f"{name} {value:g} > {key} {settings[key]:g}"
 
 
+def _both(first: str, second: str) -> str:
+    return f"{first} and {second}" if first and second else ""
+
+
 def _graphics(figures: dict, settings: dict) -> str:
+    """Flat one-colour blocks and few colours, with sharp detail somewhere: fog, haze
+    and smooth skies make flat blocks and few colours too, but no sharp edges."""
     if figures.get("sharpness") is None:  # featureless: no shapes or text to speak of
         return ""
-    flat = _above(figures, "flat_share", settings, "graphics_flat_share")
-    palette = _above(figures, "palette_share", settings, "graphics_palette_share")
-    return f"{flat} and {palette}" if flat and palette else ""
+    if figures["sharpness"] < settings["graphics_min_sharpness"]:
+        return ""
+    return _both(_above(figures, "flat_share", settings, "graphics_flat_share"),
+                 _above(figures, "palette_share", settings, "graphics_palette_share"))
+
+
+def _upscaled(figures: dict, settings: dict) -> str:
+    return _both(_above(figures, "periodicity", settings, "upscale_periodicity"),
+                 _below(figures, "sharpness", settings, "upscale_sharpness"))
 
 
 CHECKS = (
     ("low_jpeg_quality", lambda f, s: _below(f, "jpeg_quality", s, "min_jpeg_quality")),
-    ("blurry", lambda f, s: _below(f, "sharpness", s, "min_sharpness")),
-    ("too_dark", lambda f, s: _below(f, "highlights", s, "min_highlights")),
     ("graphics", _graphics),
-    ("too_bright", lambda f, s: _above(f, "brightness", s, "max_brightness")),
-    ("clipped", lambda f, s: _above(f, "clipped", s, "max_clipped")),
+    ("upscaled", _upscaled),
+    ("blurry", lambda f, s: _below(f, "sharpness", s, "min_sharpness")),
     ("noisy", lambda f, s: _above(f, "noise", s, "max_noise")),
+    ("clipped", lambda f, s: _above(f, "clipped", s, "max_clipped")),
+    ("crushed", lambda f, s: _above(f, "crushed", s, "max_crushed")),
 )
 REASONS = tuple(reason for reason, _ in CHECKS)
 
@@ -95,6 +117,11 @@ def failures(figures: dict, settings: dict) -> list[tuple[str, str]]:
     """Every failing gate as (reason, detail), in check order (enabled is ignored)."""
     found = [(reason, check(figures, settings)) for reason, check in CHECKS]
     return [(reason, detail) for reason, detail in found if detail]
+
+
+def is_upscaled(figures: dict, settings: dict) -> bool:
+    """The upscale detector's verdict, whether or not gates are enabled."""
+    return bool(_upscaled(figures, settings))
 
 
 def judge(figures: dict, settings: dict | None) -> tuple[str, str]:

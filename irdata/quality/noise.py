@@ -53,3 +53,27 @@ def noise_sigma(grey: np.ndarray) -> float | None:
     if len(blocks) < MIN_BLOCKS:
         return None
     return float(np.percentile(blocks, PERCENTILE) * _SCALE / P1_BIAS)
+
+
+CELL_MIN_BLOCKS = 16
+RESPONSE_SCALE = 8
+_MASK_16S = _MASK * RESPONSE_SCALE
+
+
+def cell_noise(grey: np.ndarray) -> float | None:
+    """Noise deviation (grey levels) of one uint8 luminance cell at native resolution:
+    the estimate above over the cell's own 16x16 blocks (a 512 cell has 1024, so its
+    1st percentile is its ~10 smoothest blocks). None when fewer than CELL_MIN_BLOCKS
+    blocks are unclipped (a black or blown-out cell)."""
+    if min(grey.shape) < BLOCK:
+        return None
+    # integer mask x RESPONSE_SCALE: |response| <= 16 * 8 * 255 fits int16; block means
+    # of int16 round to 1/8 grey level
+    response = cv2.filter2D(grey, cv2.CV_16S, _MASK_16S, borderType=cv2.BORDER_REFLECT)
+    response = np.abs(response, out=response)
+    inside = cv2.inRange(grey, LOW + 1, HIGH - 1)  # 255 where neither clipped end
+    unclipped = block_means(inside, BLOCK) == 255  # INTER_AREA rounds: 255 = every pixel
+    blocks = block_means(response, BLOCK)[unclipped]
+    if len(blocks) < CELL_MIN_BLOCKS:
+        return None
+    return float(np.percentile(blocks, PERCENTILE) * _SCALE / P1_BIAS / RESPONSE_SCALE)

@@ -1,5 +1,7 @@
 """Dedupe stage (the one global barrier): hashes of every usable image in,
-`dedupe/clusters.parquet` out. Only hashes travel here, never pixels."""
+`dedupe/clusters.parquet` out. Only hashes and the few figures the keeper rule
+ranks by (upscaled, noise, jpeg_quality, sharpness; see irdata/dedupe/clusters.py)
+travel here, never pixels. The stats count keepers per `keeper_reason`."""
 
 from __future__ import annotations
 
@@ -18,6 +20,9 @@ FOLDER = "dedupe"
 GLOBAL = True
 CLUSTERS = f"{FOLDER}/clusters.parquet"
 HASH_COLUMNS = ["image_id", "status", "sha256", "phash", "dhash", "width", "height", "bytes"]
+# Figures the keeper rule ranks by (find_duplicates keywords); a raw table written
+# before one existed reads it as all null.
+KEEPER_COLUMNS = ["upscaled", "noise", "jpeg_quality", "sharpness"]
 
 
 def outputs(index: int) -> dict[str, str]:
@@ -26,13 +31,23 @@ def outputs(index: int) -> dict[str, str]:
 
 
 def read_hashes(out: Output, partitions: int) -> pa.Table:
-    """The hash columns of every usable image, in plan order."""
+    """The hash and keeper columns of every usable image, in plan order."""
+    columns = HASH_COLUMNS + KEEPER_COLUMNS
     tables = []
     for index in range(partitions):
         with out.fs.open(out.path(fetch.outputs(index)["parquet"]), "rb") as fh:
-            table = pq.read_table(fh, columns=HASH_COLUMNS)
+            parquet = pq.ParquetFile(fh)
+            present = [c for c in columns if c in parquet.schema_arrow.names]
+            table = parquet.read(columns=present)
+        for name in KEEPER_COLUMNS:
+            if name not in present:
+                field = fetch.SCHEMA.field(name)
+                table = table.append_column(field, pa.nulls(table.num_rows, field.type))
+        table = table.select(columns)
         tables.append(table.filter(pa.compute.equal(table["status"], "ok")))
-    return pa.concat_tables(tables) if tables else pa.table({c: [] for c in HASH_COLUMNS})
+    if tables:
+        return pa.concat_tables(tables)
+    return pa.table({c: [] for c in columns})
 
 
 def read_duplicates(out: Output) -> set[str]:
@@ -52,22 +67,26 @@ def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) 
     hashes = read_hashes(out, partitions)
     if not settings["enabled"]:  # no dedupe at all: an empty clusters table
         hashes = hashes.slice(0, 0)
-    columns = {name: hashes[name].to_pylist() for name in HASH_COLUMNS[2:] + ["image_id"]}
+    columns = {name: hashes[name].to_pylist()
+               for name in HASH_COLUMNS[2:] + ["image_id"] + KEEPER_COLUMNS}
     clusters = find_duplicates(
         columns["image_id"], columns["sha256"], columns["phash"], columns["dhash"],
         columns["width"], columns["height"], columns["bytes"],
         phash_distance=settings["phash_distance"],
-        dhash_distance=settings["dhash_distance"])
+        dhash_distance=settings["dhash_distance"],
+        **{name: columns[name] for name in KEEPER_COLUMNS})
     table = clusters if isinstance(clusters, pa.Table) else pa.table(clusters)
     with out.atomic(CLUSTERS) as fh:
         pq.write_table(table, fh)
     rows = table.to_pylist()
     matches = Counter(row["match"] for row in rows if not row["keeper"])
+    keeper_reasons = Counter(row["keeper_reason"] for row in rows if row["keeper"])
     stats = {"stage": STAGE, "partition": 0, "items": hashes.num_rows,
              "status": {"unique": hashes.num_rows - sum(matches.values()),
                         "duplicate": sum(matches.values())},
              "reasons": {f"duplicate:{k}": v for k, v in sorted(matches.items())},
              "clusters": sum(1 for row in rows if row["keeper"]),
+             "keeper_reasons": dict(sorted(keeper_reasons.items())),
              "seconds": round(time.time() - started, 3)}
     out.write_json(outputs(0)["stats"], stats)
     out.write_json(outputs(0)["done"], {"images": hashes.num_rows})

@@ -19,7 +19,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata.errors import describe
-from irdata.imaging.inspect import Inspection, examine
+from irdata.imaging.inspect import Inspection, examine_cells
 from irdata.imaging.sniff import extension
 from irdata.keys import partition_name
 from irdata.net.http import Download, Fetcher
@@ -44,7 +44,7 @@ SCHEMA = pa.schema([
     ("phash", pa.string()), ("dhash", pa.string()), ("width", pa.int32()),
     ("height", pa.int32()), ("format", pa.string()), ("mode", pa.string()),
     ("orientation", pa.int8()), ("frames", pa.int32()), ("jpeg_quality", pa.int8()),
-    *[(name, pa.float32()) for name in QUALITY_FIGURES],
+    *[(name, pa.float32()) for name in QUALITY_FIGURES], ("upscaled", pa.bool_()),
     ("extra", pa.string()),
     ("partition", pa.int32()), ("shard", pa.string()),
 ])
@@ -133,12 +133,13 @@ def _examine(got: tuple[SourceItem, Download], config: dict
     item, download = got
     if download.status != "ok":
         return item, download, None, None
-    inspection, pixels = examine(download.data, config["inspect"]["max_pixels"],
-                                 config["inspect"]["min_side"], config.get("quality"))
+    inspection, pixels, measured = examine_cells(
+        download.data, config["inspect"]["max_pixels"], config["inspect"]["min_side"],
+        config.get("quality"), config["patch"])
     if pixels is None:
         download.data = b""
         return item, download, inspection, None
-    return item, download, inspection, cells_mod.cut(pixels, config["patch"])
+    return item, download, inspection, cells_mod.cut(pixels, config["patch"], measured)
 
 
 def _row(item: SourceItem, download: Download, inspection: Inspection | None,
@@ -158,7 +159,7 @@ def _row(item: SourceItem, download: Download, inspection: Inspection | None,
         "mode": found.get("mode") or None, "orientation": found.get("orientation"),
         "frames": found.get("frames"), "jpeg_quality": found.get("jpeg_quality"),
         **{name: found.get(name) for name in QUALITY_FIGURES},
-        "extra": item.extra, "partition": index,
+        "upscaled": found.get("upscaled"), "extra": item.extra, "partition": index,
         "shard": outputs(index)["tar"] if status == "ok" else None,
     }
 
@@ -166,7 +167,7 @@ def _row(item: SourceItem, download: Download, inspection: Inspection | None,
 def _sample_json(row: dict) -> dict:
     keep = ("image_id", "locator", "source", "source_name", "license", "http_status",
             "bytes", "sha256", "phash", "dhash", "width", "height", "format", "mode",
-            "orientation", "frames", "jpeg_quality", *QUALITY_FIGURES)
+            "orientation", "frames", "jpeg_quality", *QUALITY_FIGURES, "upscaled")
     sample = {k: row[k] for k in keep}
     sample["extra"] = json.loads(row["extra"] or "{}")
     return sample

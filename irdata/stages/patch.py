@@ -1,7 +1,7 @@
 """Patch stage: the cells of unique images -> patches/NNNNN.{tar,parquet,stats.json}.
 
 The fetch stage cut every usable image into grid cells right after its one full
-decode (cells/NNNNN.{tar,parquet}: flat fraction of every cell, PNG and lineage
+decode (cells/NNNNN.{tar,parquet}: quality figures and verdict of every cell, PNG and lineage
 JSON of the kept ones). This stage keeps the cells of images that dedupe did not
 mark as duplicates, copying their stored bytes. Where those files are missing or
 were cut with other `patch` settings, it decodes the raw shard's unique images
@@ -77,7 +77,7 @@ def _keep_rows(table: pa.Table, wanted: dict, cutter: CellWriter) -> Counter:
         if row["image_id"] in wanted:
             row["shard"] = cutter.shard if row["kept"] else None
             cutter.rows.append(row)
-            cutter.counts["kept" if row["kept"] else "dropped"] += 1
+            cutter.count(row)
     return Counter(cut=len({row["image_id"] for row in cutter.rows}))
 
 
@@ -188,9 +188,8 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(cutter.rows, schema=SCHEMA), fh)
     shard = {"path": paths["tar"], **found}
-    flat = cutter.counts.get("dropped", 0)
     stats = {"stage": STAGE, "partition": index, "items": len(cutter.rows),
-             "status": dict(cutter.counts), "reasons": {"dropped:flat": flat} if flat else {},
+             "status": dict(cutter.counts), "reasons": dict(sorted(cutter.reasons.items())),
              "images": dict(images), "failed_images": failed, "shard": shard,
              "samples": shard["samples"], "from_cells": table is not None,
              "cells_adopted": bool(adopted),

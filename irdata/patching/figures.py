@@ -1,0 +1,92 @@
+"""Per-cell quality figures at native resolution, and the per-cell verdict.
+
+Every grid cell is judged where it is used: on its own pixels from the one full
+decode, never on the rest of the image (pure functions of the cell's RGB array).
+
+| figure | what (module) | drop reason | fails when (`patch` setting) |
+| --- | --- | --- | --- |
+| flat_fraction | share of flat 16x16 blocks, tone- and noise-aware (patching/flat.py) | flat | > max_flat_fraction |
+| clipped | share of pixels with a channel >= 250 (quality/exposure.py) | clipped | > max_clipped |
+| crushed | share of pixels with every channel <= 8 (quality/exposure.py) | clipped | > max_crushed |
+| blockiness | JPEG 8x8 grid lines in the spectrum (quality/spectrum.py) | blocky | > max_blockiness |
+| noise | noise deviation of the smoothest blocks, grey levels (quality/noise.py) | noisy | > max_noise |
+| sharpness | finest-octave share of the detail, dB (quality/spectrum.py) | blurry | < min_sharpness |
+| periodicity | interpolation traces (quality/resampling.py) | (source level) | |
+
+Checks run in that order; the first failure names the reason. A figure that is
+None (a featureless cell's sharpness, a black cell's noise) never fails.
+Calibration: irdata/quality/CALIBRATION.md and irdata/patching/FLAT_CALIBRATION.md.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from irdata.patching.flat import flat_blocks, luminance
+from irdata.quality import exposure, spectrum
+from irdata.quality.noise import cell_noise
+from irdata.quality.resampling import periodicity
+
+# figure -> (setting, "above" | "below", reason), in check order
+CELL_GATES = {
+    "flat_fraction": ("max_flat_fraction", "above", "flat"),
+    "clipped": ("max_clipped", "above", "clipped"),
+    "crushed": ("max_crushed", "above", "clipped"),
+    "blockiness": ("max_blockiness", "above", "blocky"),
+    "noise": ("max_noise", "above", "noisy"),
+    "sharpness": ("min_sharpness", "below", "blurry"),
+}
+CELL_REASONS = tuple(dict.fromkeys(reason for _, _, reason in CELL_GATES.values()))
+FIGURES = ("flat_fraction", "noise", "sharpness", "blockiness", "periodicity", "clipped",
+           "crushed")
+
+
+@dataclass(frozen=True)
+class CellFigures:
+    flat_fraction: float
+    noise: float | None
+    sharpness: float | None
+    blockiness: float
+    periodicity: float
+    clipped: float
+    crushed: float
+
+    def to_dict(self) -> dict:
+        return asdict(self)
+
+
+def _rounded(value: float | None, digits: int = 4) -> float | None:
+    return None if value is None else round(float(value), digits)
+
+
+def measure(rgb: np.ndarray, block: int, threshold: float) -> CellFigures:
+    """Every figure of one HxWx3 uint8 RGB cell (flat blocks of `block` px, `threshold`)."""
+    lum = luminance(rgb)
+    noise = cell_noise(lum)
+    grey = lum.astype(np.float32)
+    spectra = spectrum.axis_spectra(grey)
+    return CellFigures(
+        flat_fraction=_rounded(np.mean(flat_blocks(lum, block, threshold, noise))),
+        noise=_rounded(noise, 3),
+        sharpness=_rounded(spectrum.sharpness(spectra, grey.size), 3),
+        blockiness=_rounded(spectrum.blockiness(spectra), 3),
+        periodicity=_rounded(periodicity(lum), 3),
+        clipped=_rounded(exposure.clipped(rgb, step=2)),
+        crushed=_rounded(exposure.crushed(rgb, step=2)))
+
+
+def _fails(value: float | None, limit: float, direction: str) -> bool:
+    if value is None:
+        return False
+    return value > limit if direction == "above" else value < limit
+
+
+def judge(figures: CellFigures, settings: dict) -> str:
+    """The first failing reason of a cell under the `patch` settings, or ''."""
+    found = figures.to_dict()
+    for figure, (setting, direction, reason) in CELL_GATES.items():
+        if _fails(found[figure], settings[setting], direction):
+            return reason
+    return ""
