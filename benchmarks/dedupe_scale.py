@@ -3,13 +3,13 @@
     python benchmarks/dedupe_scale.py [--sizes 10000,100000,1000000,2000000]
 
 Per size: seconds of the pHash candidate search alone and of the whole
-`find_duplicates` (one core, untraced), microseconds per image, peak traced
-memory above the inputs (tracemalloc, in a second run), growth against the
-previous size and its exponent (1.0 = linear; the bound of any search that samples
-bits, exact or at a fixed recall, is 1 + log2(64 / (64 - r)): 1.19 at r = 8, see
-BENCHMARKS.md), and the share of planted duplicates found. Then the false-merge
-count on 1M distinct random hashes: pHash pairs within phash_distance before and
-after dHash confirmation.
+`find_duplicates` (one core, untraced; the keeper's figures included),
+microseconds per image, peak traced memory above the inputs (tracemalloc, in a
+second run), growth against the previous size and its exponent (1.0 = linear;
+the bound of any search that samples bits, exact or at a fixed recall, is
+1 + log2(64 / (64 - r)): 1.19 at r = 8, see BENCHMARKS.md), and the share of
+planted duplicates found. Then the false-merge count on 1M distinct random
+hashes: pHash pairs within phash_distance before and after dHash confirmation.
 Appends one row per measurement to BENCHMARKS.md.
 """
 
@@ -52,9 +52,27 @@ def _hex(values: np.ndarray, width: int = 16) -> list[str]:
     return [raw[i:i + width] for i in range(0, len(raw), width)]
 
 
+def _figures(n: int, seed: int) -> dict[str, list]:
+    """The keeper rule's figures, coarse so that they tie often, ~10% null each
+    (from their own generator: the hash columns stay those of earlier runs)."""
+    rng = np.random.default_rng(seed + 1)
+
+    def with_nulls(values: np.ndarray) -> list:
+        out = values.tolist()
+        for i in np.flatnonzero(rng.random(n) < 0.1).tolist():
+            out[i] = None
+        return out
+
+    return {"upscaled": with_nulls(rng.random(n) < 0.05),
+            "noise": with_nulls(rng.gamma(2.0, 1.0, n).astype(np.float32)),
+            "jpeg_quality": with_nulls(rng.integers(60, 101, n).astype(np.int8)),
+            "sharpness": with_nulls(rng.normal(12.0, 3.0, n).astype(np.float32))}
+
+
 def synthetic(n: int, seed: int, pd: int, dd: int):
     """Columns for n images: distinct originals, near copies (pHash within pd,
-    dHash within dd of an original) and exact copies; plus (copy, original) pairs."""
+    dHash within dd of an original) and exact copies, with the keeper's figures
+    (upscaled, noise, jpeg_quality, sharpness); plus (copy, original) pairs."""
     rng = np.random.default_rng(seed)
     near, exact = int(n * NEAR_SHARE), int(n * EXACT_SHARE)
     originals = n - near - exact
@@ -70,7 +88,7 @@ def synthetic(n: int, seed: int, pd: int, dd: int):
     columns = {"image_id": _hex(rng.permutation(n).astype(np.uint64)),
                "sha256": _hex(sha.ravel(), 64), "phash": _hex(p), "dhash": _hex(d),
                "width": side[:, 0].tolist(), "height": side[:, 1].tolist(),
-               "nbytes": (side[:, 0] * side[:, 1] // 4).tolist()}
+               "nbytes": (side[:, 0] * side[:, 1] // 4).tolist(), **_figures(n, seed)}
     planted = np.stack([np.arange(originals, n), source], axis=1)
     return columns, planted, p
 

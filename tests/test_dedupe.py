@@ -4,15 +4,21 @@ duplicates among real (procedurally generated, encoded, inspected) images."""
 from __future__ import annotations
 
 import hashlib
+import json
+import math
 
 import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from irdata import synth
 from irdata.dedupe import search
 from irdata.dedupe.clusters import (
+    CRITERIA,
     DHASH_DISTANCE,
     PHASH_DISTANCE,
+    SCHEMA,
     choose_keepers,
     find_duplicates,
     union_find,
@@ -170,6 +176,8 @@ def test_union_find_matches_reference_and_long_chains():
 
 
 def test_keeper_most_pixels_then_bytes_per_pixel_then_index():
+    """Without quality figures (all null, so all tied) the rule is still: most
+    pixels, then most bytes, then lowest index."""
     roots = np.array([0, 0, 0, 3, 3, 3, 6, 6])
     pixels = np.array([100, 400, 200, 50, 50, 40, 10, 10])
     nbytes = np.array([900, 10, 900, 20, 30, 99, 5, 5])
@@ -178,13 +186,34 @@ def test_keeper_most_pixels_then_bytes_per_pixel_then_index():
     assert keepers.tolist() == [1, 1, 1, 4, 4, 4, 6, 6]
 
 
+def test_choose_keepers_ranks_by_the_quality_figures_before_bytes():
+    nan = np.nan
+    roots = np.array([0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10])
+    pixels = np.array([100, 100, 100, 400, 100, 100, 100, 100, 100, 100, 100, 100])
+    nbytes = np.array([10, 99, 10, 99, 10, 99, 10, 99, 10, 99, 10, 99])
+    upscaled = np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, nan])
+    noise = np.array([0.9, 1.0, 1, 1, 1, 1, 1, 1, 1, 1, 0.2, 0.7])
+    quality = np.array([90, 90, 90, 90, nan, 99, 95, 94, 90, 90, 90, 90])
+    sharpness = np.array([5, 5, 5, 5, 5, 5, 5, 5, 7.0, 6.99, 5, 5])
+    keepers = choose_keepers(roots, pixels, nbytes, upscaled, noise, quality, sharpness)
+    assert keepers.tolist() == [
+        0, 0,  # noise bucket 0 beats bucket 1, whatever the bytes
+        2, 2,  # 4x the pixels, but upscaled
+        4, 4,  # null quality (lossless) is 100: bucket 20 beats q99 (bucket 19)
+        6, 6,  # q95 (bucket 19) beats q94 (bucket 18)
+        8, 8,  # sharpness bucket 7 beats 6, by 0.01 dB
+        11, 11]  # null upscaled = not upscaled; noise 0.2 and 0.7 tie: bytes
+
+
 # -- find_duplicates ---------------------------------------------------------------
 
-def image(image_id, phash, dhash="0" * 16, sha=None, size=(100, 100), nbytes=1000):
+def image(image_id, phash, dhash="0" * 16, sha=None, size=(100, 100), nbytes=1000,
+          upscaled=None, noise=None, jpeg_quality=None, sharpness=None):
     sha = sha or hashlib.sha256(image_id.encode()).hexdigest()
     return {"image_id": image_id, "sha256": sha,
             "phash": phash, "dhash": dhash, "width": size[0], "height": size[1],
-            "nbytes": nbytes}
+            "nbytes": nbytes, "upscaled": upscaled, "noise": noise,
+            "jpeg_quality": jpeg_quality, "sharpness": sharpness}
 
 
 def run(images, **kwargs):
@@ -199,10 +228,140 @@ def test_keeper_rules_through_find_duplicates():
                 image("cc", base, size=(100, 100), nbytes=9000)])
     assert [(r["image_id"], r["keeper"], r["dup_of"]) for r in rows] == [
         ("aa", False, "bb"), ("bb", True, None), ("cc", False, "bb")]
+    # No quality figures (all null, all tied): at equal pixels, the least compressed.
     rows = run([image("aa", base, nbytes=5000), image("cc", base, nbytes=9000)])
     assert [r["image_id"] for r in rows if r["keeper"]] == ["cc"]  # least compressed
     rows = run([image("bb", base), image("aa", base)])
     assert [r["image_id"] for r in rows if r["keeper"]] == ["aa"]  # smallest id
+
+
+BASE = "00000000ffffffff"  # one pHash: every image of a test below is one cluster
+
+
+def decided(images) -> dict[str, tuple[bool, str]]:
+    """image_id -> (keeper, keeper_reason) of a run in which all images cluster."""
+    rows = run(images)
+    assert len(rows) == len(images) and len({r["cluster_id"] for r in rows}) == 1
+    return {r["image_id"]: (r["keeper"], r["keeper_reason"]) for r in rows}
+
+
+def test_clean_copy_beats_a_noisier_bigger_higher_quality_copy():
+    """Noise makes a JPEG bigger (and a noisy source may be saved at a higher
+    quality): at the same size the clean copy is kept, not the one of most bytes."""
+    got = decided([image("clean", BASE, nbytes=300_000, noise=0.8, jpeg_quality=85),
+                   image("noisy", BASE, nbytes=900_000, noise=3.2, jpeg_quality=95)])
+    assert got == {"clean": (True, "noise"), "noisy": (False, "noise")}
+
+
+def test_upscaled_copy_loses_to_a_smaller_real_one():
+    got = decided([image("small", BASE, size=(400, 300), upscaled=False, noise=2.5),
+                   image("big", BASE, size=(1600, 1200), upscaled=True, noise=0.1,
+                         sharpness=30.0, nbytes=10**7)])
+    assert got == {"small": (True, "not_upscaled"), "big": (False, "not_upscaled")}
+    # null upscaled means not upscaled
+    got = decided([image("small", BASE, size=(400, 300), upscaled=None),
+                   image("big", BASE, size=(1600, 1200), upscaled=True)])
+    assert got == {"small": (True, "not_upscaled"), "big": (False, "not_upscaled")}
+
+
+def test_more_pixels_beat_lower_noise_and_quality():
+    got = decided([image("large", BASE, size=(200, 100), noise=4.0, jpeg_quality=60),
+                   image("clean", BASE, size=(100, 100), noise=0.1, nbytes=10**6)])
+    assert got == {"large": (True, "resolution"), "clean": (False, "resolution")}
+
+
+def test_noise_compared_in_buckets_of_one_grey_level():
+    # 1.2 and 1.9 share bucket 1: the higher JPEG quality bucket decides
+    got = decided([image("a", BASE, noise=1.9, jpeg_quality=90, nbytes=10),
+                   image("b", BASE, noise=1.2, jpeg_quality=80, nbytes=99)])
+    assert got == {"a": (True, "jpeg_quality"), "b": (False, "jpeg_quality")}
+    # 0.99 and 1.0 do not: bucket 0 wins, even at a lower quality
+    got = decided([image("a", BASE, noise=1.0, jpeg_quality=95),
+                   image("b", BASE, noise=0.99, jpeg_quality=60)])
+    assert got == {"a": (False, "noise"), "b": (True, "noise")}
+    # null noise is bucket 0: ties with 0.5 (quality decides), beats 1.5
+    got = decided([image("a", BASE, noise=0.5, jpeg_quality=80),
+                   image("b", BASE, noise=None, jpeg_quality=90)])
+    assert got == {"a": (False, "jpeg_quality"), "b": (True, "jpeg_quality")}
+    got = decided([image("a", BASE, noise=1.5, jpeg_quality=95),
+                   image("b", BASE, noise=None, jpeg_quality=60)])
+    assert got == {"a": (False, "noise"), "b": (True, "noise")}
+
+
+def test_png_beats_q90_and_quality_buckets_of_five():
+    got = decided([image("jpeg", BASE, jpeg_quality=90, nbytes=10**6, sharpness=20.0),
+                   image("png", BASE, jpeg_quality=None, nbytes=10, sharpness=5.0)])
+    assert got == {"jpeg": (False, "jpeg_quality"), "png": (True, "jpeg_quality")}
+    # q91 and q94 share bucket 18: sharpness decides; q100 ties with a PNG
+    got = decided([image("q91", BASE, jpeg_quality=91, sharpness=12.5),
+                   image("q94", BASE, jpeg_quality=94, sharpness=11.9)])
+    assert got == {"q91": (True, "sharpness"), "q94": (False, "sharpness")}
+    got = decided([image("png", BASE, jpeg_quality=None, nbytes=10),
+                   image("q100", BASE, jpeg_quality=100, nbytes=20)])
+    assert got == {"png": (False, "bytes"), "q100": (True, "bytes")}
+
+
+def test_sharpness_in_buckets_of_one_db_null_worst():
+    got = decided([image("soft", BASE, sharpness=11.9, nbytes=99),
+                   image("sharp", BASE, sharpness=12.0, nbytes=10)])
+    assert got == {"soft": (False, "sharpness"), "sharp": (True, "sharpness")}
+    got = decided([image("a", BASE, sharpness=12.1, nbytes=10),  # same bucket
+                   image("b", BASE, sharpness=12.9, nbytes=99)])
+    assert got == {"a": (False, "bytes"), "b": (True, "bytes")}
+    got = decided([image("a", BASE, sharpness=None, nbytes=99),  # null is the worst
+                   image("b", BASE, sharpness=-5.0, nbytes=10)])
+    assert got == {"a": (False, "sharpness"), "b": (True, "sharpness")}
+
+
+def test_all_figures_tied_then_bytes_then_image_id():
+    figures = {"upscaled": False, "noise": 0.4, "jpeg_quality": 92, "sharpness": 8.3}
+    got = decided([image("a", BASE, nbytes=500, **figures),
+                   image("b", BASE, nbytes=700, **figures),
+                   image("c", BASE, nbytes=700, **figures)])
+    # c loses to b on image_id only; b beat its runner-up (c) on image_id too
+    assert got == {"a": (False, "bytes"), "b": (True, "image_id"), "c": (False, "image_id")}
+    got = decided([image("a", BASE, nbytes=500, **figures),
+                   image("b", BASE, nbytes=700, **figures)])
+    assert got == {"a": (False, "bytes"), "b": (True, "bytes")}
+
+
+def test_keeper_reason_names_what_beat_the_runner_up():
+    """The keeper beat the runner-up on sharpness and the third on resolution: its
+    own reason is the runner-up's (the closest contest), not the first criterion."""
+    got = decided([image("keep", BASE, size=(200, 200), sharpness=15.0),
+                   image("runner", BASE, size=(200, 200), sharpness=13.0, nbytes=10**6),
+                   image("small", BASE, size=(100, 100), sharpness=40.0)])
+    assert got == {"keep": (True, "sharpness"), "runner": (False, "sharpness"),
+                   "small": (False, "resolution")}
+    got = decided([image("keep", BASE, size=(200, 200), noise=0.5),
+                   image("noisy", BASE, size=(200, 200), noise=2.5),
+                   image("small", BASE, size=(100, 100))])
+    assert got == {"keep": (True, "noise"), "noisy": (False, "noise"),
+                   "small": (False, "resolution")}
+
+
+def test_exact_copies_lose_on_image_id_and_schema_has_the_reason():
+    sha = "ef" * 32
+    rows = run([image("x2", BASE, sha=sha), image("x1", BASE, sha=sha)],
+               phash_distance=-1)
+    assert [(r["image_id"], r["match"], r["keeper_reason"]) for r in rows] == [
+        ("x1", None, "image_id"), ("x2", "exact", "image_id")]
+    table = find_duplicates(["a", "b"], ["ab" * 32] * 2, [BASE] * 2, ["0" * 16] * 2,
+                            [1, 1], [1, 1], [1, 1])
+    assert table.schema == SCHEMA and "keeper_reason" in SCHEMA.names
+
+
+def test_figures_are_optional_keywords():
+    """Old callers (no figure keywords) get what all-null figures give."""
+    images = synthetic_images(300, seed=5)
+    columns = {k: [im[k] for im in images] for k in ("image_id", "sha256", "phash",
+                                                     "dhash", "width", "height", "nbytes")}
+    nulls = {name: [None] * len(images)
+             for name in ("upscaled", "noise", "jpeg_quality", "sharpness")}
+    plain = find_duplicates(*columns.values())
+    assert plain.num_rows > 50
+    assert plain == find_duplicates(*columns.values(), **nulls)
+    assert set(plain["keeper_reason"].to_pylist()) <= {"resolution", "bytes", "image_id"}
 
 
 def test_exact_duplicates_always_merged():
@@ -265,8 +424,57 @@ def synthetic_images(n: int, seed: int) -> list[dict]:
     return images
 
 
+def with_figures(images: list[dict], seed: int) -> list[dict]:
+    """The same images with coarse random figures (many ties, some nulls), so that
+    every criterion decides somewhere."""
+    rng = np.random.default_rng(seed)
+
+    def maybe(value, null_share=0.2):
+        return None if rng.random() < null_share else value
+
+    out = []
+    for im in images:
+        out.append({**im, "upscaled": maybe(bool(rng.random() < 0.2)),
+                    "noise": maybe(float(rng.choice([0.3, 0.9, 1.1, 1.8, 2.5]))),
+                    "jpeg_quality": maybe(int(rng.choice([70, 88, 90, 94, 95, 100]))),
+                    "sharpness": maybe(float(rng.choice([9.2, 9.8, 10.1, 11.0])))})
+    return out
+
+
+def reference_rank(im: dict) -> tuple:
+    """The keeper rule written out plainly: lower is better, criterion by criterion."""
+    return (bool(im["upscaled"]), -im["width"] * im["height"],
+            0 if im["noise"] is None else math.floor(im["noise"] / 1.0),
+            -math.floor((100 if im["jpeg_quality"] is None else im["jpeg_quality"]) / 5),
+            math.inf if im["sharpness"] is None else -math.floor(im["sharpness"] / 1.0),
+            -im["nbytes"], im["image_id"])
+
+
+def test_keepers_and_reasons_match_a_plain_reference():
+    images = with_figures(synthetic_images(900, seed=13), seed=14)
+    twin = image("twin_a", "123456789abcdef0", sha="ee" * 32, noise=0.5)
+    images += [twin, {**twin, "image_id": "twin_b"}]  # tied but for image_id
+    rows = run(images)
+    by_id = {im["image_id"]: im for im in images}
+    clusters: dict[str, list[str]] = {}
+    for r in rows:
+        clusters.setdefault(r["cluster_id"], []).append(r["image_id"])
+    ranked = {c: sorted(members, key=lambda i: reference_rank(by_id[i]))
+              for c, members in clusters.items()}
+    reasons = set()
+    for r in rows:
+        best = ranked[r["cluster_id"]]
+        assert best[0] == r["cluster_id"]
+        winner, loser = (best[0], best[1]) if r["keeper"] else (best[0], r["image_id"])
+        a, b = reference_rank(by_id[winner]), reference_rank(by_id[loser])
+        expected = CRITERIA[next(k for k in range(len(a)) if a[k] != b[k])]
+        assert r["keeper_reason"] == expected, (r, by_id[winner], by_id[loser])
+        reasons.add(expected)
+    assert reasons == set(CRITERIA)  # every criterion decided somewhere
+
+
 def test_output_does_not_depend_on_input_order():
-    images = synthetic_images(600, seed=11)
+    images = with_figures(synthetic_images(600, seed=11), seed=12)
     expected = run(images)
     assert len(expected) > 200
     rng = np.random.default_rng(0)
@@ -282,6 +490,53 @@ def test_bad_input_is_refused():
         run([image("a", "0" * 16), image("a", "0" * 16)])
     with pytest.raises(ValueError, match="same length"):
         find_duplicates(["a"], ["0" * 64], ["0" * 16], [], [1], [1], [1])
+    with pytest.raises(ValueError, match="same length"):
+        find_duplicates(["a"], ["0" * 64], ["0" * 16], ["0" * 16], [1], [1], [1],
+                        noise=[1.0, 2.0])
+    with pytest.raises(ValueError, match="same length"):
+        choose_keepers(np.array([0, 0]), np.array([1, 1]), np.array([1, 1]),
+                       sharpness=np.array([1.0]))
+
+
+# -- the stage ---------------------------------------------------------------------
+
+def test_stage_reads_the_figures_and_counts_keeper_reasons(tmp_path):
+    """raw/*.parquet in, figures passed on, keepers counted per reason; a raw table
+    written before the figure columns existed reads them as null."""
+    from irdata.stages import dedupe as stage
+    from irdata.stages import fetch
+    from irdata.storage import Output
+
+    def raw(image_id, phash, **kwargs):
+        im = image(image_id, phash, **kwargs)
+        return {**im, "bytes": im.pop("nbytes"), "status": "ok"}
+
+    out = Output(str(tmp_path))
+    first = [raw("clean", BASE, nbytes=100, noise=0.8, jpeg_quality=85),
+             raw("noisy", BASE, nbytes=900, noise=3.2, jpeg_quality=95),
+             raw("real", "ffffffff00000000", size=(100, 100), upscaled=False),
+             {**raw("failed", BASE, noise=0.0), "status": "error"}]
+    old = [raw("blown_up", "ffffffff00000000", size=(400, 400)),
+           raw("a_copy", "0f0f0f0f0f0f0f0f", nbytes=10),
+           raw("b_copy", "0f0f0f0f0f0f0f0f", nbytes=20)]
+    with out.atomic(fetch.outputs(0)["parquet"]) as fh:
+        pq.write_table(pa.Table.from_pylist(first, schema=fetch.SCHEMA), fh)
+    old_names = ["image_id", "status", "sha256", "phash", "dhash", "width", "height",
+                 "bytes"]
+    with out.atomic(fetch.outputs(1)["parquet"]) as fh:
+        pq.write_table(pa.Table.from_pylist(old, schema=fetch.SCHEMA).select(old_names), fh)
+    config = {"dedupe": {"enabled": True, "phash_distance": PHASH_DISTANCE,
+                         "dhash_distance": DHASH_DISTANCE}}
+    stats = stage.run_partition(config, str(tmp_path), 0, partitions=2)
+    clusters = pq.read_table(tmp_path / "dedupe" / "clusters.parquet")
+    assert clusters.schema == SCHEMA
+    got = {r["image_id"]: (r["keeper"], r["keeper_reason"]) for r in clusters.to_pylist()}
+    assert got == {"clean": (True, "noise"), "noisy": (False, "noise"),
+                   "real": (False, "resolution"), "blown_up": (True, "resolution"),
+                   "a_copy": (False, "bytes"), "b_copy": (True, "bytes")}
+    assert stats["keeper_reasons"] == {"bytes": 1, "noise": 1, "resolution": 1}
+    assert json.loads((tmp_path / "dedupe" / "stats.json").read_text()) == stats
+    assert stats["status"] == {"unique": 3, "duplicate": 3}
 
 
 # -- real images -------------------------------------------------------------------

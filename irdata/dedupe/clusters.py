@@ -14,8 +14,11 @@ does not outrank the next criterion):
 6. bytes         most bytes (at equal figures: the least compressed);
 7. image_id      smallest image_id.
 
-Bytes come late on purpose: noise makes JPEGs bigger, so "most bytes" alone
-favours noisy copies. The table records, per row, the criterion that decided
+Null is None or NaN; the figures are those of the raw table (fetch: `upscaled`,
+`noise` and `sharpness` from irdata/quality, `jpeg_quality` fitted to the
+quantisation tables). Bytes come late on purpose: noise makes JPEGs bigger, so
+"most bytes" alone favours noisy copies. An exact copy has the same figures and
+loses on image_id. The table records, per row, the criterion that decided
 (`keeper_reason`): for a duplicate, the first one on which the keeper beat it;
 for the keeper, the first one on which it beat the runner-up of its cluster.
 
