@@ -13,15 +13,24 @@ import math
 
 from irdata.audit import tables
 from irdata.imaging.sniff import extension
+from irdata.patching.figures import FIGURES
 
 FLOAT_TOLERANCE = 1e-4  # JSON holds rounded floats, Parquet float32
 
 
+def _number(value) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool)
+
+
 def same(stored, recorded) -> bool:
-    """Equal, with float tolerance (float32 columns, rounded JSON numbers)."""
-    if isinstance(stored, float) or isinstance(recorded, float):
-        if stored is None or recorded is None:
-            return stored is recorded
+    """Equal, with float tolerance (float32 columns, rounded JSON numbers); null
+    equals null only (a figure not measured is not 0), NaN equals NaN."""
+    if stored is None or recorded is None:
+        return stored is None and recorded is None
+    if (isinstance(stored, float) or isinstance(recorded, float)) and \
+            _number(stored) and _number(recorded):
+        if math.isnan(stored) or math.isnan(recorded):
+            return math.isnan(stored) and math.isnan(recorded)
         return math.isclose(stored, recorded, rel_tol=FLOAT_TOLERANCE, abs_tol=FLOAT_TOLERANCE)
     return stored == recorded
 
@@ -64,9 +73,11 @@ def _members(members: dict, wanted: set[str], problems: list) -> None:
 
 
 class PatchShard:
-    """patches/NNNNN.tar: `{key}.png` + `{key}.json` per kept patch of patches.parquet."""
+    """patches/NNNNN.tar: `{key}.png` + `{key}.json` per kept patch of patches.parquet;
+    the json's lineage and quality figures (irdata.patching.figures.FIGURES) are the
+    row's."""
 
-    LINEAGE = ("image_id", "x", "y", "size", "flat_fraction")
+    LINEAGE = ("image_id", "x", "y", "size", *FIGURES)
     SOURCE = ("locator", "source", "license")
 
     def __init__(self, out, path: str):

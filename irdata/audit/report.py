@@ -107,7 +107,8 @@ def _quality(data: dict, run: dict) -> str:
             f"{figure} ({dropped.get(reason, 0)} dropped as {reason})",
             threshold=mark[1] if mark else None,
             threshold_label=f"{setting} {mark[1]:g}" if mark else "", unit=figure))
-    return _section("Source quality figures (threshold from the run's config)", _charts(*svgs))
+    return _section("Source quality figures (threshold from the run's quality settings)",
+                    _charts(*svgs))
 
 
 def _cells(data: dict, run: dict) -> str:

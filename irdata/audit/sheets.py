@@ -1,4 +1,5 @@
-"""Contact sheets as HTML: thumbnails inlined as data: URIs, one caption each."""
+"""Contact sheets as HTML: thumbnails inlined as data: URIs, one caption each: kept
+patches, dropped cells (one sheet per per-cell reason), duplicate clusters, gt + variants."""
 
 from __future__ import annotations
 
@@ -85,7 +86,8 @@ def _dropped_tiles(out, images: pa.Table, patches: pa.Table, reason: str,
         if p["image_id"] in decoded:
             gate = counts.cell_gate(p, settings)
             caption = counts.gate_text(gate, with_setting=False) if gate else reason
-            tiles.append(tile(pixels.cut(decoded[p["image_id"]], p), caption, p["key"]))
+            tooltip = f"{p['key']}: {counts.gate_text(gate) if gate else reason}"
+            tiles.append(tile(pixels.cut(decoded[p["image_id"]], p), caption, tooltip))
     return tiles
 
 

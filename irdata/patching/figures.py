@@ -5,16 +5,19 @@ decode, never on the rest of the image (pure functions of the cell's RGB array).
 
 | figure | what (module) | drop reason | fails when (`patch` setting) |
 | --- | --- | --- | --- |
-| flat_fraction | share of flat 16x16 blocks, tone- and noise-aware (patching/flat.py) | flat | > max_flat_fraction |
 | clipped | share of pixels with a channel >= 250 (quality/exposure.py) | clipped | > max_clipped |
 | crushed | share of pixels with every channel <= 8 (quality/exposure.py) | clipped | > max_crushed |
-| blockiness | JPEG 8x8 grid lines in the spectrum (quality/spectrum.py) | blocky | > max_blockiness |
 | noise | noise deviation of the smoothest blocks, grey levels (quality/noise.py) | noisy | > max_noise |
+| flat_fraction | share of flat 16x16 blocks, tone- and noise-aware (patching/flat.py) | flat | > max_flat_fraction |
+| blockiness | JPEG 8x8 grid: edge over inner differences (quality/periodic.py) | blocky | > max_blockiness |
 | sharpness | finest-octave share of the detail, dB (quality/spectrum.py) | blurry | < min_sharpness |
-| periodicity | interpolation traces (quality/resampling.py) | (source level) | |
+| periodicity | interpolation traces (quality/periodic.py) | (source level) | |
 
-Checks run in that order; the first failure names the reason. A figure that is
-None (a featureless cell's sharpness, a black cell's noise) never fails.
+Checks run in that order; the first failure names the reason: a clipped or
+noisy cell is named so even when it is also flat (a noise floor that high makes
+every block read flat), and a flat cell (bokeh, a sky with JPEG banding) is flat
+rather than blocky or blurry. A figure that is None (a featureless cell's sharpness, a
+black cell's noise) never fails.
 Calibration: irdata/quality/CALIBRATION.md and irdata/patching/FLAT_CALIBRATION.md.
 """
 
@@ -25,17 +28,16 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from irdata.patching.flat import flat_blocks, luminance
-from irdata.quality import exposure, spectrum
+from irdata.quality import exposure, periodic, spectrum
 from irdata.quality.noise import cell_noise
-from irdata.quality.resampling import periodicity
 
 # figure -> (setting, "above" | "below", reason), in check order
 CELL_GATES = {
-    "flat_fraction": ("max_flat_fraction", "above", "flat"),
     "clipped": ("max_clipped", "above", "clipped"),
     "crushed": ("max_crushed", "above", "clipped"),
-    "blockiness": ("max_blockiness", "above", "blocky"),
     "noise": ("max_noise", "above", "noisy"),
+    "flat_fraction": ("max_flat_fraction", "above", "flat"),
+    "blockiness": ("max_blockiness", "above", "blocky"),
     "sharpness": ("min_sharpness", "below", "blurry"),
 }
 CELL_REASONS = tuple(dict.fromkeys(reason for _, _, reason in CELL_GATES.values()))
@@ -67,12 +69,13 @@ def measure(rgb: np.ndarray, block: int, threshold: float) -> CellFigures:
     noise = cell_noise(lum)
     grey = lum.astype(np.float32)
     spectra = spectrum.axis_spectra(grey)
+    profiles = periodic.profiles(lum)
     return CellFigures(
         flat_fraction=_rounded(np.mean(flat_blocks(lum, block, threshold, noise))),
         noise=_rounded(noise, 3),
         sharpness=_rounded(spectrum.sharpness(spectra, grey.size), 3),
-        blockiness=_rounded(spectrum.blockiness(spectra), 3),
-        periodicity=_rounded(periodicity(lum), 3),
+        blockiness=_rounded(periodic.blockiness(profiles), 3),
+        periodicity=_rounded(periodic.periodicity(profiles), 3),
         clipped=_rounded(exposure.clipped(rgb, step=2)),
         crushed=_rounded(exposure.crushed(rgb, step=2)))
 

@@ -1,12 +1,18 @@
 """One small real corpus for the auditor tests, built once per session: two sources with different licences, a planted near-duplicate,
 a too-small image, flat sky cells, and paired shards (2 variants per patch).
 It is a real build (the runner on a one-worker LocalCluster), so run.json is real.
-Tests that damage it work on a copy (`corpus_copy`)."""
+Tests that damage it work on a copy (`corpus_copy`).
+
+`gated_corpus` is a second, smaller build whose cells fail other per-cell gates:
+one photo with strong grain in one quadrant (dropped as noisy under a strict
+`patch.max_noise`) and a heavy blur in another (dropped as blurry)."""
 
 from __future__ import annotations
 
 import shutil
 
+import cv2
+import numpy as np
 import pytest
 
 from irdata.config import validate
@@ -45,3 +51,28 @@ def corpus_copy(audit_corpus, tmp_path):
     target = tmp_path / "out"
     shutil.copytree(audit_corpus["out"], target)
     return target
+
+
+NOISY_SIGMA, BLUR_SIGMA = 4.0, 1.5  # grain (grey levels) and blur (pixels) planted
+GATED_PATCH = {"max_noise": 1.5}  # the clean cells measure ~0.3, the grainy one ~2.8
+
+
+def gated_image(seed: int = 5, side: int = 1100) -> np.ndarray:
+    """A textured photo, grain added to its top-left quadrant, its bottom-right blurred."""
+    image = procedural_image(seed, side, side, sky_fraction=0.0).astype(np.float32)
+    half = side // 2
+    image[:half, :half] += np.random.default_rng(seed).normal(0, NOISY_SIGMA, (half, half, 3))
+    image[half:, half:] = cv2.GaussianBlur(image[half:, half:], (0, 0), BLUR_SIGMA)
+    return np.clip(image + 0.5, 0, 255).astype(np.uint8)
+
+
+@pytest.fixture(scope="session")
+def gated_corpus(tmp_path_factory):
+    root = tmp_path_factory.mktemp("gated")
+    _write(root / "photos", "grain_and_blur.png", encode(gated_image(), "png"))
+    config = validate({
+        "sources": [{"name": "photos", "dir": str(root / "photos"), "license": "CC0-1.0"}],
+        "seed": 4, "patch": GATED_PATCH}, "test", str(root))
+    out = root / "out"
+    results = run_build(config, str(out), list(ORDER), workers=1, quiet=True)
+    return {"out": out, "config": config, "results": results}

@@ -10,6 +10,8 @@ from pathlib import Path
 import pyarrow.parquet as pq
 import pytest
 
+from irdata.patching.figures import CELL_REASONS
+
 duckdb = pytest.importorskip("duckdb", reason="duckdb is in the dev extra: pip install duckdb")
 
 README = Path(__file__).resolve().parents[2] / "README.md"
@@ -42,10 +44,10 @@ def test_drops_by_reason(audit_corpus):
     expected = Counter({("source", f"{r['status']}:{r['reason']}"): 1
                         for r in images if r["status"] != "ok"})
     expected[("dedupe", "duplicate")] = sum(1 for r in images if r["dup_of"])
-    expected[("patch", "flat")] = sum(1 for r in patches if not r["kept"])
-    assert {(s, r): n for s, r, n in found} == dict(expected)
-    assert dict(expected) == {("source", "dropped:too_small"): 1, ("dedupe", "duplicate"): 1,
-                              ("patch", "flat"): 4}
+    cells = Counter(("patch", r["reason"]) for r in patches if not r["kept"])
+    assert {(s, r): n for s, r, n in found} == dict(expected + cells)
+    assert dict(expected) == {("source", "dropped:too_small"): 1, ("dedupe", "duplicate"): 1}
+    assert sum(cells.values()) == 4 and {r for _, r in cells} <= set(CELL_REASONS)
 
 
 def test_kept_patches_per_licence(audit_corpus):

@@ -5,15 +5,19 @@ from __future__ import annotations
 
 import hashlib
 import io
+import json
 import tarfile
 
+import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
 from irdata import cli
+from irdata.audit.expect import same
 from irdata.audit.verify import verify
+from irdata.patching.figures import FIGURES
 
 
 def inline(function, calls):
@@ -144,6 +148,52 @@ def test_an_edited_patch_row(corpus_copy):
     assert {(p.shard, p.key, p.kind) for p in result["problems"]} == {
         ("patches/00001.tar", row["key"], "json_mismatch")}
     assert "flat_fraction" in result["problems"][0].what
+
+
+def _edit_json(out, rel: str, edits: dict[str, dict]) -> None:
+    """Rewrite `rel` with the json of some keys changed ({key: {field: value}})."""
+    members = []
+    for name, data in _members(out / rel):
+        key, _, ext = name.partition(".")
+        if ext == "json" and key in edits:
+            data = json.dumps(json.loads(data) | edits[key]).encode()
+        members.append((name, data))
+    _rewrite(out, rel, members)
+
+
+def test_a_tampered_figure_in_a_patch_json(corpus_copy):
+    """Every quality figure of the patch json is checked against patches.parquet: a value
+    moved, or a measured figure made null, is named; float32 rounding is not."""
+    rel = "patches/00001.tar"
+    first, second = _kept(corpus_copy, rel)[:2]
+    assert first["noise"] is not None and second["sharpness"] is not None
+    _edit_json(corpus_copy, rel, {
+        first["key"]: {"noise": first["noise"] + 0.5,
+                       "blockiness": first["blockiness"] + 1e-6},  # within tolerance
+        second["key"]: {"sharpness": None}})
+    result = verify(str(corpus_copy), inline)
+    assert {(p.shard, p.key, p.kind) for p in result["problems"]} == {
+        (rel, first["key"], "json_mismatch"), (rel, second["key"], "json_mismatch")}
+    what = {p.key: p.what for p in result["problems"]}
+    assert what[first["key"]].startswith("json noise=") and "sharpness" in what[second["key"]]
+
+
+@pytest.mark.parametrize("figure", FIGURES)
+def test_each_figure_of_the_patch_json_is_checked(corpus_copy, figure):
+    rel = "patches/00002.tar"
+    row = _kept(corpus_copy, rel)[0]
+    _edit_json(corpus_copy, rel, {row["key"]: {figure: (row[figure] or 0.0) + 0.25}})
+    found = verify(str(corpus_copy), inline)["problems"]
+    assert [(p.key, p.kind) for p in found] == [(row["key"], "json_mismatch")]
+    assert found[0].what.startswith(f"json {figure}=")
+
+
+def test_same_null_and_float_tolerance():
+    assert same(None, None) and same(float("nan"), float("nan"))
+    assert not same(None, 0.0) and not same(0.0, None) and not same(None, 0)
+    assert same(-26.976, float(np.float32(-26.976))) and same(0.5762, 0.57620001)
+    assert same(1, 1.0) and not same(1.0, 1.01) and not same(0.0, 0.001)
+    assert same("a", "a") and not same("a", "b") and same(512, 512)
 
 
 def test_an_edited_degradation_row(corpus_copy):
