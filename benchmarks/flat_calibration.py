@@ -1,189 +1,177 @@
-"""Calibrate the flat-region detector on labelled real patches.
+"""Calibrate the flat-region detector on 512x512 grid cells labelled by eye, choosing
+on one half of the source images and reporting on the other.
 
-    python benchmarks/flat_calibration.py [DIR] [--image PHOTO] [--runs N] [--no-record]
+    python benchmarks/flat_calibration.py CORPUS [--labels CSV] [--no-record]
 
-DIR (default tests/data/flat) holds PNG crops and labels.csv (file, label flat|textured,
-source, x, y, note). The sweep covers three block measures — gradient energy at half
-resolution (the one irdata.patching.flat uses), gradient energy at full resolution and
-the plain block standard deviation — with block sizes 8/16/32 and thresholds 1-12.
-For each setting it prints accuracy, precision and recall of "flat" (flat fraction >
-MAX_FLAT_FRACTION, flat being the positive class), then the best thresholds per measure
-and block, the library default's confusion matrix and mistakes, and its cost: the median
-ms per 512x512 patch on one core (a real patch cut from PHOTO, or a 2x2 mosaic of four
-labelled crops). Appends a row to BENCHMARKS.md unless --no-record.
+CORPUS is the folder the labels' `image` paths are relative to (e.g.
+../shared/corpus); --labels defaults to tests/data/cells/labels.csv (image, x, y,
+label flat|textured|unsure, category, soft, pick, note). Cells labelled unsure are
+left out. Images are split in halves by sha256 of their path (as
+quality_calibration.py does); the threshold t (gradient energy at mid-grey), the
+tone reference and the noise factor of irdata.patching.flat are swept on half A;
+half B reports agreement with the labels, precision and recall of "flat" (Wilson
+95% intervals), the confusion matrix and every mistake, next to two references:
+the previous fixed rule (gradient energy < 4 everywhere) and a block standard
+deviation < 4 rule. It also reports the share of labelled textured cells that any
+cell gate drops with the library defaults, and the cost of all cell figures per
+512x512 cell on one core. Appends a row to BENCHMARKS.md unless --no-record.
 """
 
 from __future__ import annotations
 
 import argparse
 import csv
+import itertools
 import os
 import sys
 import time
+from collections import Counter
 
 import cv2
 import numpy as np
 
-from irdata.patching import flat
-from irdata.patching.grid import grid
+from irdata import config as config_mod
+from irdata import tuning
+from irdata.patching import figures, flat
+from irdata.quality.noise import cell_noise
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from image_files import decoded
+from quality_calibration import half_of, wilson
 from record import append_result, machine
 
-BLOCKS = (8, 16, 32)
-THRESHOLDS = tuple(np.arange(1.0, 12.01, 0.5).round(1))
+LABELS = os.path.join(os.path.dirname(__file__), "..", "tests", "data", "cells", "labels.csv")
+PATCH = {name: spec.default for name, spec in config_mod.PATCH.items()}
+THRESHOLDS = (3.0, 3.5, 4.0, 4.5, 5.0, 5.5, 6.0)
+TONE_REFERENCES = (64.0, 96.0, 128.0, 192.0)
+NOISE_FACTORS = (2.0, 3.0, 3.5, 4.0)
 
 
-def _blocks(lum: np.ndarray, block: int) -> np.ndarray:
-    rows, cols = lum.shape[0] // block, lum.shape[1] // block
-    return lum[:rows * block, :cols * block].reshape(rows, block, cols, block)
-
-
-def block_std(lum: np.ndarray, block: int) -> np.ndarray:
-    """Standard deviation of each block (the alternative measure)."""
-    return _blocks(lum, block).std(axis=(1, 3))
-
-
-def block_energy_full(lum: np.ndarray, block: int) -> np.ndarray:
-    """Gradient energy inside each block at full resolution (no 2x2 averaging)."""
-    view = _blocks(lum, block)
-    dx, dy = np.diff(view, axis=3), np.diff(view, axis=1)
-    total = (dx * dx).sum(axis=(1, 3)) + (dy * dy).sum(axis=(1, 3))
-    return np.sqrt(total / (2 * block * (block - 1)))
-
-
-MEASURES = {"gradient-half": flat.block_energy, "gradient-full": block_energy_full,
-            "std": block_std}
-
-
-def load_set(folder: str) -> list[dict]:
-    """Labelled crops with their luminance."""
-    with open(os.path.join(folder, "labels.csv"), newline="") as fh:
-        rows = list(csv.DictReader(fh))
+def load(corpus: str, labels: str) -> list[dict]:
+    """Labelled cells (not unsure) with their block energies, tones, noise and pixels."""
+    with open(labels, newline="", encoding="utf-8") as fh:
+        rows = [r for r in csv.DictReader(fh) if r["label"] in ("flat", "textured")]
+    pixels: dict[str, np.ndarray] = {}
+    cells = []
     for row in rows:
-        bgr = cv2.imread(os.path.join(folder, row["file"]), cv2.IMREAD_COLOR)
-        row["rgb"] = np.ascontiguousarray(bgr[:, :, ::-1])
-        row["lum"] = flat.luminance(row["rgb"])
-        row["flat"] = row["label"] == "flat"
-    return rows
+        if row["image"] not in pixels:
+            found = decoded(os.path.join(corpus, row["image"]))
+            pixels[row["image"]] = None if found is None else found[1]
+        image = pixels[row["image"]]
+        if image is None:
+            continue
+        x, y = int(row["x"]), int(row["y"])
+        rgb = np.ascontiguousarray(image[y:y + 512, x:x + 512])
+        lum = flat.luminance(rgb)
+        energy, tone = flat.block_energy_and_tone(lum)
+        cells.append({**row, "rgb": rgb, "energy": energy, "tone": tone,
+                      "noise": cell_noise(lum) or 0.0, "half": half_of(row["image"]),
+                      "std": lum.astype(np.float32).reshape(32, 16, 32, 16).std(axis=(1, 3))})
+    return cells
 
 
-def scores(predicted: np.ndarray, truth: np.ndarray) -> dict:
-    """Accuracy, precision and recall with flat as the positive class, plus counts."""
-    tp = int(np.sum(predicted & truth))
-    fp = int(np.sum(predicted & ~truth))
-    fn = int(np.sum(~predicted & truth))
-    tn = int(np.sum(~predicted & ~truth))
-    return {"accuracy": (tp + tn) / len(truth), "precision": tp / (tp + fp) if tp + fp else 0.0,
-            "recall": tp / (tp + fn) if tp + fn else 0.0, "tp": tp, "fp": fp, "fn": fn, "tn": tn}
+def rule_flat(cell: dict, t: float, reference: float, factor: float) -> bool:
+    tone = np.minimum(1.0, (cell["tone"] + flat.TONE_OFFSET) / (reference + flat.TONE_OFFSET))
+    threshold = (t * tone) ** 2 + min(factor * cell["noise"], flat.NOISE_FLOOR_MAX) ** 2
+    return float(np.mean(cell["energy"] ** 2 <= threshold)) > flat.MAX_FLAT_FRACTION
 
 
-def sweep(rows: list[dict]) -> dict:
-    """(measure, block, threshold) -> scores."""
-    truth = np.array([row["flat"] for row in rows])
-    results = {}
-    for name, measure in MEASURES.items():
-        for block in BLOCKS:
-            values = [measure(row["lum"], block) for row in rows]
-            for threshold in THRESHOLDS:
-                fractions = np.array([np.mean(v < threshold) for v in values])
-                predicted = fractions > flat.MAX_FLAT_FRACTION
-                results[name, block, threshold] = scores(predicted, truth)
-    return results
+def old_flat(cell: dict) -> bool:
+    return float(np.mean(cell["energy"] < 4.0)) > flat.MAX_FLAT_FRACTION
 
 
-def print_sweep(results: dict) -> None:
-    for name in MEASURES:
-        print(f"\n{name}: accuracy / precision / recall of 'flat' per block size")
-        print(f"{'threshold':>9} " + " ".join(f"{f'block {b}':>16}" for b in BLOCKS))
-        for threshold in THRESHOLDS:
-            cells = [results[name, b, threshold] for b in BLOCKS]
-            print(f"{threshold:>9.1f} " + " ".join(
-                f"{c['accuracy']:>6.2f}{c['precision']:>5.2f}{c['recall']:>5.2f}" for c in cells))
+def std_flat(cell: dict) -> bool:
+    return float(np.mean(cell["std"] < 4.0)) > flat.MAX_FLAT_FRACTION
 
 
-def best_settings(results: dict) -> list[tuple]:
-    """Per measure and block: best accuracy and the thresholds that reach it."""
-    out = []
-    for name in MEASURES:
-        for block in BLOCKS:
-            accs = {t: results[name, block, t]["accuracy"] for t in THRESHOLDS}
-            top = max(accs.values())
-            out.append((name, block, top, [t for t, a in accs.items() if a == top]))
-    return out
+def score(cells: list[dict], predict) -> dict:
+    truth = np.array([c["label"] == "flat" for c in cells])
+    guess = np.array([predict(c) for c in cells])
+    return {"agree": int((truth == guess).sum()), "n": len(cells),
+            "tp": int((truth & guess).sum()), "fp": int((~truth & guess).sum()),
+            "fn": int((truth & ~guess).sum()), "tn": int((~truth & ~guess).sum()),
+            "wrong": [c for c, t, g in zip(cells, truth, guess, strict=True) if t != g]}
 
 
-def mistakes(rows: list[dict], block: int, threshold: float) -> list[str]:
-    lines = []
-    for row in rows:
-        fraction = flat.flat_fraction(row["rgb"], block, threshold)
-        if flat.is_flat(fraction) != row["flat"]:
-            lines.append(f"  {row['file']} ({row['label']}, flat fraction {fraction:.2f}): "
-                         f"{row['note']}")
-    return lines
+def sweep(cells: list[dict]) -> tuple[tuple, list[tuple]]:
+    """The (t, reference, factor) with the best agreement on `cells`, and every result."""
+    results = []
+    for params in itertools.product(THRESHOLDS, TONE_REFERENCES, NOISE_FACTORS):
+        found = score(cells, lambda c, p=params: rule_flat(c, *p))
+        results.append((found["agree"] / found["n"], params))
+    results.sort(key=lambda r: (-r[0], abs(r[1][0] - 4.0)))
+    return results[0][1], results
 
 
-def timing_patch(rows: list[dict], image: str | None) -> tuple[np.ndarray, str]:
-    """A real 512x512 patch: the first grid cell of PHOTO, else a mosaic of labelled crops."""
-    if image:
-        rgb = cv2.imread(image, cv2.IMREAD_COLOR)[:, :, ::-1]
-        y, x = grid(rgb.shape[1], rgb.shape[0])[0]
-        return np.ascontiguousarray(rgb[y:y + 512, x:x + 512]), os.path.basename(image)
-    picks = [rows[0], rows[1], rows[-2], rows[-1]]
-    top = np.hstack([p["rgb"][:256, :256] for p in picks[:2]])
-    bottom = np.hstack([p["rgb"][:256, :256] for p in picks[2:]])
-    return np.ascontiguousarray(np.vstack([top, bottom])), "2x2 mosaic of labelled crops"
+def summary(name: str, found: dict) -> str:
+    flat_total = found["tp"] + found["fn"]
+    return (f"| {name} | {wilson(found['agree'], found['n'])} | "
+            f"{wilson(found['tp'], found['tp'] + found['fp'])} | "
+            f"{wilson(found['tp'], flat_total)} | {found['tp']} / {found['fn']} / "
+            f"{found['fp']} / {found['tn']} |")
 
 
-def cost_ms(patch: np.ndarray, runs: int) -> float:
-    """Median ms of flat_fraction with the defaults on one core."""
-    cv2.setNumThreads(1)
-    flat.flat_fraction(patch)
-    times = []
+def textured_drops(cells: list[dict]) -> tuple[int, int, Counter]:
+    textured = [c for c in cells if c["label"] == "textured"]
+    reasons = Counter(figures.judge(figures.measure(c["rgb"], PATCH["flat_block"],
+                                                    PATCH["flat_threshold"]), PATCH)
+                      for c in textured)
+    return sum(v for k, v in reasons.items() if k), len(textured), reasons
+
+
+def cost_ms(cells: list[dict], runs: int = 3) -> float:
+    tuning.tune()
+    sample = [c["rgb"] for c in cells[:40]]
+    best = float("inf")
     for _ in range(runs):
         start = time.perf_counter()
-        flat.flat_fraction(patch)
-        times.append(time.perf_counter() - start)
-    return float(np.median(times) * 1e3)
+        for rgb in sample:
+            figures.measure(rgb, PATCH["flat_block"], PATCH["flat_threshold"])
+        best = min(best, (time.perf_counter() - start) / len(sample) * 1000)
+    return best
 
 
-def main() -> None:
+def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("folder", nargs="?", default="tests/data/flat")
-    parser.add_argument("--image", help="photo to cut the timing patch from")
-    parser.add_argument("--runs", type=int, default=2000)
-    parser.add_argument("--no-record", action="store_true", help="do not append to BENCHMARKS.md")
-    args = parser.parse_args()
-
-    rows = load_set(args.folder)
-    n_flat = sum(row["flat"] for row in rows)
-    print(f"{len(rows)} labelled patches: {n_flat} flat, {len(rows) - n_flat} textured")
-    results = sweep(rows)
-    print_sweep(results)
-    print("\nbest accuracy per measure and block (thresholds reaching it):")
-    for name, block, top, thresholds in best_settings(results):
-        print(f"  {name:>13} block {block:>2}: {top:.3f} at {', '.join(map(str, thresholds))}")
-
-    block, threshold = flat.DEFAULT_BLOCK, flat.DEFAULT_THRESHOLD
-    chosen = results["gradient-half", block, threshold]
-    print(f"\ndefault: gradient-half, block {block}, threshold {threshold}: "
-          f"accuracy {chosen['accuracy']:.3f}, precision {chosen['precision']:.3f}, "
-          f"recall {chosen['recall']:.3f}")
-    print(f"{'':>16}{'predicted flat':>16}{'predicted textured':>20}")
-    print(f"{'labelled flat':>16}{chosen['tp']:>16}{chosen['fn']:>20}")
-    print(f"{'labelled textured':>16}{chosen['fp']:>16}{chosen['tn']:>20}")
-    print("\n".join(["mistakes:"] + mistakes(rows, block, threshold)))
-
-    patch, patch_name = timing_patch(rows, args.image)
-    ms = cost_ms(patch, args.runs)
-    print(f"\ncost: {ms:.3f} ms per 512x512 patch (1 core, median of {args.runs}, {patch_name})")
+    parser.add_argument("corpus")
+    parser.add_argument("--labels", default=LABELS)
+    parser.add_argument("--no-record", action="store_true")
+    args = parser.parse_args(argv)
+    cv2.setNumThreads(1)
+    cells = load(args.corpus, args.labels)
+    halves = {h: [c for c in cells if c["half"] == h] for h in "AB"}
+    print(f"{len(cells)} labelled cells: " + ", ".join(
+        f"half {h} {len(v)} ({sum(c['label'] == 'flat' for c in v)} flat)"
+        for h, v in halves.items()))
+    best, results = sweep(halves["A"])
+    print("best on A (t, tone reference, noise factor):", best)
+    print("top of the sweep on A:", [(round(a, 3), p) for a, p in results[:8]])
+    default = (PATCH["flat_threshold"], flat.TONE_REFERENCE, flat.NOISE_FACTOR)
+    print(f"library default {default}")
+    print("\n| rule | agreement | precision (flat) | recall (flat) | tp / fn / fp / tn |")
+    print("| --- | --- | --- | --- | --- |")
+    for half, part in halves.items():
+        print(summary(f"chosen on A, half {half}", score(part, lambda c: rule_flat(c, *best))))
+        print(summary(f"default, half {half}", score(part, lambda c: rule_flat(c, *default))))
+        print(summary(f"previous rule (E < 4), half {half}", score(part, old_flat)))
+        print(summary(f"block std < 4, half {half}", score(part, std_flat)))
+    print("\nMistakes of the default on half B:")
+    for c in score(halves["B"], lambda c: rule_flat(c, *default))["wrong"]:
+        print(f"- {c['label']}: {c['image']} x={c['x']} y={c['y']} ({c['category']}): "
+              f"{c['note']}")
+    dropped, total, reasons = textured_drops(cells)
+    print(f"\nlabelled textured cells dropped by any cell gate (defaults): "
+          f"{wilson(dropped, total)}; {dict(reasons)}")
+    ms = cost_ms(cells)
+    print(f"all cell figures: {ms:.2f} ms per 512x512 cell (one core, best of 3 over 40)")
     if not args.no_record:
-        data = f"{os.path.basename(os.path.abspath(args.folder))} ({len(rows)} labelled patches)"
-        setup = f"gradient-half block {block}, threshold {threshold:g}, 1 thread, {machine()}"
-        result = (f"accuracy {chosen['accuracy']:.3f}, precision {chosen['precision']:.3f}, "
-                  f"recall {chosen['recall']:.3f}; {ms:.2f} ms per 512x512 patch")
-        print(append_result("flat_calibration", data, setup, result))
+        b = score(halves["B"], lambda c: rule_flat(c, *default))
+        append_result("flat_calibration", f"{len(cells)} labelled cells ({args.labels})",
+                      machine(), f"default {default}: half B agreement "
+                      f"{wilson(b['agree'], b['n'])}; textured dropped {wilson(dropped, total)};"
+                      f" cell figures {ms:.2f} ms/cell")
+    return 0
 
 
 if __name__ == "__main__":
-    main()
+    sys.exit(main())

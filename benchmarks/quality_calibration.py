@@ -36,23 +36,26 @@ from collections import Counter, defaultdict
 import numpy as np
 
 from irdata import config as config_mod
+from irdata.dedupe import clusters
 from irdata.imaging.inspect import examine_cells
 from irdata.patching import figures as cell_figures
-from irdata.patching.figures import CellFigures
 from irdata.quality import gates
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-import calibration_set  # noqa: E402
-from image_files import decoded, image_paths  # noqa: E402
-from record import append_result, machine  # noqa: E402
+import calibration_set
+from image_files import decoded, image_paths
+from record import append_result, machine
 
 QUALITY = {name: spec.default for name, spec in config_mod.QUALITY.items()}
 PATCH = {name: spec.default for name, spec in config_mod.PATCH.items()}
 NOT_PHOTO = {"render", "graphics", "mixed"}
 # Distance kept between a threshold and the most extreme clean item of half A:
 # the larger of a share of the value and an absolute step, per figure.
-MARGIN = {"sharpness": (0.08, 1.0), "noise": (0.15, 0.3), "periodicity": (0.15, 0.3),
+MARGIN = {"sharpness": (0.2, 2.0), "noise": (0.15, 0.3), "periodicity": (0.15, 0.3),
           "blockiness": (0.1, 0.1), "clipped": (0.0, 0.1), "crushed": (0.0, 0.1)}
+# "Heavy" clipping or crushing: at least this share, whatever half A's photos hold
+# (a white sky or a black night is a scene; 60% of the frame without detail a defect).
+HEAVY_SHARE = 0.6
 # Which labels each source gate is meant to catch.
 CATCHES = {"low_jpeg_quality": {"low_jpeg_quality"}, "graphics": {"graphics"},
            "upscaled": {"upscaled"}, "blurry": {"blurry", "upscaled"}, "noisy": {"noisy"},
@@ -70,6 +73,7 @@ def _measure(label: str, variant: str, source: str, kind: str, data: bytes) -> d
     return {"label": label, "variant": variant, "source": source, "kind": kind,
             "half": half_of(source), "status": found.status, "reason": found.reason,
             **{name: getattr(found, name) for name in gates.FIGURES},
+            "pixels": (found.width or 0) * (found.height or 0), "bytes": found.bytes,
             "cells": [figures for _, _, figures in cells or []]}
 
 
@@ -179,7 +183,7 @@ def _cells(rows, label="clean", half="A", textured=True):
             if not textured or c.flat_fraction <= PATCH["max_flat_fraction"]]
 
 
-def _cell_edge(cells, figure: str, direction: str, share: float = 0.005) -> float:
+def _cell_edge(cells, figure: str, direction: str, share: float = 0.001) -> float:
     """Past the `share` most extreme clean textured cells of half A, by the margin."""
     values = np.array([getattr(c, figure) for c in cells if getattr(c, figure) is not None])
     if direction == "below":
@@ -196,17 +200,16 @@ def choose(rows: list[dict]) -> tuple[dict, dict]:
     quality["min_sharpness"] = round(_edge([r["sharpness"] for r in clean], "sharpness",
                                            "below"), 1)
     quality["max_noise"] = round(_edge([r["noise"] for r in clean], "noise", "above"), 2)
-    quality["max_clipped"] = round(min(1.0, _edge([r["clipped"] for r in clean], "clipped",
-                                                  "above")), 2)
-    quality["max_crushed"] = round(min(1.0, _edge([r["crushed"] for r in clean], "crushed",
-                                                  "above")), 2)
+    for figure in ("clipped", "crushed"):
+        edge = _edge([r[figure] for r in clean], figure, "above")
+        quality[f"max_{figure}"] = round(min(1.0, max(edge, HEAVY_SHARE)), 2)
     quality["upscale_sharpness"], quality["upscale_periodicity"] = _upscale_pair(rows, "A")
     quality["graphics_min_sharpness"] = _graphics_sharpness(rows, "A", quality)
     cells = _cells(rows)
     patch = dict(PATCH)
     patch["min_sharpness"] = _cell_edge(cells, "sharpness", "below")
     patch["max_noise"] = _cell_edge(cells, "noise", "above")
-    patch["max_blockiness"] = _cell_edge(_cells(rows, textured=False), "blockiness", "above")
+    patch["max_blockiness"] = _cell_edge(cells, "blockiness", "above")
     return quality, patch
 
 
@@ -218,8 +221,10 @@ def wilson(hits: int, total: int) -> str:
         return "-"
     z, p = 1.96, hits / total
     centre = (p + z * z / (2 * total)) / (1 + z * z / total)
-    spread = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
-    return f"{hits}/{total} = {p:.3f} [{max(0, centre - spread):.3f}, {min(1, centre + spread):.3f}]"
+    spread = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total))
+    spread /= 1 + z * z / total
+    low, high = max(0.0, centre - spread), min(1.0, centre + spread)
+    return f"{hits}/{total} = {p:.3f} [{low:.3f}, {high:.3f}]"
 
 
 def verdict(row: dict, quality: dict, patch: dict) -> tuple[str, int]:
@@ -313,6 +318,34 @@ def no_patch_photos(rows, quality, patch) -> list[str]:
     return out
 
 
+def keeper_table(rows, quality) -> list[str]:
+    """Per half: photos whose duplicate cluster (the original, its clean copies and
+    every degraded copy that passes the source gates) keeps a clean copy."""
+    out = ["| half | clean copy kept as keeper | degraded keepers |", "| --- | --- | --- |"]
+    groups = defaultdict(list)
+    for row in rows:
+        if row["kind"] != "graphics" and row["label"] != "graphics" and row["pixels"] \
+                and not gates.judge(row, quality)[0]:
+            groups[row["source"]].append(row)
+    for half in "AB":
+        hits, total, losers = 0, 0, Counter()
+        for source, group in groups.items():
+            if half_of(source) != half or not any(r["label"] == "clean" for r in group):
+                continue
+            keys = clusters.rank_keys(
+                np.array([r["pixels"] for r in group]), np.array([r["bytes"] for r in group]),
+                [gates.is_upscaled(r, quality) for r in group], [r["noise"] for r in group],
+                [r["jpeg_quality"] for r in group], [r["sharpness"] for r in group])
+            keeper, _ = clusters.rank(np.zeros(len(group), dtype=np.int64), keys)
+            best = group[int(keeper[0])]
+            total += 1
+            hits += best["label"] == "clean"
+            if best["label"] != "clean":
+                losers[best["variant"]] += 1
+        out.append(f"| {half} | {wilson(hits, total)} | {_counts(losers) or '-'} |")
+    return out
+
+
 def settings_lines(quality, patch) -> list[str]:
     keys = ("min_sharpness", "max_noise", "max_clipped", "max_crushed", "upscale_sharpness",
             "upscale_periodicity", "graphics_min_sharpness")
@@ -343,6 +376,7 @@ def main(argv=None) -> int:
     print("\n## Clean textured cells\n" + "\n".join(cell_table(rows, patch)))
     print("\n## Kept (source passes, >= 1 cell kept)\n" + "\n".join(kept_table(rows, quality,
                                                                              patch)))
+    print("\n## Keepers\n" + "\n".join(keeper_table(rows, quality)))
     print("\n## Clean originals without a kept patch\n"
           + "\n".join(no_patch_photos(rows, quality, patch)))
     if not args.no_record:

@@ -19,10 +19,9 @@ from PIL import Image
 from irdata import config as irconfig
 from irdata.imaging.inspect import inspect_bytes
 from irdata.plan import make_plan
+from irdata.imaging.inspect import DEFAULT_PATCH, measure_cells
 from irdata.quality import gates, working
-from irdata.quality.exposure import highlights
 from irdata.quality.noise import noise_sigma
-from irdata.quality.sharpness import sharpness
 from irdata.stages import fetch
 from irdata.storage import Output
 from irdata.synth import encode, near_duplicate, procedural_image
@@ -32,17 +31,12 @@ SEEDS = range(6)
 
 
 def figures(pixels: np.ndarray) -> dict:
-    return gates.measure(working.to_working(pixels))
+    cells = [found for _, _, found in measure_cells(pixels, DEFAULT_PATCH)]
+    return gates.measure(working.to_working(pixels), cells)
 
 
 def verdict(pixels: np.ndarray) -> str:
     return gates.judge(figures(pixels), DEFAULTS)[0]
-
-
-def blurred(pixels: np.ndarray, sigma: float) -> np.ndarray:
-    """Gaussian blur of `sigma` working-resolution pixels, applied at full size."""
-    scale = max(1.0, max(pixels.shape[:2]) / working.WORK_SIDE)
-    return cv2.GaussianBlur(pixels, (0, 0), sigma * scale)
 
 
 def noised(pixels: np.ndarray, sigma: float, seed: int = 0) -> np.ndarray:
@@ -124,50 +118,45 @@ def test_jpeg_draft_reaches_at_least_the_working_resolution():
     assert working.draft_request(4000, 3000) == (960, 720)
 
 
-# -- sharpness ---------------------------------------------------------------------
+# -- blur, upscaling, noise: at native resolution -------------------------------------
+
+def down_up(pixels: np.ndarray, factor: int, resample=Image.BICUBIC) -> np.ndarray:
+    image = Image.fromarray(pixels)
+    small = image.resize((image.width // factor, image.height // factor), Image.BOX)
+    return np.asarray(small.resize(image.size, resample))
+
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_sharpness_separates_sharp_from_blurred(seed):
-    pixels = procedural_image(seed, 1400, 900)
-    sharp = sharpness(working.grey(working.to_working(pixels)))
-    assert sharp > DEFAULTS["min_sharpness"] * 1.2
-    for sigma in (1.5, 3.0):
-        value = sharpness(working.grey(working.to_working(blurred(pixels, sigma))))
-        assert value < DEFAULTS["min_sharpness"]
-    assert verdict(blurred(pixels, 2.0)) == "blurry"
+def test_blurred_sources_are_dropped_as_blurry(seed):
+    pixels = procedural_image(seed, 1400, 900, sky_fraction=0.0)
+    assert verdict(pixels) == ""
+    assert verdict(cv2.GaussianBlur(pixels, (0, 0), 3.0)) == "blurry"
+    assert figures(pixels)["sharpness"] > DEFAULTS["min_sharpness"] + 5
 
 
-def test_sharpness_catches_motion_blur():
-    pixels = procedural_image(3, 1200, 800)
-    kernel = np.zeros((13, 13), np.float32)
-    kernel[6] = 1 / 13  # horizontal motion of 13 pixels
-    assert verdict(cv2.filter2D(pixels, -1, kernel)) == "blurry"
+@pytest.mark.parametrize("factor, resample", [(2, Image.BICUBIC), (2, Image.LANCZOS),
+                                              (3, Image.BICUBIC), (4, Image.BICUBIC)])
+def test_upscaled_sources_are_dropped(factor, resample):
+    pixels = procedural_image(3, 1600, 1200, sky_fraction=0.0)
+    found = figures(down_up(pixels, factor, resample))
+    assert gates.judge(found, DEFAULTS)[0] in ("upscaled", "blurry")
+    assert gates.is_upscaled(found, DEFAULTS) or found["sharpness"] < DEFAULTS["min_sharpness"]
+    assert not gates.is_upscaled(figures(pixels), DEFAULTS)
 
 
-def test_blur_verdict_does_not_depend_on_size():
-    """The same scene at 1.2, 2.4 and 3.6k: sharp passes, blurred fails, at every size."""
-    scene = procedural_image(4, 3600, 2400)
-    for width in (1200, 2400, 3600):
-        pixels = cv2.resize(scene, (width, width * 2 // 3), interpolation=cv2.INTER_AREA)
-        assert verdict(pixels) == ""
-        assert verdict(blurred(pixels, 2.0)) == "blurry"
+def test_blur_and_noise_are_judged_at_native_resolution():
+    """A 6000 px source with noise added at full size: invisible at the old 960 px
+    working resolution, plain in its 512 cells."""
+    pixels = procedural_image(4, 6000, 4000, sky_fraction=0.0)
+    assert verdict(pixels) == ""
+    assert verdict(noised(pixels, 10)) == "noisy"
 
-
-def test_featureless_images_are_not_judged_blurry_or_graphics():
-    for flat in (gradient(), np.full((600, 800, 3), 128, np.uint8)):
-        found = figures(flat)
-        assert found["sharpness"] is None
-        assert gates.judge(found, DEFAULTS) == ("", "")
-
-
-# -- noise -------------------------------------------------------------------------
 
 @pytest.mark.parametrize("seed", SEEDS)
 def test_noise_separates_clean_from_noisy(seed):
     pixels = procedural_image(seed, 900, 700)
-    clean = noise_sigma(working.grey(pixels))
-    assert clean < DEFAULTS["max_noise"] / 2
-    assert noise_sigma(working.grey(noised(pixels, 10, seed))) > DEFAULTS["max_noise"]
+    assert figures(pixels)["noise"] < DEFAULTS["max_noise"] / 2
+    assert figures(noised(pixels, 10, seed))["noise"] > DEFAULTS["max_noise"]
     assert verdict(noised(pixels, 12, seed)) == "noisy"
 
 
@@ -179,32 +168,35 @@ def test_noise_estimate_tracks_the_added_deviation():
         assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.15)
 
 
-def test_noise_is_not_measured_on_a_clipped_image():
-    assert noise_sigma(np.full((400, 400), 255, np.uint8)) is None
-
-
-# -- exposure ----------------------------------------------------------------------
+# -- exposure: defects, not tone -----------------------------------------------------------
 
 @pytest.mark.parametrize("seed", SEEDS)
-def test_exposure_separates_normal_dark_and_bright(seed):
+def test_dark_and_bright_scenes_are_kept(seed):
+    """Tone is style: two stops under or over is a darker or brighter scene, kept."""
     pixels = procedural_image(seed, 900, 700)
-    assert verdict(pixels) == ""
-    dark = exposed(pixels, -4)
-    assert highlights(working.grey(dark)) < DEFAULTS["min_highlights"]
-    assert verdict(dark) == "too_dark"
-    bright = figures(exposed(pixels, 3))
-    assert (bright["brightness"] > DEFAULTS["max_brightness"]
-            or bright["clipped"] > DEFAULTS["max_clipped"])
-    assert gates.judge(bright, DEFAULTS)[0]  # dropped (a blown-out, noise-free image may
-    # also read as graphics, which is checked first)
+    for stops in (-2, 1):
+        assert verdict(exposed(pixels, stops)) == "", stops
 
 
-def test_clipped_counts_blown_pixels():
+def test_blown_and_crushed_sources_are_dropped():
     pixels = procedural_image(2, 900, 700)
-    pixels[:, : 900 * 7 // 10] = 255  # 70% blown out
-    found = figures(pixels)
+    blown = pixels.copy()
+    blown[:, : 900 * 7 // 10] = 255  # 70% blown out
+    found = figures(blown)
     assert found["clipped"] == pytest.approx(0.7, abs=0.01)
     assert "clipped" in [reason for reason, _ in gates.failures(found, DEFAULTS)]
+    black = pixels.copy()
+    black[:, : 900 * 7 // 10] = 2
+    found = figures(black)
+    assert found["crushed"] == pytest.approx(0.7, abs=0.01)
+    assert "crushed" in [reason for reason, _ in gates.failures(found, DEFAULTS)]
+
+
+def test_removed_tone_settings_get_a_clear_error():
+    raw = {"sources": [{"name": "s", "dir": "."}]}
+    for key in ("min_highlights", "max_brightness"):
+        with pytest.raises(irconfig.ConfigError, match=f"quality.{key}' was removed"):
+            irconfig.validate(dict(raw, quality={key: 1}), "t")
 
 
 # -- graphics ----------------------------------------------------------------------
@@ -241,9 +233,10 @@ def test_low_jpeg_quality_is_dropped_with_its_figure():
 # -- verdicts ----------------------------------------------------------------------
 
 def test_judge_reports_the_first_failing_gate_with_figure_and_threshold():
-    found = {"jpeg_quality": 90, "sharpness": 0.2, "noise": 5.0, "brightness": 100.0,
-             "highlights": 200.0, "clipped": 0.0, "flat_share": 0.0, "palette_share": 0.1}
-    assert gates.judge(found, DEFAULTS) == ("blurry", "sharpness 0.2 < min_sharpness 0.45")
+    found = {"jpeg_quality": 90, "sharpness": -40.0, "periodicity": 1.0, "noise": 50.0,
+             "clipped": 0.0, "crushed": 0.0, "flat_share": 0.0, "palette_share": 0.1}
+    limit = DEFAULTS["min_sharpness"]
+    assert gates.judge(found, DEFAULTS) == ("blurry", f"sharpness -40 < min_sharpness {limit:g}")
     assert [r for r, _ in gates.failures(found, DEFAULTS)] == ["blurry", "noisy"]
     assert gates.judge(dict(found, jpeg_quality=20), DEFAULTS)[0] == "low_jpeg_quality"
 
@@ -254,13 +247,13 @@ def test_missing_figures_never_fail():
 
 def test_disabled_gates_drop_nothing_but_figures_are_recorded():
     off = dict(DEFAULTS, enabled=False)
-    for pixels in (blurred(procedural_image(1, 900, 700), 3), text_page(1),
+    for pixels in (cv2.GaussianBlur(procedural_image(1, 900, 700), (0, 0), 4), text_page(1),
                    exposed(procedural_image(2, 900, 700), -4)):
         for settings in (off, None):
             found = inspect_bytes(encode(pixels, "jpg", 30), 10**9, 512, settings)
             assert (found.status, found.reason) == ("ok", "")
             assert found.jpeg_quality is not None and found.sharpness is not None
-            assert found.brightness is not None and found.palette_share is not None
+            assert found.crushed is not None and found.palette_share is not None
 
 
 def test_config_quality_section():
@@ -294,10 +287,11 @@ def _fetch(tmp_path, quality: dict | None) -> list[dict]:
     photos.mkdir(exist_ok=True)
     (photos / "a_clean.jpg").write_bytes(encode(procedural_image(1, 1000, 700), "jpg", 90))
     (photos / "b_blurry.jpg").write_bytes(
-        encode(blurred(procedural_image(2, 1000, 700), 3), "jpg", 90))
+        encode(cv2.GaussianBlur(procedural_image(2, 1000, 700), (0, 0), 4), "jpg", 90))
     (photos / "c_document.png").write_bytes(encode(text_page(3), "png"))
-    (photos / "d_dark.jpg").write_bytes(encode(exposed(procedural_image(4, 1000, 700), -4),
-                                               "jpg", 90))
+    blown = procedural_image(4, 1000, 700)
+    blown[:, :700] = 255
+    (photos / "d_blown.jpg").write_bytes(encode(blown, "jpg", 90))
     raw = {"sources": [{"name": "mine", "dir": str(photos)}]}
     if quality is not None:
         raw["quality"] = quality
@@ -316,7 +310,7 @@ def test_fetch_records_figures_and_drops_by_gate(tmp_path):
     rows = {r["locator"].rsplit("/", 1)[1]: r for r in table.to_pylist()}
     assert [(n, rows[n]["status"], rows[n]["reason"]) for n in sorted(rows)] == [
         ("a_clean.jpg", "ok", ""), ("b_blurry.jpg", "dropped", "blurry"),
-        ("c_document.png", "dropped", "graphics"), ("d_dark.jpg", "dropped", "too_dark")]
+        ("c_document.png", "dropped", "graphics"), ("d_blown.jpg", "dropped", "clipped")]
     assert rows["b_blurry.jpg"]["detail"].startswith("sharpness ")
     assert rows["b_blurry.jpg"]["sharpness"] < DEFAULTS["min_sharpness"]
     assert rows["c_document.png"]["jpeg_quality"] is None
@@ -326,7 +320,7 @@ def test_fetch_records_figures_and_drops_by_gate(tmp_path):
         assert measured == [n for n in fetch.QUALITY_FIGURES
                             if not (name == "c_document.png" and n == "noise")], name
     stats = json.loads(open(f"{out}/raw/00000.stats.json").read())
-    assert stats["reasons"] == {"dropped:blurry": 1, "dropped:graphics": 1, "dropped:too_dark": 1}
+    assert stats["reasons"] == {"dropped:blurry": 1, "dropped:graphics": 1, "dropped:clipped": 1}
     with tarfile.open(f"{out}/raw/00000.tar") as tar:
         sample = json.loads(tar.extractfile(
             next(m for m in tar.getmembers() if m.name.endswith(".json"))).read())

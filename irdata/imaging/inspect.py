@@ -18,10 +18,10 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from irdata.config import PATCH, QUALITY
 from irdata.errors import describe
 from irdata.imaging import decode, hashing
 from irdata.imaging.sniff import sniff
-from irdata.config import PATCH, QUALITY
 from irdata.patching import figures as cell_figures
 from irdata.patching.grid import grid
 from irdata.quality import gates, working

@@ -1,8 +1,8 @@
 """Grid cells of one decoded image, and their storage as patch rows and samples.
 
 `cut` is pure: pixels in, one `Cell` per grid cell out (its quality figures and
-verdict, irdata/patching/figures.py, and the PNG bytes of each kept cell). `CellWriter` stores cells as rows of SCHEMA
-and as `{key}.png` + `{key}.json` samples of a patch-format tar. The fetch
+verdict, irdata/patching/figures.py, and the PNG bytes of each kept cell).
+`CellWriter` stores cells as rows of SCHEMA and as `{key}.png` + `{key}.json` samples of a patch-format tar. The fetch
 stage cuts every usable image right after inspecting it (the build's one full
 decode) into cells/NNNNN.*; the patch stage keeps the cells of unique images.
 """

@@ -3,15 +3,15 @@
 Every grid cell is judged where it is used: on its own pixels from the one full
 decode, never on the rest of the image (pure functions of the cell's RGB array).
 
-| figure | what (module) | drop reason | fails when (`patch` setting) |
+| figure | what (module) | reason | fails when (`patch` setting) |
 | --- | --- | --- | --- |
-| clipped | share of pixels with a channel >= 250 (quality/exposure.py) | clipped | > max_clipped |
-| crushed | share of pixels with every channel <= 8 (quality/exposure.py) | clipped | > max_crushed |
-| noise | noise deviation of the smoothest blocks, grey levels (quality/noise.py) | noisy | > max_noise |
-| flat_fraction | share of flat 16x16 blocks, tone- and noise-aware (patching/flat.py) | flat | > max_flat_fraction |
-| blockiness | JPEG 8x8 grid: edge over inner differences (quality/periodic.py) | blocky | > max_blockiness |
-| sharpness | finest-octave share of the detail, dB (quality/spectrum.py) | blurry | < min_sharpness |
-| periodicity | interpolation traces (quality/periodic.py) | (source level) | |
+| clipped | share of pixels, a channel >= 250 (quality/exposure.py) | clipped | > max_clipped |
+| crushed | share of pixels, all channels <= 8 (quality/exposure.py) | clipped | > max_crushed |
+| noise | deviation of the smoothest blocks (quality/noise.py) | noisy | > max_noise |
+| flat_fraction | flat 16x16 blocks, tone/noise-aware (patching/flat.py) | flat | > max_flat_fraction |
+| blockiness | JPEG 8x8 grid strength (quality/periodic.py) | blocky | > max_blockiness |
+| sharpness | finest-octave share of detail, dB (quality/spectrum.py) | blurry | < min_sharpness |
+| periodicity | interpolation traces (quality/periodic.py) | (source only) | |
 
 Checks run in that order; the first failure names the reason: a clipped or
 noisy cell is named so even when it is also flat (a noise floor that high makes

@@ -19,6 +19,9 @@ Definition (all on the 0-255 scale):
      smoothest blocks), k = NOISE_FACTOR: white noise of deviation s gives
      E ~ s, so grain, sensor noise and a noisy black sky never count as texture,
      while texture above the cell's own noise floor does, however low its contrast.
+     k * s is capped at NOISE_FLOOR_MAX: a cell covered edge to edge by fine
+     texture has no smooth block, so its "noise" is texture; grain stronger than
+     the cap is the noisy gate's to drop.
 3. flat_fraction = flat blocks / all blocks; a cell is dropped (reason `flat`)
    when flat_fraction > MAX_FLAT_FRACTION (0.5, DyNet's rule).
 
@@ -43,6 +46,7 @@ MAX_FLAT_FRACTION = 0.5
 TONE_REFERENCE = 96.0
 TONE_OFFSET = 32.0
 NOISE_FACTOR = 3.5
+NOISE_FLOOR_MAX = 8.0
 
 
 def luminance(rgb: np.ndarray) -> np.ndarray:
@@ -99,7 +103,7 @@ def flat_blocks(lum: np.ndarray, block: int = DEFAULT_BLOCK,
     `noise` is the cell's noise deviation (None: no noise floor)."""
     energy, mean = block_energy_and_tone(lum, block)
     tone = np.minimum(1.0, (mean + TONE_OFFSET) / (TONE_REFERENCE + TONE_OFFSET)) * threshold
-    floor = (NOISE_FACTOR * (noise or 0.0)) ** 2
+    floor = min(NOISE_FACTOR * (noise or 0.0), NOISE_FLOOR_MAX) ** 2
     return energy * energy <= tone * tone + floor
 
 

@@ -18,7 +18,8 @@ cell, a featureless image) never fails its gate.
 | reason | fails when |
 | --- | --- |
 | low_jpeg_quality | jpeg_quality < min_jpeg_quality |
-| graphics | flat_share > graphics_flat_share and palette_share > graphics_palette_share (and the image has sharp detail: sharpness >= graphics_min_sharpness) |
+| graphics | flat_share > graphics_flat_share, palette_share > graphics_palette_share |
+| | and sharpness >= graphics_min_sharpness (drawn edges are sharp, fog is not) |
 | upscaled | periodicity > upscale_periodicity and sharpness < upscale_sharpness |
 | blurry | sharpness < min_sharpness |
 | noisy | noise > max_noise |

@@ -1,4 +1,4 @@
-"""Axis power spectra of one cell and the figures read off them (pure functions).
+"""Axis power spectra of one cell and its sharpness (pure functions).
 
 The luminance of a cell, less its mean and tapered by a Hann window along the
 axis, is Fourier-transformed row by row (x) and column by column (y); the power
@@ -11,9 +11,6 @@ cycles per pixel, 0 to 0.5.
   and upscaling (an image enlarged s times has almost nothing above 0.5/s)
   empty the finest octave first. Worse axis: motion blur empties one direction.
   None for a featureless cell (mid-band RMS below MIN_BAND_RMS grey levels).
-- blockiness: JPEG's 8x8 grid puts spectral lines at 1/8, 2/8 and 3/8
-  cycles/pixel whatever the cell's offset in the image; the figure is the mean
-  ratio of those bins to their neighbours (1.0: no grid).
 """
 
 from __future__ import annotations
@@ -27,7 +24,6 @@ import numpy as np
 FINE = (0.25, 0.5001)
 MID = (1 / 16, 0.25)
 MIN_BAND_RMS = 0.5  # grey levels: below it the cell is featureless
-GRID_HARMONICS = (1, 2, 3)  # of 1/8 cycle/pixel; 4/8 is Nyquist, shared with 2x upscaling
 
 
 @functools.lru_cache(maxsize=8)
@@ -83,18 +79,3 @@ def sharpness(spectra: tuple[np.ndarray, np.ndarray], pixels: int) -> float | No
             continue
         ratios.append(10 * math.log10(max(_band(power, FINE), 1e-12) / mid))
     return min(ratios) if ratios else None
-
-
-def _line_ratio(power: np.ndarray, frequency: float) -> float:
-    """Power at a spectral line (3 bins, the Hann window's width) over its neighbours."""
-    length = 2 * (len(power) - 1)
-    k = round(frequency * length)
-    line = power[max(k - 1, 0):k + 2].max()
-    around = np.concatenate([power[max(k - 6, 0):max(k - 2, 0)], power[k + 3:k + 7]])
-    return float(line / max(np.median(around), 1e-12)) if len(around) else 1.0
-
-
-def blockiness(spectra: tuple[np.ndarray, np.ndarray]) -> float:
-    """Mean ratio of the JPEG grid's spectral lines (1/8, 2/8, 3/8) to their neighbours."""
-    ratios = [_line_ratio(power, m / 8) for power in spectra for m in GRID_HARMONICS]
-    return float(np.mean(ratios))
