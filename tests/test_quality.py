@@ -17,9 +17,8 @@ import pytest
 from PIL import Image
 
 from irdata import config as irconfig
-from irdata.imaging.inspect import inspect_bytes
+from irdata.imaging.inspect import DEFAULT_PATCH, inspect_bytes, measure_cells
 from irdata.plan import make_plan
-from irdata.imaging.inspect import DEFAULT_PATCH, measure_cells
 from irdata.quality import gates, working
 from irdata.quality.noise import noise_sigma
 from irdata.stages import fetch

@@ -2,9 +2,10 @@
 
 `cut` is pure: pixels in, one `Cell` per grid cell out (its quality figures and
 verdict, irdata/patching/figures.py, and the PNG bytes of each kept cell).
-`CellWriter` stores cells as rows of SCHEMA and as `{key}.png` + `{key}.json` samples of a patch-format tar. The fetch
-stage cuts every usable image right after inspecting it (the build's one full
-decode) into cells/NNNNN.*; the patch stage keeps the cells of unique images.
+`CellWriter` stores cells as rows of SCHEMA and as `{key}.png` + `{key}.json`
+samples of a patch-format tar. The fetch stage cuts every usable image right
+after inspecting it (the build's one full decode) into cells/NNNNN.*; the patch
+stage keeps the cells of unique images.
 """
 
 from __future__ import annotations

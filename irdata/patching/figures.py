@@ -8,7 +8,7 @@ decode, never on the rest of the image (pure functions of the cell's RGB array).
 | clipped | share of pixels, a channel >= 250 (quality/exposure.py) | clipped | > max_clipped |
 | crushed | share of pixels, all channels <= 8 (quality/exposure.py) | clipped | > max_crushed |
 | noise | deviation of the smoothest blocks (quality/noise.py) | noisy | > max_noise |
-| flat_fraction | flat 16x16 blocks, tone/noise-aware (patching/flat.py) | flat | > max_flat_fraction |
+| flat_fraction | flat 16x16 blocks, tone/noise-aware (patching/flat.py) | flat | > max_flat_frac. |
 | blockiness | JPEG 8x8 grid strength (quality/periodic.py) | blocky | > max_blockiness |
 | sharpness | finest-octave share of detail, dB (quality/spectrum.py) | blurry | < min_sharpness |
 | periodicity | interpolation traces (quality/periodic.py) | (source only) | |
