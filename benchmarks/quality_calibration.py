@@ -58,7 +58,8 @@ MARGIN = {"sharpness": (0.2, 2.0), "noise": (0.15, 0.3), "periodicity": (0.15, 0
 HEAVY_SHARE = 0.6
 # Which labels each source gate is meant to catch.
 CATCHES = {"low_jpeg_quality": {"low_jpeg_quality"}, "graphics": {"graphics"},
-           "upscaled": {"upscaled"}, "blurry": {"blurry", "upscaled"}, "noisy": {"noisy"},
+           "upscaled": {"upscaled"}, "motion_blur": {"blurry"}, "blurry": {"blurry", "upscaled"},
+           "noisy": {"noisy"},
            "clipped": {"exposure"}, "crushed": {"exposure"}}
 
 
@@ -150,20 +151,22 @@ def _clean(rows, half):
     return [r for r in rows if r["label"] == "clean" and r["half"] == half]
 
 
-def _upscale_pair(rows, half: str) -> tuple[float, float]:
-    """(upscale_sharpness, upscale_periodicity) with the best upscale recall on `half`
-    that drops no clean item of it."""
-    clean, ups = _clean(rows, half), [r for r in rows if r["label"] == "upscaled"
-                                      and r["half"] == half]
+def _pair(rows, half: str, figure: str, targets, floor: float) -> tuple[float, float]:
+    """(sharpness limit, `figure` limit) with the best recall of `targets` variants on
+    `half` for "figure above its limit and sharpness below its limit", with the
+    figure's limit past every clean item of `half` that is softer than the sharpness
+    limit (by the margin); no limit under `floor`."""
+    clean = _clean(rows, half)
+    aimed = [r for r in rows if r["half"] == half and r["variant"] in targets]
     best = (-1.0, 0.0, 0.0)
     for sharp in np.arange(-16.0, -3.0, 1.0):
-        soft = [r["periodicity"] for r in clean if r["sharpness"] is not None
-                and r["sharpness"] < sharp]
-        period = _edge(soft, "periodicity", "above") if soft else 1.5
-        caught = np.mean([r["periodicity"] is not None and r["sharpness"] is not None
-                          and r["periodicity"] > period and r["sharpness"] < sharp for r in ups])
+        soft = [r[figure] for r in clean if r["sharpness"] is not None
+                and r["sharpness"] < sharp + _margin("sharpness", sharp)]
+        limit = max(floor, _edge(soft, figure, "above") if soft else floor)
+        caught = np.mean([r[figure] is not None and r["sharpness"] is not None
+                          and r[figure] > limit and r["sharpness"] < sharp for r in aimed])
         if caught > best[0]:
-            best = (caught, float(sharp), round(float(period), 2))
+            best = (caught, float(sharp), round(float(limit), 2))
     return best[1], best[2]
 
 
@@ -203,7 +206,11 @@ def choose(rows: list[dict]) -> tuple[dict, dict]:
     for figure in ("clipped", "crushed"):
         edge = _edge([r[figure] for r in clean], figure, "above")
         quality[f"max_{figure}"] = round(min(1.0, max(edge, HEAVY_SHARE)), 2)
-    quality["upscale_sharpness"], quality["upscale_periodicity"] = _upscale_pair(rows, "A")
+    upscales = {name for name, _, _ in calibration_set.UPSCALES}
+    quality["upscale_sharpness"], quality["upscale_periodicity"] = _pair(
+        rows, "A", "periodicity", upscales, 1.5)
+    quality["motion_sharpness"], quality["motion_anisotropy"] = _pair(
+        rows, "A", "anisotropy", {"motion9", "motion15"}, 5.0)
     quality["graphics_min_sharpness"] = _graphics_sharpness(rows, "A", quality)
     cells = _cells(rows)
     patch = dict(PATCH)
@@ -335,7 +342,9 @@ def keeper_table(rows, quality) -> list[str]:
             keys = clusters.rank_keys(
                 np.array([r["pixels"] for r in group]), np.array([r["bytes"] for r in group]),
                 [gates.is_upscaled(r, quality) for r in group], [r["noise"] for r in group],
-                [r["jpeg_quality"] for r in group], [r["sharpness"] for r in group])
+                [r["jpeg_quality"] for r in group], [r["sharpness"] for r in group],
+                [(r["clipped"] or 0) + (r["crushed"] or 0) for r in group],
+                [r["tonal_range"] for r in group])
             keeper, _ = clusters.rank(np.zeros(len(group), dtype=np.int64), keys)
             best = group[int(keeper[0])]
             total += 1
@@ -348,7 +357,8 @@ def keeper_table(rows, quality) -> list[str]:
 
 def settings_lines(quality, patch) -> list[str]:
     keys = ("min_sharpness", "max_noise", "max_clipped", "max_crushed", "upscale_sharpness",
-            "upscale_periodicity", "graphics_min_sharpness")
+            "upscale_periodicity", "motion_sharpness", "motion_anisotropy",
+            "graphics_min_sharpness")
     cell_keys = ("min_sharpness", "max_noise", "max_blockiness", "max_clipped", "max_crushed")
     return ([f"quality.{k}: {quality[k]:g} (library default {QUALITY[k]:g})" for k in keys]
             + [f"patch.{k}: {patch[k]:g} (library default {PATCH[k]:g})" for k in cell_keys])
@@ -384,7 +394,7 @@ def main(argv=None) -> int:
         kept_b = sum(verdict(r, quality, patch)[1] > 0 for r in clean_b)
         append_result("quality_calibration", f"{len(photos)} photos, {len(rows)} items",
                       machine(), f"clean kept on half B {wilson(kept_b, len(clean_b))}; "
-                      + "; ".join(settings_lines(quality, patch)[:7]))
+                      + "; ".join(settings_lines(quality, patch)[:9]))
     return 0
 
 

@@ -29,12 +29,14 @@ MAX_PIXELS = 10_000_000
 MIN_SIDE = 64
 # Settings for building the corpus: no quality gates or dedupe (the corpus holds
 # the same picture many times on purpose), 40 px patches tiling 160x120 exactly,
-# every patch kept so each one can be compared with the truth.
+# every patch kept (no per-cell gate) so each one can be compared with the truth.
 CORPUS_SETTINGS = {
     "inspect": {"max_pixels": MAX_PIXELS, "min_side": MIN_SIDE},
     "quality": {"enabled": False},
     "dedupe": {"enabled": False},
-    "patch": {"size": 40, "flat_block": 8, "max_flat_fraction": 1.0},
+    "patch": {"size": 40, "flat_block": 8, "max_flat_fraction": 1.0, "max_clipped": 1.0,
+              "max_crushed": 1.0, "max_noise": 1000.0, "max_blockiness": 1000.0,
+              "min_sharpness": -1000.0},
 }
 
 

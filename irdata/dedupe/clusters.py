@@ -7,16 +7,22 @@ does not outrank the next criterion):
 
 1. not_upscaled  not upscaled before upscaled (null = not upscaled);
 2. resolution    most pixels (width * height, exact);
-3. noise         lower floor(noise / NOISE_BUCKET) (null = bucket 0);
-4. jpeg_quality  higher floor(jpeg_quality / JPEG_QUALITY_BUCKET) (null = lossless
+3. lost_detail   lower floor((clipped + crushed) / LOST_BUCKET): fewer blown or
+                 crushed pixels (null = none lost);
+4. tonal_range   higher floor(tonal_range / TONAL_BUCKET): the copy that uses more of
+                 the tonal scale (an exposure pulled down compresses it; null = worst);
+5. noise         lower floor(noise / NOISE_BUCKET) (null = bucket 0);
+6. jpeg_quality  higher floor(jpeg_quality / JPEG_QUALITY_BUCKET) (null = lossless
                  format, quality 100);
-5. sharpness     higher floor(sharpness / SHARPNESS_BUCKET) (null = worst);
-6. bytes         most bytes (at equal figures: the least compressed);
-7. image_id      smallest image_id.
+7. sharpness     higher floor(sharpness / SHARPNESS_BUCKET) (null = worst);
+8. bytes         most bytes (at equal figures: the least compressed);
+9. image_id      smallest image_id.
 
 Null is None or NaN; the figures are those of the raw table (fetch: `upscaled`,
-`noise` and `sharpness` from irdata/quality, `jpeg_quality` fitted to the
-quantisation tables). Bytes come late on purpose: noise makes JPEGs bigger, so
+`clipped`, `crushed`, `tonal_range`, `noise` and `sharpness` from irdata/quality,
+`jpeg_quality` fitted to the quantisation tables). Copies of one scene differ in
+tone only by processing, so within a cluster the wider, unclipped tonal scale is
+the better ground truth; across clusters tone is never judged. Bytes come late on purpose: noise makes JPEGs bigger, so
 "most bytes" alone favours noisy copies. An exact copy has the same figures and
 loses on image_id. The table records, per row, the criterion that decided
 (`keeper_reason`): for a duplicate, the first one on which the keeper beat it;
@@ -37,8 +43,10 @@ PHASH_DISTANCE = 8
 DHASH_DISTANCE = 9
 
 # The keeper ranking, in order (see the module docstring), and its buckets.
-CRITERIA = ("not_upscaled", "resolution", "noise", "jpeg_quality", "sharpness", "bytes",
-            "image_id")
+CRITERIA = ("not_upscaled", "resolution", "lost_detail", "tonal_range", "noise",
+            "jpeg_quality", "sharpness", "bytes", "image_id")
+LOST_BUCKET = 0.02  # share of pixels
+TONAL_BUCKET = 16  # grey levels
 NOISE_BUCKET = 1.0  # grey levels
 JPEG_QUALITY_BUCKET = 5
 SHARPNESS_BUCKET = 1.0  # dB
@@ -52,9 +60,10 @@ SCHEMA = pa.schema([
     ("match", pa.string()),  # exact (same sha256 as the keeper) or near; null for the keeper
     ("distance", pa.int8()),  # pHash Hamming distance to the keeper
     ("confirm_distance", pa.int8()),  # dHash Hamming distance to the keeper
-    # The first of CRITERIA (not_upscaled, resolution, noise, jpeg_quality,
-    # sharpness, bytes, image_id) that decided: for a duplicate, on which the
-    # keeper beat it; for the keeper, on which it beat its cluster's runner-up.
+    # The first of CRITERIA (not_upscaled, resolution, lost_detail, tonal_range,
+    # noise, jpeg_quality, sharpness, bytes, image_id) that decided: for a
+    # duplicate, on which the keeper beat it; for the keeper, on which it beat
+    # its cluster's runner-up.
     ("keeper_reason", pa.string()),
 ])
 
@@ -102,7 +111,8 @@ def _figure(column, n: int) -> tuple[np.ndarray, np.ndarray]:
 
 
 def rank_keys(pixels: np.ndarray, nbytes: np.ndarray, upscaled=None, noise=None,
-              jpeg_quality=None, sharpness=None) -> list[np.ndarray]:
+              jpeg_quality=None, sharpness=None, lost_detail=None,
+              tonal_range=None) -> list[np.ndarray]:
     """One key per criterion of `CRITERIA`, in that order, lower = better: the
     keeper rule as sortable columns (buckets and null rules of the module
     docstring). Optional figures: sequences with None or NaN for null, or None for
@@ -112,9 +122,13 @@ def rank_keys(pixels: np.ndarray, nbytes: np.ndarray, upscaled=None, noise=None,
     noisy, no_noise = _figure(noise, n)
     quality, lossless = _figure(jpeg_quality, n)
     sharp, no_sharp = _figure(sharpness, n)
+    lost, no_lost = _figure(lost_detail, n)
+    tonal, no_tonal = _figure(tonal_range, n)
     return [
         np.where(np.isnan(up), 0, up != 0).astype(np.int8),
         -np.asarray(pixels, dtype=np.int64),
+        np.where(no_lost, 0.0, np.floor(lost / LOST_BUCKET)),
+        np.where(no_tonal, 0.0, -np.floor(tonal / TONAL_BUCKET)),
         np.where(no_noise, 0.0, np.floor(noisy / NOISE_BUCKET)),
         -np.floor(np.where(lossless, LOSSLESS_QUALITY, quality) / JPEG_QUALITY_BUCKET),
         np.where(no_sharp, np.inf, -np.floor(sharp / SHARPNESS_BUCKET)),
@@ -147,12 +161,13 @@ def rank(roots: np.ndarray, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndar
 
 def choose_keepers(roots: np.ndarray, pixels: np.ndarray, nbytes: np.ndarray,
                    upscaled=None, noise=None, jpeg_quality=None,
-                   sharpness=None) -> np.ndarray:
+                   sharpness=None, lost_detail=None, tonal_range=None) -> np.ndarray:
     """Keeper index for every item: the best of its cluster by the keeper rule
     (module docstring, `CRITERIA`). Items are in image_id order, so the last
     criterion, lowest index, is the smallest image_id. Optional figures as in
     `rank_keys`."""
-    keys = rank_keys(pixels, nbytes, upscaled, noise, jpeg_quality, sharpness)
+    keys = rank_keys(pixels, nbytes, upscaled, noise, jpeg_quality, sharpness, lost_detail,
+                     tonal_range)
     return rank(roots, keys)[0]
 
 
@@ -240,13 +255,15 @@ def _sorted_inputs(image_id, sha256, phash, dhash, width, height, nbytes, figure
 def find_duplicates(image_id, sha256, phash, dhash, width, height, nbytes,
                     phash_distance: int = PHASH_DISTANCE,
                     dhash_distance: int = DHASH_DISTANCE, *, upscaled=None, noise=None,
-                    jpeg_quality=None, sharpness=None) -> pa.Table:
+                    jpeg_quality=None, sharpness=None, lost_detail=None,
+                    tonal_range=None) -> pa.Table:
     """The clusters table (`SCHEMA`) of every image in a cluster of two or more,
     sorted by cluster_id then image_id; the same whatever the input order.
 
     Equal-length sequences in: image_id (unique strings), sha256 (64 hex),
     phash and dhash (16 hex), width, height, nbytes; optionally the keeper's
-    figures upscaled (bool), noise, jpeg_quality, sharpness, with None for null
+    figures upscaled (bool), noise, jpeg_quality, sharpness, lost_detail (clipped +
+    crushed share), tonal_range, with None for null
     (a whole column None: all null). Equal sha256 always
     merges (match 'exact'); a pHash pair within `phash_distance` merges only if
     its dHash distance is within `dhash_distance`. Clusters are the connected
@@ -257,7 +274,7 @@ def find_duplicates(image_id, sha256, phash, dhash, width, height, nbytes,
     the criterion that decided each row.
     `phash_distance < 0` turns near-duplicate search off (exact only)."""
     figures = {"upscaled": upscaled, "noise": noise, "jpeg_quality": jpeg_quality,
-               "sharpness": sharpness}
+               "sharpness": sharpness, "lost_detail": lost_detail, "tonal_range": tonal_range}
     ids, sha, p, d, pixels, size, figures = _sorted_inputs(
         image_id, sha256, phash, dhash, width, height, nbytes, figures)
     links = [np.empty((0, 2), dtype=np.int64), _same_value_links(*_groups(*sha))]

@@ -28,6 +28,9 @@ from dataclasses import asdict, dataclass
 import numpy as np
 
 from irdata.patching.flat import flat_blocks, luminance
+
+__all__ = ["CELL_GATES", "CELL_REASONS", "FIGURES", "CellFigures", "judge", "luminance",
+           "measure"]
 from irdata.quality import exposure, periodic, spectrum
 from irdata.quality.noise import cell_noise
 

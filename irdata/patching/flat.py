@@ -14,7 +14,7 @@ Definition (all on the 0-255 scale):
    - tone(m) = min(1, (m + TONE_OFFSET) / (TONE_REFERENCE + TONE_OFFSET)) of the
      block's mean luminance m: the same texture has smaller differences in dark
      tones (foliage in shade, a dark forest), so the threshold falls with them,
-     to 0.25 t at black;
+     to a third of t at black;
    - s = the cell's noise deviation (`irdata.quality.noise.cell_noise`, its
      smoothest blocks), k = NOISE_FACTOR: white noise of deviation s gives
      E ~ s, so grain, sensor noise and a noisy black sky never count as texture,
@@ -43,9 +43,9 @@ from irdata.quality.noise import cell_noise
 DEFAULT_BLOCK = 16
 DEFAULT_THRESHOLD = 4.0
 MAX_FLAT_FRACTION = 0.5
-TONE_REFERENCE = 96.0
+TONE_REFERENCE = 64.0
 TONE_OFFSET = 32.0
-NOISE_FACTOR = 3.5
+NOISE_FACTOR = 4.0
 NOISE_FLOOR_MAX = 8.0
 
 

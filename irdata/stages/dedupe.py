@@ -22,7 +22,14 @@ CLUSTERS = f"{FOLDER}/clusters.parquet"
 HASH_COLUMNS = ["image_id", "status", "sha256", "phash", "dhash", "width", "height", "bytes"]
 # Figures the keeper rule ranks by (find_duplicates keywords); a raw table written
 # before one existed reads it as all null.
-KEEPER_COLUMNS = ["upscaled", "noise", "jpeg_quality", "sharpness"]
+KEEPER_COLUMNS = ["upscaled", "noise", "jpeg_quality", "sharpness", "clipped", "crushed",
+                  "tonal_range"]
+
+
+def lost_detail(clipped: list, crushed: list) -> list:
+    """clipped + crushed per image (None where neither was measured)."""
+    return [None if a is None and b is None else (a or 0.0) + (b or 0.0)
+            for a, b in zip(clipped, crushed, strict=True)]
 
 
 def outputs(index: int) -> dict[str, str]:
@@ -74,7 +81,10 @@ def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) 
         columns["width"], columns["height"], columns["bytes"],
         phash_distance=settings["phash_distance"],
         dhash_distance=settings["dhash_distance"],
-        **{name: columns[name] for name in KEEPER_COLUMNS})
+        upscaled=columns["upscaled"], noise=columns["noise"],
+        jpeg_quality=columns["jpeg_quality"], sharpness=columns["sharpness"],
+        lost_detail=lost_detail(columns["clipped"], columns["crushed"]),
+        tonal_range=columns["tonal_range"])
     table = clusters if isinstance(clusters, pa.Table) else pa.table(clusters)
     with out.atomic(CLUSTERS) as fh:
         pq.write_table(table, fh)
