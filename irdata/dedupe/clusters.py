@@ -25,8 +25,9 @@ tone only by processing, so within a cluster the wider, unclipped tonal scale is
 the better ground truth; across clusters tone is never judged. Bytes come late
 on purpose: noise makes JPEGs bigger, so "most bytes" alone favours noisy copies.
 An exact copy has the same figures and loses on image_id. The table records,
-per row, the criterion that decided (`keeper_reason`): for a duplicate, the first one on which the keeper beat it;
-for the keeper, the first one on which it beat the runner-up of its cluster.
+per row, the criterion that decided (`keeper_reason`): for a duplicate, the
+first one on which the keeper beat it; for the keeper, the first one on which
+it beat the runner-up of its cluster.
 
 Defaults (chosen by measurement, see CALIBRATION.md): `PHASH_DISTANCE`,
 `DHASH_DISTANCE`.
