@@ -58,8 +58,7 @@ MARGIN = {"sharpness": (0.2, 2.0), "noise": (0.15, 0.3), "periodicity": (0.15, 0
 HEAVY_SHARE = 0.6
 # Which labels each source gate is meant to catch.
 CATCHES = {"low_jpeg_quality": {"low_jpeg_quality"}, "graphics": {"graphics"},
-           "upscaled": {"upscaled"}, "motion_blur": {"blurry"}, "blurry": {"blurry", "upscaled"},
-           "noisy": {"noisy"},
+           "upscaled": {"upscaled"}, "blurry": {"blurry", "upscaled"}, "noisy": {"noisy"},
            "clipped": {"exposure"}, "crushed": {"exposure"}}
 
 
@@ -209,8 +208,6 @@ def choose(rows: list[dict]) -> tuple[dict, dict]:
     upscales = {name for name, _, _ in calibration_set.UPSCALES}
     quality["upscale_sharpness"], quality["upscale_periodicity"] = _pair(
         rows, "A", "periodicity", upscales, 1.5)
-    quality["motion_sharpness"], quality["motion_anisotropy"] = _pair(
-        rows, "A", "anisotropy", {"motion9", "motion15"}, 5.0)
     quality["graphics_min_sharpness"] = _graphics_sharpness(rows, "A", quality)
     cells = _cells(rows)
     patch = dict(PATCH)
@@ -339,13 +336,13 @@ def keeper_table(rows, quality) -> list[str]:
         for source, group in groups.items():
             if half_of(source) != half or not any(r["label"] == "clean" for r in group):
                 continue
-            keys = clusters.rank_keys(
+            cost = clusters.costs(
                 np.array([r["pixels"] for r in group]), np.array([r["bytes"] for r in group]),
                 [gates.is_upscaled(r, quality) for r in group], [r["noise"] for r in group],
                 [r["jpeg_quality"] for r in group], [r["sharpness"] for r in group],
                 [(r["clipped"] or 0) + (r["crushed"] or 0) for r in group],
                 [r["tonal_range"] for r in group])
-            keeper, _ = clusters.rank(np.zeros(len(group), dtype=np.int64), keys)
+            keeper, _ = clusters.choose(np.zeros(len(group), dtype=np.int64), cost)
             best = group[int(keeper[0])]
             total += 1
             hits += best["label"] == "clean"
@@ -357,8 +354,7 @@ def keeper_table(rows, quality) -> list[str]:
 
 def settings_lines(quality, patch) -> list[str]:
     keys = ("min_sharpness", "max_noise", "max_clipped", "max_crushed", "upscale_sharpness",
-            "upscale_periodicity", "motion_sharpness", "motion_anisotropy",
-            "graphics_min_sharpness")
+            "upscale_periodicity", "graphics_min_sharpness")
     cell_keys = ("min_sharpness", "max_noise", "max_blockiness", "max_clipped", "max_crushed")
     return ([f"quality.{k}: {quality[k]:g} (library default {QUALITY[k]:g})" for k in keys]
             + [f"patch.{k}: {patch[k]:g} (library default {PATCH[k]:g})" for k in cell_keys])
@@ -394,7 +390,7 @@ def main(argv=None) -> int:
         kept_b = sum(verdict(r, quality, patch)[1] > 0 for r in clean_b)
         append_result("quality_calibration", f"{len(photos)} photos, {len(rows)} items",
                       machine(), f"clean kept on half B {wilson(kept_b, len(clean_b))}; "
-                      + "; ".join(settings_lines(quality, patch)[:9]))
+                      + "; ".join(settings_lines(quality, patch)[:7]))
     return 0
 
 

@@ -4,9 +4,11 @@
 
 PHOTO: a real photo (a 512x512 patch is cut from its centre; the whole photo is
 decoded and inspected). One thread, median of repeated runs:
-- per photo: full decode (irdata's rule), quality figures + pHash/dHash at the
-  working resolution, the whole inspection;
-- per 512x512 patch: flat detection, PNG encode (irdata's default, ISA-L; and
+- per photo: full decode (irdata's rule), the working-resolution figures
+  (graphics, exposure) + pHash/dHash, the figures of every cell, the whole
+  inspection (which includes them);
+- per 512x512 patch: all per-cell figures together (irdata.patching.figures),
+  then each alone, flat detection, PNG encode (irdata's default, ISA-L; and
   OpenCV level 1 RLE "up"), sha256, pHash (of the patch, as if patches were
   deduplicated; irdata hashes sources), every degradation kind at its default
   ranges (degrade_cost.measure);
@@ -37,10 +39,12 @@ from irdata.degrade import KINDS, to_uint8
 from irdata.imaging import hashing
 from irdata.imaging.decode import decode_rgb
 from irdata.imaging.encode import encode_png
-from irdata.imaging.inspect import inspect_bytes
+from irdata.imaging.inspect import inspect_bytes, measure_cells
 from irdata.imaging.sniff import sniff
-from irdata.patching.flat import flat_fraction
-from irdata.quality import gates, working
+from irdata.patching import figures
+from irdata.patching.flat import flat_blocks, flat_fraction, luminance
+from irdata.quality import exposure, gates, periodic, spectrum, working
+from irdata.quality.noise import cell_noise
 
 
 def median_ms(function, runs: int) -> float:
@@ -75,10 +79,13 @@ def photo_costs(path: str, runs: int) -> dict:
     data, fmt, pixels = read_photo(path)
     work = working.to_working(pixels)
     settings = validate({"sources": [{"name": "x", "dir": os.path.dirname(path)}]}, "", ".")
+    cells = measure_cells(pixels, settings["patch"])
     return {
         "decode": median_ms(lambda: decode_rgb(data, fmt), runs),
         "working resize": median_ms(lambda: working.to_working(pixels), runs),
-        "quality figures": median_ms(lambda: gates.measure(work, 90), runs),
+        "working-resolution figures": median_ms(lambda: gates.measure(work, [], 90), runs),
+        f"figures of all {len(cells)} cells": median_ms(
+            lambda: measure_cells(pixels, settings["patch"]), runs),
         "pHash + dHash": median_ms(lambda: hashes_of(hashing.thumbnail(work)), runs),
         "whole inspection": median_ms(lambda: inspect_bytes(data, 300_000_000, 512,
                                                             settings["quality"]), runs),
@@ -89,7 +96,19 @@ def patch_costs(path: str, runs: int) -> dict:
     image = centre_patch(path)
     rgb = to_uint8(image)
     png = encode_png(rgb)
-    costs = {"flat detection": median_ms(lambda: flat_fraction(rgb), runs * 5),
+    lum = luminance(rgb)
+    grey = lum.astype("float32")
+    costs = {"all cell figures": median_ms(lambda: figures.measure(rgb, 16, 4.0), runs * 5),
+             "  noise": median_ms(lambda: cell_noise(lum), runs * 5),
+             "  flat blocks": median_ms(lambda: flat_blocks(lum, 16, 4.0, 0.5), runs * 5),
+             "  spectra + sharpness": median_ms(lambda: spectrum.sharpness(
+                 spectrum.axis_spectra(grey), 0.5), runs * 5),
+             "  profiles, periodicity, blockiness": median_ms(lambda: (
+                 periodic.periodicity(periodic.profiles(lum)),
+                 periodic.blockiness(periodic.profiles(lum))), runs * 5),
+             "  clipped + crushed": median_ms(lambda: (exposure.clipped(rgb, 2),
+                                                       exposure.crushed(rgb, 2)), runs * 5),
+             "flat fraction (alone)": median_ms(lambda: flat_fraction(rgb), runs * 5),
              "PNG encode": median_ms(lambda: encode_png(rgb), runs * 5),
              "PNG encode, OpenCV level 1 RLE up": median_ms(
                  lambda: encode_png(rgb, encoder="opencv"), runs * 5),

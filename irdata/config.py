@@ -87,11 +87,6 @@ QUALITY = _section(
                               "textured cells (median) above this ...", 0),
     upscale_sharpness=Field("float", -8.0, "... and sharpness (dB) below this: dropped "
                             "(upscaled)", None),
-    motion_anisotropy=Field("float", 13.0, "motion blur: anisotropy (dB, strongest over "
-                            "weakest direction of the fine detail in the most textured "
-                            "cells) above this ...", 0),
-    motion_sharpness=Field("float", -14.0, "... and sharpness (dB) below this: dropped "
-                           "(motion_blur)", None),
     min_sharpness=Field("float", -20.5, "sources whose sharpness (finest-octave share of the "
                         "detail at native resolution, dB, median over textured cells) is "
                         "lower are dropped (blurry)", None),

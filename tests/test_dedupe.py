@@ -186,23 +186,23 @@ def test_keeper_most_pixels_then_bytes_per_pixel_then_index():
     assert keepers.tolist() == [1, 1, 1, 4, 4, 4, 6, 6]
 
 
-def test_choose_keepers_ranks_by_the_quality_figures_before_bytes():
+def test_choose_keepers_filters_by_the_quality_figures_before_bytes():
     nan = np.nan
     roots = np.array([0, 0, 2, 2, 4, 4, 6, 6, 8, 8, 10, 10])
     pixels = np.array([100, 100, 100, 400, 100, 100, 100, 100, 100, 100, 100, 100])
     nbytes = np.array([10, 99, 10, 99, 10, 99, 10, 99, 10, 99, 10, 99])
     upscaled = np.array([0, 0, 0, 1, 0, 0, 0, 0, 0, 0, 0, nan])
-    noise = np.array([0.9, 1.0, 1, 1, 1, 1, 1, 1, 1, 1, 0.2, 0.7])
-    quality = np.array([90, 90, 90, 90, nan, 99, 95, 94, 90, 90, 90, 90])
-    sharpness = np.array([5, 5, 5, 5, 5, 5, 5, 5, 7.0, 6.99, 5, 5])
+    noise = np.array([0.4, 1.0, 1, 1, 1, 1, 1, 1, 1, 1, 0.2, 0.7])
+    quality = np.array([90, 90, 90, 90, nan, 90, 95, 89, 90, 90, 90, 90])
+    sharpness = np.array([5, 5, 5, 5, 5, 5, 5, 5, 7.0, 5.4, 5, 5])
     keepers = choose_keepers(roots, pixels, nbytes, upscaled, noise, quality, sharpness)
     assert keepers.tolist() == [
-        0, 0,  # noise bucket 0 beats bucket 1, whatever the bytes
+        0, 0,  # noise 0.4 vs 1.0: more than 0.5 apart, whatever the bytes
         2, 2,  # 4x the pixels, but upscaled
-        4, 4,  # null quality (lossless) is 100: bucket 20 beats q99 (bucket 19)
-        6, 6,  # q95 (bucket 19) beats q94 (bucket 18)
-        8, 8,  # sharpness bucket 7 beats 6, by 0.01 dB
-        11, 11]  # null upscaled = not upscaled; noise 0.2 and 0.7 tie: bytes
+        4, 4,  # null quality (lossless) is 100, more than 5 above q90
+        6, 6,  # q95 vs q89: more than 5 apart
+        8, 8,  # sharpness 7.0 vs 5.4: more than 1.5 dB apart
+        11, 11]  # null upscaled = not upscaled; noise 0.2 and 0.7 within 0.5: bytes
 
 
 # -- find_duplicates ---------------------------------------------------------------
@@ -272,17 +272,17 @@ def test_more_pixels_beat_lower_noise_and_quality():
     assert got == {"large": (True, "resolution"), "clean": (False, "resolution")}
 
 
-def test_noise_compared_in_buckets_of_one_grey_level():
-    # 1.2 and 1.9 share bucket 1: the higher JPEG quality bucket decides
-    got = decided([image("a", BASE, noise=1.9, jpeg_quality=90, nbytes=10),
+def test_noise_compared_within_half_a_grey_level():
+    # 1.2 and 1.6 are within 0.5 of the best: the JPEG quality decides
+    got = decided([image("a", BASE, noise=1.6, jpeg_quality=90, nbytes=10),
                    image("b", BASE, noise=1.2, jpeg_quality=80, nbytes=99)])
     assert got == {"a": (True, "jpeg_quality"), "b": (False, "jpeg_quality")}
-    # 0.99 and 1.0 do not: bucket 0 wins, even at a lower quality
-    got = decided([image("a", BASE, noise=1.0, jpeg_quality=95),
-                   image("b", BASE, noise=0.99, jpeg_quality=60)])
+    # 0.5 and 1.1 are not: the least noisy wins, even at a lower quality
+    got = decided([image("a", BASE, noise=1.1, jpeg_quality=95),
+                   image("b", BASE, noise=0.5, jpeg_quality=60)])
     assert got == {"a": (False, "noise"), "b": (True, "noise")}
-    # null noise is bucket 0: ties with 0.5 (quality decides), beats 1.5
-    got = decided([image("a", BASE, noise=0.5, jpeg_quality=80),
+    # null noise counts as 0: ties with 0.4 (quality decides), beats 1.5
+    got = decided([image("a", BASE, noise=0.4, jpeg_quality=80),
                    image("b", BASE, noise=None, jpeg_quality=90)])
     assert got == {"a": (False, "jpeg_quality"), "b": (True, "jpeg_quality")}
     got = decided([image("a", BASE, noise=1.5, jpeg_quality=95),
@@ -290,29 +290,45 @@ def test_noise_compared_in_buckets_of_one_grey_level():
     assert got == {"a": (False, "noise"), "b": (True, "noise")}
 
 
-def test_png_beats_q90_and_quality_buckets_of_five():
-    got = decided([image("jpeg", BASE, jpeg_quality=90, nbytes=10**6, sharpness=20.0),
+def test_tolerance_is_from_the_best_copy_not_a_chain():
+    """0.0, 0.4 and 0.8: 0.8 is within 0.5 of 0.4 but not of the best, so it goes."""
+    got = decided([image("a", BASE, noise=0.0, jpeg_quality=80, nbytes=1),
+                   image("b", BASE, noise=0.4, jpeg_quality=90, nbytes=2),
+                   image("c", BASE, noise=0.8, jpeg_quality=99, nbytes=3)])
+    assert got == {"a": (False, "jpeg_quality"), "b": (True, "jpeg_quality"),
+                   "c": (False, "noise")}
+
+
+def test_png_beats_q90_and_jpeg_quality_within_five():
+    got = decided([image("jpeg", BASE, jpeg_quality=90, nbytes=10**6, sharpness=5.5),
                    image("png", BASE, jpeg_quality=None, nbytes=10, sharpness=5.0)])
     assert got == {"jpeg": (False, "jpeg_quality"), "png": (True, "jpeg_quality")}
-    # q91 and q94 share bucket 18: sharpness decides; q100 ties with a PNG
-    got = decided([image("q91", BASE, jpeg_quality=91, sharpness=12.5),
-                   image("q94", BASE, jpeg_quality=94, sharpness=11.9)])
-    assert got == {"q91": (True, "sharpness"), "q94": (False, "sharpness")}
+    # q91 and q94 are within 5: bytes decide; q100 ties with a PNG
+    got = decided([image("q91", BASE, jpeg_quality=91, nbytes=99),
+                   image("q94", BASE, jpeg_quality=94, nbytes=10)])
+    assert got == {"q91": (True, "bytes"), "q94": (False, "bytes")}
     got = decided([image("png", BASE, jpeg_quality=None, nbytes=10),
                    image("q100", BASE, jpeg_quality=100, nbytes=20)])
     assert got == {"png": (False, "bytes"), "q100": (True, "bytes")}
 
 
-def test_sharpness_in_buckets_of_one_db_null_worst():
-    got = decided([image("soft", BASE, sharpness=11.9, nbytes=99),
+def test_sharpness_within_one_and_a_half_db_null_worst():
+    got = decided([image("soft", BASE, sharpness=10.4, nbytes=99),
                    image("sharp", BASE, sharpness=12.0, nbytes=10)])
     assert got == {"soft": (False, "sharpness"), "sharp": (True, "sharpness")}
-    got = decided([image("a", BASE, sharpness=12.1, nbytes=10),  # same bucket
+    got = decided([image("a", BASE, sharpness=12.1, nbytes=10),  # within 1.5 dB
                    image("b", BASE, sharpness=12.9, nbytes=99)])
     assert got == {"a": (False, "bytes"), "b": (True, "bytes")}
     got = decided([image("a", BASE, sharpness=None, nbytes=99),  # null is the worst
                    image("b", BASE, sharpness=-5.0, nbytes=10)])
     assert got == {"a": (False, "sharpness"), "b": (True, "sharpness")}
+
+
+def test_a_blurred_copy_loses_although_its_noise_reads_lower():
+    """Blur lowers the noise reading: sharpness is checked first."""
+    got = decided([image("orig", BASE, sharpness=-9.0, noise=1.4, jpeg_quality=85),
+                   image("blur", BASE, sharpness=-18.0, noise=0.3, jpeg_quality=92)])
+    assert got == {"orig": (True, "sharpness"), "blur": (False, "sharpness")}
 
 
 def test_all_figures_tied_then_bytes_then_image_id():
@@ -438,22 +454,46 @@ def with_figures(images: list[dict], seed: int) -> list[dict]:
     for im in images:
         out.append({**im, "upscaled": maybe(bool(rng.random() < 0.2)),
                     "noise": maybe(float(rng.choice([0.3, 0.9, 1.1, 1.8, 2.5]))),
-                    "jpeg_quality": maybe(int(rng.choice([70, 88, 90, 94, 95, 100]))),
+                    "jpeg_quality": maybe(int(rng.choice([60, 80, 90, 94, 100]))),
                     "sharpness": maybe(float(rng.choice([9.2, 9.8, 10.1, 11.0]))),
                     "lost_detail": maybe(float(rng.choice([0.0, 0.01, 0.03])), 0.6),
                     "tonal_range": maybe(float(rng.choice([230, 240, 250])), 0.6)})
     return out
 
 
-def reference_rank(im: dict) -> tuple:
-    """The keeper rule written out plainly: lower is better, criterion by criterion."""
-    return (bool(im["upscaled"]), -im["width"] * im["height"],
-            0 if im.get("lost_detail") is None else math.floor(im["lost_detail"] / 0.02),
-            0 if im.get("tonal_range") is None else -math.floor(im["tonal_range"] / 16),
-            0 if im["noise"] is None else math.floor(im["noise"] / 1.0),
-            -math.floor((100 if im["jpeg_quality"] is None else im["jpeg_quality"]) / 5),
-            math.inf if im["sharpness"] is None else -math.floor(im["sharpness"] / 1.0),
-            -im["nbytes"], im["image_id"])
+TOLERANCE = {"not_upscaled": 0, "resolution": 0, "tonal_range": 16, "lost_detail": 0.02,
+             "sharpness": 1.5, "noise": 0.5, "jpeg_quality": 5, "bytes": 0}
+
+
+def reference_costs(im: dict) -> dict:
+    """The keeper rule's costs written out plainly (lower is better)."""
+    return {"not_upscaled": float(bool(im["upscaled"])),
+            "resolution": -im["width"] * im["height"],
+            "tonal_range": math.inf if im["tonal_range"] is None else -im["tonal_range"],
+            "lost_detail": im["lost_detail"] or 0.0,
+            "sharpness": math.inf if im["sharpness"] is None else -im["sharpness"],
+            "noise": im["noise"] or 0.0,
+            "jpeg_quality": -(100 if im["jpeg_quality"] is None else im["jpeg_quality"]),
+            "bytes": -im["nbytes"]}
+
+
+def reference_filter(members: list[dict]) -> tuple[str, dict]:
+    """(keeper, step per member): keep the copies within tolerance of the best, step
+    by step, then the smallest image_id; the keeper's step is the last that removed
+    another copy."""
+    alive, step = sorted(members, key=lambda im: im["image_id"]), {}
+    for name, tolerance in TOLERANCE.items():
+        best = min(reference_costs(im)[name] for im in alive)
+        for im in alive:
+            if reference_costs(im)[name] > best + tolerance:
+                step[im["image_id"]] = name
+        alive = [im for im in alive if im["image_id"] not in step]
+    keeper = alive[0]["image_id"]
+    for im in alive[1:]:
+        step[im["image_id"]] = "image_id"
+    order = list(CRITERIA)
+    step[keeper] = max((s for k, s in step.items() if k != keeper), key=order.index)
+    return keeper, step
 
 
 def test_keepers_and_reasons_match_a_plain_reference():
@@ -465,20 +505,17 @@ def test_keepers_and_reasons_match_a_plain_reference():
     images += [twin, {**twin, "image_id": "twin_b"}]  # tied but for image_id
     rows = run(images)
     by_id = {im["image_id"]: im for im in images}
-    clusters: dict[str, list[str]] = {}
+    clusters: dict[str, list[dict]] = {}
     for r in rows:
-        clusters.setdefault(r["cluster_id"], []).append(r["image_id"])
-    ranked = {c: sorted(members, key=lambda i: reference_rank(by_id[i]))
-              for c, members in clusters.items()}
+        clusters.setdefault(r["cluster_id"], []).append(by_id[r["image_id"]])
     reasons = set()
-    for r in rows:
-        best = ranked[r["cluster_id"]]
-        assert best[0] == r["cluster_id"]
-        winner, loser = (best[0], best[1]) if r["keeper"] else (best[0], r["image_id"])
-        a, b = reference_rank(by_id[winner]), reference_rank(by_id[loser])
-        expected = CRITERIA[next(k for k in range(len(a)) if a[k] != b[k])]
-        assert r["keeper_reason"] == expected, (r, by_id[winner], by_id[loser])
-        reasons.add(expected)
+    for cluster_id, members in clusters.items():
+        keeper, step = reference_filter(members)
+        assert keeper == cluster_id
+        for im in members:
+            row = next(r for r in rows if r["image_id"] == im["image_id"])
+            assert row["keeper_reason"] == step[im["image_id"]], (row, members)
+            reasons.add(step[im["image_id"]])
     assert reasons == set(CRITERIA)  # every criterion decided somewhere
 
 

@@ -19,12 +19,11 @@ NOT_DECODED = ("optout", "too_large", "empty", "html", "not_an_image", "unsuppor
                "truncated", "decode_error", "decompression_bomb")
 # Each source quality figure (irdata.quality.gates.FIGURES), the `quality` setting it
 # is judged by and the reason of that gate (gates.REASONS); a figure that is judged
-# with another (graphics, upscaled, motion_blur) is shown against its own setting.
+# with another (graphics, upscaled) is shown against its own setting.
 _SOURCE_GATES = {
     "jpeg_quality": ("min_jpeg_quality", "low_jpeg_quality"),
     "sharpness": ("min_sharpness", "blurry"),
     "periodicity": ("upscale_periodicity", "upscaled"),
-    "anisotropy": ("motion_anisotropy", "motion_blur"),
     "noise": ("max_noise", "noisy"),
     "clipped": ("max_clipped", "clipped"),
     "crushed": ("max_crushed", "crushed"),

@@ -1,20 +1,22 @@
 """Duplicate clusters: exact (sha256) and near (pHash candidate + dHash confirmation)
 links, union-find, one keeper per cluster, and the clusters table.
 
-Keeper rule: each cluster keeps its best ground truth, ranked by `CRITERIA`, the
-first difference deciding (each figure compared in buckets, so measurement jitter
-does not outrank the next criterion):
+Keeper rule: each cluster keeps its best ground truth. The copies are filtered
+criterion by criterion (`CRITERIA`): at each step only the copies within the
+criterion's tolerance of the best remaining copy stay (a tolerance, not a strict
+order, so measurement jitter between two equal copies never outranks the next
+criterion), and the last copy standing is the keeper:
 
-1. not_upscaled  not upscaled before upscaled (null = not upscaled);
+1. not_upscaled  not upscaled (null = not upscaled);
 2. resolution    most pixels (width * height, exact);
-3. lost_detail   lower floor((clipped + crushed) / LOST_BUCKET): fewer blown or
-                 crushed pixels (null = none lost);
-4. tonal_range   higher floor(tonal_range / TONAL_BUCKET): the copy that uses more of
-                 the tonal scale (an exposure pulled down compresses it; null = worst);
-5. noise         lower floor(noise / NOISE_BUCKET) (null = bucket 0);
-6. jpeg_quality  higher floor(jpeg_quality / JPEG_QUALITY_BUCKET) (null = lossless
-                 format, quality 100);
-7. sharpness     higher floor(sharpness / SHARPNESS_BUCKET) (null = worst);
+3. tonal_range   the widest tonal scale, within 16 levels (an exposure pulled down
+                 compresses it; null = worst);
+4. lost_detail   the fewest blown or crushed pixels (clipped + crushed), within 0.02
+                 (an exposure pushed up blows highlights; null = none);
+5. sharpness     the sharpest, within 1.5 dB (noise-corrected, so a noisy copy does
+                 not read sharper; a blurred one loses; null = worst);
+6. noise         the least noisy, within 0.5 grey level (null = none);
+7. jpeg_quality  the highest JPEG quality, within 5 (null = lossless, 100);
 8. bytes         most bytes (at equal figures: the least compressed);
 9. image_id      smallest image_id.
 
@@ -22,12 +24,13 @@ Null is None or NaN; the figures are those of the raw table (fetch: `upscaled`,
 `clipped`, `crushed`, `tonal_range`, `noise` and `sharpness` from irdata/quality,
 `jpeg_quality` fitted to the quantisation tables). Copies of one scene differ in
 tone only by processing, so within a cluster the wider, unclipped tonal scale is
-the better ground truth; across clusters tone is never judged. Bytes come late
-on purpose: noise makes JPEGs bigger, so "most bytes" alone favours noisy copies.
-An exact copy has the same figures and loses on image_id. The table records,
-per row, the criterion that decided (`keeper_reason`): for a duplicate, the
-first one on which the keeper beat it; for the keeper, the first one on which
-it beat the runner-up of its cluster.
+the better ground truth; across clusters tone is never judged. Sharpness comes
+before noise because blur lowers the noise reading: noise first would keep a
+blurred copy. Bytes come late on purpose: noise makes JPEGs bigger, so "most
+bytes" alone favours noisy copies. An exact copy has the same figures and loses
+on image_id. The table records, per row, the criterion that decided
+(`keeper_reason`): for a duplicate, the step that filtered it out; for the
+keeper, the step that filtered out the last other copy of its cluster.
 
 Defaults (chosen by measurement, see CALIBRATION.md): `PHASH_DISTANCE`,
 `DHASH_DISTANCE`.
@@ -43,14 +46,12 @@ from irdata.dedupe.search import grouped_pairs, hamming, hex_to_u64, pairs_withi
 PHASH_DISTANCE = 8
 DHASH_DISTANCE = 9
 
-# The keeper ranking, in order (see the module docstring), and its buckets.
-CRITERIA = ("not_upscaled", "resolution", "lost_detail", "tonal_range", "noise",
-            "jpeg_quality", "sharpness", "bytes", "image_id")
-LOST_BUCKET = 0.02  # share of pixels
-TONAL_BUCKET = 16  # grey levels
-NOISE_BUCKET = 1.0  # grey levels
-JPEG_QUALITY_BUCKET = 5
-SHARPNESS_BUCKET = 1.0  # dB
+# The keeper filter, in order (see the module docstring): criterion -> tolerance, on a
+# cost where lower is better.
+TOLERANCES = {"not_upscaled": 0.0, "resolution": 0.0, "tonal_range": 16.0,
+              "lost_detail": 0.02, "sharpness": 1.5, "noise": 0.5, "jpeg_quality": 5.0,
+              "bytes": 0.0}
+CRITERIA = (*TOLERANCES, "image_id")
 LOSSLESS_QUALITY = 100  # null jpeg_quality: PNG and other lossless formats
 
 SCHEMA = pa.schema([
@@ -61,10 +62,10 @@ SCHEMA = pa.schema([
     ("match", pa.string()),  # exact (same sha256 as the keeper) or near; null for the keeper
     ("distance", pa.int8()),  # pHash Hamming distance to the keeper
     ("confirm_distance", pa.int8()),  # dHash Hamming distance to the keeper
-    # The first of CRITERIA (not_upscaled, resolution, lost_detail, tonal_range,
-    # noise, jpeg_quality, sharpness, bytes, image_id) that decided: for a
-    # duplicate, on which the keeper beat it; for the keeper, on which it beat
-    # its cluster's runner-up.
+    # The step of CRITERIA (not_upscaled, resolution, tonal_range, lost_detail,
+    # sharpness, noise, jpeg_quality, bytes, image_id) that decided: for a
+    # duplicate, the one that filtered it out; for the keeper, the one that
+    # filtered out the last other copy.
     ("keeper_reason", pa.string()),
 ])
 
@@ -111,75 +112,73 @@ def _figure(column, n: int) -> tuple[np.ndarray, np.ndarray]:
     return values, np.isnan(values)
 
 
-def rank_keys(pixels: np.ndarray, nbytes: np.ndarray, upscaled=None, noise=None,
-              jpeg_quality=None, sharpness=None, lost_detail=None,
-              tonal_range=None) -> list[np.ndarray]:
-    """One key per criterion of `CRITERIA`, in that order, lower = better: the
-    keeper rule as sortable columns (buckets and null rules of the module
-    docstring). Optional figures: sequences with None or NaN for null, or None for
-    a whole column of nulls. The last key is the item index."""
+def costs(pixels: np.ndarray, nbytes: np.ndarray, upscaled=None, noise=None,
+          jpeg_quality=None, sharpness=None, lost_detail=None,
+          tonal_range=None) -> list[np.ndarray]:
+    """One cost column per criterion of `TOLERANCES`, in order, lower = better, with
+    the null rules of the module docstring. Optional figures: sequences with None
+    or NaN for null, or None for a whole column of nulls."""
     n = len(pixels)
     up, _ = _figure(upscaled, n)
+    tonal, no_tonal = _figure(tonal_range, n)
+    lost, no_lost = _figure(lost_detail, n)
+    sharp, no_sharp = _figure(sharpness, n)
     noisy, no_noise = _figure(noise, n)
     quality, lossless = _figure(jpeg_quality, n)
-    sharp, no_sharp = _figure(sharpness, n)
-    lost, no_lost = _figure(lost_detail, n)
-    tonal, no_tonal = _figure(tonal_range, n)
     return [
-        np.where(np.isnan(up), 0, up != 0).astype(np.int8),
-        -np.asarray(pixels, dtype=np.int64),
-        np.where(no_lost, 0.0, np.floor(lost / LOST_BUCKET)),
-        np.where(no_tonal, 0.0, -np.floor(tonal / TONAL_BUCKET)),
-        np.where(no_noise, 0.0, np.floor(noisy / NOISE_BUCKET)),
-        -np.floor(np.where(lossless, LOSSLESS_QUALITY, quality) / JPEG_QUALITY_BUCKET),
-        np.where(no_sharp, np.inf, -np.floor(sharp / SHARPNESS_BUCKET)),
-        -np.asarray(nbytes, dtype=np.int64),
-        np.arange(n),
+        np.where(np.isnan(up), 0.0, up != 0),
+        -np.asarray(pixels, dtype=np.float64),
+        np.where(no_tonal, np.inf, -tonal),
+        np.where(no_lost, 0.0, lost),
+        np.where(no_sharp, np.inf, -sharp),
+        np.where(no_noise, 0.0, noisy),
+        -np.where(lossless, LOSSLESS_QUALITY, quality),
+        -np.asarray(nbytes, dtype=np.float64),
     ]
 
 
-def rank(roots: np.ndarray, keys: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(keeper, runner_up) of every item: the best and second best of its cluster
-    by `keys` (`rank_keys`, compared in order). runner_up is -1 for an item alone.
-    Only members of clusters of two or more are sorted (a few % of all items)."""
+def choose(roots: np.ndarray, cost: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(keeper, deciding step) of every item: the keeper filter of the module
+    docstring over each cluster (items sharing a root; `cost` from `costs`). The
+    step is an index into CRITERIA (image_id: the last). Vectorised over clusters:
+    one pass per criterion over the members of clusters of two or more."""
     n = len(roots)
-    keepers, runner_up = np.arange(n), np.full(n, -1, dtype=np.int64)
+    keepers, step = np.arange(n), np.full(n, len(CRITERIA) - 1, dtype=np.int64)
     members = np.flatnonzero(np.bincount(roots, minlength=n)[roots] >= 2)
     if not len(members):
-        return keepers, runner_up
-    member_roots = roots[members]
-    order = members[np.lexsort([key[members] for key in keys[::-1]] + [member_roots])]
-    sorted_roots = roots[order]
-    first = np.flatnonzero(np.r_[True, sorted_roots[1:] != sorted_roots[:-1]])
-    best_of_root = np.empty(n, dtype=np.int64)
-    second_of_root = np.empty(n, dtype=np.int64)
-    best_of_root[sorted_roots[first]] = order[first]
-    second_of_root[sorted_roots[first]] = order[first + 1]  # every cluster has two
-    keepers[members] = best_of_root[member_roots]
-    runner_up[members] = second_of_root[member_roots]
-    return keepers, runner_up
+        return keepers, step
+    order = members[np.lexsort((members, roots[members]))]  # by root, then index
+    starts = np.flatnonzero(np.r_[True, roots[order][1:] != roots[order][:-1]])
+    segment = np.repeat(np.arange(len(starts)), np.diff(np.r_[starts, len(order)]))
+    alive = np.ones(len(order), dtype=bool)
+    out = np.full(len(order), len(CRITERIA) - 1, dtype=np.int64)
+    for index, (values, tolerance) in enumerate(zip(cost, TOLERANCES.values(), strict=True)):
+        mine = np.where(alive, values[order], np.inf)
+        best = np.minimum.reduceat(mine, starts)[segment]
+        beaten = alive & (mine > best + tolerance)
+        out[beaten] = index
+        alive &= ~beaten
+    first_alive = np.minimum.reduceat(np.where(alive, np.arange(len(order)), len(order)),
+                                      starts)
+    keeper_of_segment = order[first_alive]
+    keepers[order] = keeper_of_segment[segment]
+    is_keeper = order == keepers[order]
+    # the keeper's own step: the last step that filtered out another copy
+    last = np.maximum.reduceat(np.where(is_keeper, -1, out), starts)
+    out[is_keeper] = last[segment][is_keeper]
+    step[order] = out
+    return keepers, step
 
 
 def choose_keepers(roots: np.ndarray, pixels: np.ndarray, nbytes: np.ndarray,
                    upscaled=None, noise=None, jpeg_quality=None,
                    sharpness=None, lost_detail=None, tonal_range=None) -> np.ndarray:
     """Keeper index for every item: the best of its cluster by the keeper rule
-    (module docstring, `CRITERIA`). Items are in image_id order, so the last
-    criterion, lowest index, is the smallest image_id. Optional figures as in
-    `rank_keys`."""
-    keys = rank_keys(pixels, nbytes, upscaled, noise, jpeg_quality, sharpness, lost_detail,
-                     tonal_range)
-    return rank(roots, keys)[0]
-
-
-def keeper_reasons(rows: np.ndarray, keepers: np.ndarray, runner_up: np.ndarray,
-                   keys: list[np.ndarray]) -> np.ndarray:
-    """The `CRITERIA` name that decided each of `rows`: the first key on which its
-    keeper beat it, or for a keeper, on which it beat its runner-up. The index key
-    always differs between two items, so every row gets one."""
-    other = np.where(keepers[rows] == rows, runner_up[rows], keepers[rows])
-    differs = np.stack([key[rows] != key[other] for key in keys])
-    return np.asarray(CRITERIA, dtype=object)[np.argmax(differs, axis=0)]
+    (module docstring). Items are in image_id order, so the last step, lowest
+    index, is the smallest image_id. Optional figures as in `costs`."""
+    cost = costs(pixels, nbytes, upscaled, noise, jpeg_quality, sharpness, lost_detail,
+                 tonal_range)
+    return choose(roots, cost)[0]
 
 
 def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -281,13 +280,12 @@ def find_duplicates(image_id, sha256, phash, dhash, width, height, nbytes,
     links = [np.empty((0, 2), dtype=np.int64), _same_value_links(*_groups(*sha))]
     if phash_distance >= 0:
         links.append(near_links(p, d, phash_distance, dhash_distance))
-    keys = rank_keys(pixels, size, **figures)
-    keepers, runner_up = rank(union_find(len(ids), np.concatenate(links)), keys)
-    return _table(ids, keepers, runner_up, keys, sha, p, d)
+    cost = costs(pixels, size, **figures)
+    keepers, step = choose(union_find(len(ids), np.concatenate(links)), cost)
+    return _table(ids, keepers, step, sha, p, d)
 
 
-def _table(ids: np.ndarray, keepers: np.ndarray, runner_up: np.ndarray, keys, sha, p,
-           d) -> pa.Table:
+def _table(ids: np.ndarray, keepers: np.ndarray, step: np.ndarray, sha, p, d) -> pa.Table:
     """Rows of clusters with two or more members, sorted by (cluster_id, image_id)."""
     sizes = np.bincount(keepers, minlength=len(ids))
     rows = np.flatnonzero(sizes[keepers] >= 2)
@@ -305,5 +303,5 @@ def _table(ids: np.ndarray, keepers: np.ndarray, runner_up: np.ndarray, keys, sh
         "match": match.tolist(),
         "distance": hamming(p[rows], p[keeper_rows]).astype(np.int8),
         "confirm_distance": hamming(d[rows], d[keeper_rows]).astype(np.int8),
-        "keeper_reason": keeper_reasons(rows, keepers, runner_up, keys).tolist(),
+        "keeper_reason": np.asarray(CRITERIA, dtype=object)[step[rows]].tolist(),
     }, schema=SCHEMA)

@@ -24,7 +24,7 @@ from irdata.imaging import decode, hashing
 from irdata.imaging.sniff import sniff
 from irdata.patching import figures as cell_figures
 from irdata.patching.grid import grid
-from irdata.quality import gates, spectrum, working
+from irdata.quality import gates, working
 from irdata.quality.jpeg_quality import estimate_quality
 
 DEFAULT_PATCH = {name: spec.default for name, spec in PATCH.items()}
@@ -50,7 +50,6 @@ class Inspection:
     # Quality figures (irdata/quality/gates.py; None: not measured).
     sharpness: float | None = None
     periodicity: float | None = None
-    anisotropy: float | None = None
     noise: float | None = None
     clipped: float | None = None
     crushed: float | None = None
@@ -73,33 +72,9 @@ def _orient_result(result: Inspection, size: tuple[int, int], orientation: int) 
     result.width, result.height = decode.oriented_size(size, orientation)
 
 
-MOTION_CELLS = 3  # most textured cells whose direction of detail is measured
-MOTION_SIDE = 256  # their central square: enough for the figure, a quarter of the cost
-
-
-def motion_anisotropy(pixels: np.ndarray, cells: list, size: int) -> float | None:
-    """Median `spectrum.anisotropy` of the MOTION_CELLS most textured cells (lowest
-    flat fraction, then sharpest), on each one's central MOTION_SIDE square; None
-    without a textured cell. Camera shake blurs every cell along one direction."""
-    textured = [c for c in cells if c[2].flat_fraction <= gates.TEXTURED]
-    textured.sort(key=lambda c: (c[2].flat_fraction, -(c[2].sharpness or -1e9)))
-    side = min(MOTION_SIDE, size)
-    off = (size - side) // 2
-    values = [spectrum.anisotropy(decode_grey(pixels[y + off:y + off + side,
-                                                     x + off:x + off + side]))
-              for y, x, _ in textured[:MOTION_CELLS]]
-    return round(float(np.median(values)), 3) if values else None
-
-
-def decode_grey(rgb: np.ndarray) -> np.ndarray:
-    """Float32 BT.601 luminance of an RGB view."""
-    return cell_figures.luminance(np.ascontiguousarray(rgb)).astype(np.float32)
-
-
-def _apply_gates(result: Inspection, work: np.ndarray, cells: list, anisotropy,
+def _apply_gates(result: Inspection, work: np.ndarray, cells: list,
                  quality: dict | None) -> Inspection:
-    figures = gates.measure(work, [figures for _, _, figures in cells], result.jpeg_quality,
-                            anisotropy)
+    figures = gates.measure(work, [figures for _, _, figures in cells], result.jpeg_quality)
     for name, value in figures.items():
         setattr(result, name, value)
     result.upscaled = gates.is_upscaled(figures, quality or DEFAULT_QUALITY)
@@ -168,8 +143,7 @@ def examine_cells(data: bytes, max_pixels: int, min_side: int, quality: dict | N
     result.phash, result.dhash = hashing.phash(thumb), hashing.dhash(thumb)
     patch = patch or DEFAULT_PATCH
     cells = measure_cells(pixels, patch)
-    result = _apply_gates(result, work, cells, motion_anisotropy(pixels, cells, patch["size"]),
-                          quality)
+    result = _apply_gates(result, work, cells, quality)
     if result.status != "ok":
         return result, None, None
     return result, pixels, cells

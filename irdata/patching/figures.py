@@ -76,7 +76,7 @@ def measure(rgb: np.ndarray, block: int, threshold: float) -> CellFigures:
     return CellFigures(
         flat_fraction=_rounded(np.mean(flat_blocks(lum, block, threshold, noise))),
         noise=_rounded(noise, 3),
-        sharpness=_rounded(spectrum.sharpness(spectra, grey.size), 3),
+        sharpness=_rounded(spectrum.sharpness(spectra, noise), 3),
         blockiness=_rounded(periodic.blockiness(profiles), 3),
         periodicity=_rounded(periodic.periodicity(profiles), 3),
         clipped=_rounded(exposure.clipped(rgb, step=2)),

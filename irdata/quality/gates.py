@@ -8,9 +8,7 @@ style (a dark forest or a bright cloudscape is a scene to learn, not a defect):
 - from the per-cell figures at native resolution (irdata.patching.figures),
   summarised over the image's cells (`summarise`): sharpness and periodicity are
   the medians over its textured cells (flat fraction <= 0.5: its detailed
-  regions; all cells when none is), noise the median over all cells;
-  anisotropy (the direction of the fine detail, `spectrum.anisotropy`) from the
-  most textured cells.
+  regions; all cells when none is), noise the median over all cells.
 
 `judge` compares figures with the pipeline's `quality` settings and returns the
 first failing gate as (reason, detail), or ("", "") when the image passes, gates
@@ -23,7 +21,6 @@ cell, a featureless image) never fails its gate.
 | graphics | flat_share > graphics_flat_share, palette_share > graphics_palette_share |
 | | and sharpness >= graphics_min_sharpness (drawn edges are sharp, fog is not) |
 | upscaled | periodicity > upscale_periodicity and sharpness < upscale_sharpness |
-| motion_blur | anisotropy > motion_anisotropy and sharpness < motion_sharpness |
 | blurry | sharpness < min_sharpness |
 | noisy | noise > max_noise |
 | clipped | clipped > max_clipped |
@@ -40,7 +37,7 @@ from irdata.quality import exposure, graphics, working
 
 WORKING_FIGURES = ("clipped", "crushed", "tonal_range", "flat_share", "palette_share")
 CELL_SUMMARY = ("sharpness", "periodicity", "noise")
-FIGURES = ("jpeg_quality", "sharpness", "periodicity", "anisotropy", "noise", *WORKING_FIGURES)
+FIGURES = ("jpeg_quality", *CELL_SUMMARY, *WORKING_FIGURES)
 TEXTURED = 0.5  # flat fraction at or below which a cell is one of the detailed regions
 
 
@@ -61,12 +58,10 @@ def summarise(cells) -> dict:
             "noise": _rounded(_median(c.noise for c in cells), 3)}
 
 
-def measure(work: np.ndarray, cells, jpeg_quality: int | None = None,
-            anisotropy: float | None = None) -> dict:
+def measure(work: np.ndarray, cells, jpeg_quality: int | None = None) -> dict:
     """Every source figure: `work` is the working-resolution HxWx3 uint8 RGB image,
-    `cells` the per-cell figures of the native-resolution grid, `anisotropy` the
-    direction figure of its most textured cells (imaging.inspect.motion_anisotropy)."""
-    return {"jpeg_quality": jpeg_quality, **summarise(cells), "anisotropy": anisotropy,
+    `cells` the per-cell figures of the native-resolution grid."""
+    return {"jpeg_quality": jpeg_quality, **summarise(cells),
             "clipped": _rounded(exposure.clipped(work), 4),
             "crushed": _rounded(exposure.crushed(work), 4),
             "tonal_range": exposure.tonal_range(working.grey(work)),
@@ -108,16 +103,10 @@ def _upscaled(figures: dict, settings: dict) -> str:
                  _below(figures, "sharpness", settings, "upscale_sharpness"))
 
 
-def _motion(figures: dict, settings: dict) -> str:
-    return _both(_above(figures, "anisotropy", settings, "motion_anisotropy"),
-                 _below(figures, "sharpness", settings, "motion_sharpness"))
-
-
 CHECKS = (
     ("low_jpeg_quality", lambda f, s: _below(f, "jpeg_quality", s, "min_jpeg_quality")),
     ("graphics", _graphics),
     ("upscaled", _upscaled),
-    ("motion_blur", _motion),
     ("blurry", lambda f, s: _below(f, "sharpness", s, "min_sharpness")),
     ("noisy", lambda f, s: _above(f, "noise", s, "max_noise")),
     ("clipped", lambda f, s: _above(f, "clipped", s, "max_clipped")),

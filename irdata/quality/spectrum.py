@@ -6,7 +6,8 @@ of each frequency bin is summed over the rows (columns). Frequencies are in
 cycles per pixel, 0 to 0.5.
 
 - sharpness: how much of the cell's detail lies in the finest octave, in dB:
-  10 log10(E[0.25, 0.5) / E[1/16, 0.25)) on the worse axis. Natural detail at
+  10 log10(E[0.25, 0.5) / E[1/16, 0.25)) on the worse axis, each band less the
+  cell's white-noise floor. Natural detail at
   native resolution falls off smoothly to 0.5 cycles/pixel; blur, motion blur
   and upscaling (an image enlarged s times has almost nothing above 0.5/s)
   empty the finest octave first. Worse axis: motion blur empties one direction.
@@ -48,14 +49,15 @@ def _row_power(values: np.ndarray) -> np.ndarray:
 
 
 def axis_spectra(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(power along x, power along y) of a float32 luminance array; bin k is k / length.
+    """(power along x, power along y) of a float32 luminance array, per transformed
+    row (column); bin k is k / length.
 
     Every other row (column) is transformed: half the work, and the rows of one
     cell are so alike that the summed spectrum barely moves. The mean is not
     removed: with a Hann window it leaks into bins 0-1 only, below every band used."""
     rows = grey[::2] * _window(grey.shape[1])[None, :]
     columns = cv2.transpose(np.ascontiguousarray(grey[:, ::2]) * _window(grey.shape[0])[:, None])
-    return _row_power(rows), _row_power(columns)
+    return _row_power(rows) / len(rows), _row_power(columns) / len(columns)
 
 
 def _band(power: np.ndarray, band: tuple[float, float]) -> float:
@@ -64,57 +66,38 @@ def _band(power: np.ndarray, band: tuple[float, float]) -> float:
     return float(power[lo:max(hi, lo + 1)].sum())
 
 
-def _variance(power: np.ndarray, band: tuple[float, float], pixels: int) -> float:
-    """Luminance variance carried by a band (Parseval over the transformed half of the
-    rows or columns, Hann window's mean square 3/8)."""
-    return 2 * _band(power, band) / (pixels / 2 * (len(power) - 1) * 2 * 0.375)
+WINDOW_SQUARE = 0.375  # mean square of the Hann window
+NOISE_KEEPS = 0.5  # removing the noise floor leaves at least this share of a band
 
 
-def sharpness(spectra: tuple[np.ndarray, np.ndarray], pixels: int) -> float | None:
-    """Finest-octave share of the detail in dB, worse axis; None if featureless."""
+def _variance(power: np.ndarray, band: tuple[float, float]) -> float:
+    """Luminance variance carried by a band (Parseval, per row, Hann window)."""
+    length = 2 * (len(power) - 1)
+    return 2 * _band(power, band) / (length * length * WINDOW_SQUARE)
+
+
+def _without_noise(power: np.ndarray, band: tuple[float, float], noise: float) -> float:
+    """A band's power less what white noise of deviation `noise` puts in it (each bin:
+    noise^2 * length * WINDOW_SQUARE), never below NOISE_KEEPS of it."""
+    length = 2 * (len(power) - 1)
+    lo, hi = (math.ceil(f * length) for f in band)
+    found = _band(power, band)
+    floor = noise * noise * length * WINDOW_SQUARE * (max(hi, lo + 1) - lo)
+    return max(found - floor, NOISE_KEEPS * found)
+
+
+def sharpness(spectra: tuple[np.ndarray, np.ndarray], noise: float | None = None
+              ) -> float | None:
+    """Finest-octave share of the detail in dB, worse axis, with the white-noise floor
+    of deviation `noise` (the cell's estimate) taken out of both bands: noise would
+    otherwise read as fine detail, so a noisy copy would look sharper than its
+    original and a blurred one's lost noise would not show. None if featureless."""
     ratios = []
     for power in spectra:
-        mid = _band(power, MID)
-        if _variance(power, MID, pixels) < MIN_BAND_RMS ** 2:
+        if _variance(power, MID) < MIN_BAND_RMS ** 2:
             continue
-        ratios.append(10 * math.log10(max(_band(power, FINE), 1e-12) / mid))
+        fine = _without_noise(power, FINE, noise or 0.0)
+        mid = _without_noise(power, MID, noise or 0.0)
+        ratios.append(10 * math.log10(max(fine, 1e-12) / mid))
     return min(ratios) if ratios else None
 
-
-ANISOTROPY_BAND = (0.2, 0.45)  # cycles/pixel: the fine detail motion blur removes
-SECTORS = 12  # of 15 degrees
-
-
-@functools.lru_cache(maxsize=4)
-def _window_2d(height: int, width: int) -> np.ndarray:
-    return np.outer(_window(height), _window(width))
-
-
-@functools.lru_cache(maxsize=4)
-def _sectors(height: int, width: int) -> tuple[np.ndarray, np.ndarray]:
-    """(sector of every bin of a full DFT, SECTORS for bins outside the band; bins
-    per sector)."""
-    fy = np.fft.fftfreq(height)[:, None]
-    fx = np.fft.fftfreq(width)[None, :]
-    radius = np.hypot(fx, fy)
-    angle = np.degrees(np.arctan2(fy, fx)) % 180
-    sector = np.minimum((angle // (180 / SECTORS)).astype(np.int64), SECTORS - 1)
-    inside = (radius >= ANISOTROPY_BAND[0]) & (radius < ANISOTROPY_BAND[1])
-    labels = np.where(inside, sector, SECTORS).ravel()
-    return labels, np.bincount(labels, minlength=SECTORS + 1)[:SECTORS]
-
-
-def anisotropy(grey: np.ndarray) -> float:
-    """How unevenly the fine detail of a float32 luminance cell is spread over
-    directions, dB: the strongest over the weakest 15-degree sector of its 2-D power
-    spectrum between 0.2 and 0.45 cycles/pixel (Hann window; the mean only moves bins
-    near 0, outside the band). Motion blur removes
-    the detail along its direction only (15-25 dB); most scenes read 3-15."""
-    height, width = grey.shape
-    spectrum = cv2.dft(grey * _window_2d(height, width), flags=cv2.DFT_COMPLEX_OUTPUT)
-    power = cv2.magnitude(spectrum[..., 0], spectrum[..., 1])
-    cv2.multiply(power, power, dst=power)
-    labels, counts = _sectors(height, width)
-    energy = np.bincount(labels, weights=power.ravel(), minlength=SECTORS + 1)[:SECTORS]
-    energy = energy / np.maximum(counts, 1)
-    return float(10 * math.log10(max(energy.max(), 1e-12) / max(energy.min(), 1e-12)))
