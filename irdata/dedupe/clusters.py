@@ -10,8 +10,9 @@ criterion), and the last copy standing is the keeper:
 1. not_upscaled  not upscaled (null = not upscaled);
 2. resolution    most pixels (width * height, exact);
 3. tonal_range   the widest tonal scale, within 16 levels (an exposure pulled down
-                 compresses it; null = worst);
-4. lost_detail   the fewest blown or crushed pixels (clipped + crushed), within 0.02
+                 compresses it; measured with noise averaged out, so added noise
+                 does not widen it; null = worst);
+4. lost_detail   the fewest blown or crushed pixels (clipped + crushed), within 0.05
                  (an exposure pushed up blows highlights; null = none);
 5. sharpness     the sharpest, within 1.5 dB (noise-corrected, so a noisy copy does
                  not read sharper; a blurred one loses; null = worst);
@@ -49,7 +50,7 @@ DHASH_DISTANCE = 9
 # The keeper filter, in order (see the module docstring): criterion -> tolerance, on a
 # cost where lower is better.
 TOLERANCES = {"not_upscaled": 0.0, "resolution": 0.0, "tonal_range": 16.0,
-              "lost_detail": 0.02, "sharpness": 1.5, "noise": 0.5, "jpeg_quality": 5.0,
+              "lost_detail": 0.05, "sharpness": 1.5, "noise": 0.5, "jpeg_quality": 5.0,
               "bytes": 0.0}
 CRITERIA = (*TOLERANCES, "image_id")
 LOSSLESS_QUALITY = 100  # null jpeg_quality: PNG and other lossless formats
