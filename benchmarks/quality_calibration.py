@@ -169,15 +169,20 @@ def _pair(rows, half: str, figure: str, targets, floor: float) -> tuple[float, f
     return best[1], best[2]
 
 
-def _graphics_sharpness(rows, half: str, quality: dict) -> float:
-    """Below the sharpness of every clean photo that looks like graphics by its flat
-    blocks and palette (fog, sky): such photos need sharper detail than theirs."""
-    look_alike = [r["sharpness"] for r in _clean(rows, half)
-                  if (r["flat_share"] or 0) > quality["graphics_flat_share"]
-                  and (r["palette_share"] or 0) > quality["graphics_palette_share"]
-                  and r["sharpness"] is not None]
-    return round(max(look_alike) + _margin("sharpness", max(look_alike)), 1) if look_alike \
-        else QUALITY["graphics_min_sharpness"]
+def _graphics_settings(rows, half: str, quality: dict) -> tuple[float, float]:
+    """(graphics_palette_share, graphics_min_sharpness) on `half`: the palette share
+    past every clean photo with as many one-colour blocks as graphics (by 0.05, and
+    no lower than the library default); the sharpness below every graphic those
+    shares catch (drawn edges are hard), by the margin."""
+    clean = [r for r in _clean(rows, half) if (r["flat_share"] or 0) > quality[
+        "graphics_flat_share"]]
+    palette = max([QUALITY["graphics_palette_share"]]
+                  + [(r["palette_share"] or 0) + 0.05 for r in clean])
+    caught = [r["sharpness"] for r in rows if r["label"] == "graphics" and r["half"] == half
+              and (r["flat_share"] or 0) > quality["graphics_flat_share"]
+              and (r["palette_share"] or 0) > palette and r["sharpness"] is not None]
+    sharp = _edge(caught, "sharpness", "below") if caught else QUALITY["graphics_min_sharpness"]
+    return round(palette, 2), round(sharp, 1)
 
 
 def _cells(rows, label="clean", half="A", textured=True):
@@ -208,7 +213,8 @@ def choose(rows: list[dict]) -> tuple[dict, dict]:
     upscales = {name for name, _, _ in calibration_set.UPSCALES}
     quality["upscale_sharpness"], quality["upscale_periodicity"] = _pair(
         rows, "A", "periodicity", upscales, 1.5)
-    quality["graphics_min_sharpness"] = _graphics_sharpness(rows, "A", quality)
+    quality["graphics_palette_share"], quality["graphics_min_sharpness"] = \
+        _graphics_settings(rows, "A", quality)
     cells = _cells(rows)
     patch = dict(PATCH)
     patch["min_sharpness"] = _cell_edge(cells, "sharpness", "below")
@@ -282,15 +288,31 @@ def gate_table(rows, quality) -> list[str]:
     return out
 
 
+def _in_scope(row: dict, figure: str, quality: dict) -> bool:
+    """Whether a clean item could fail this figure's gate at all (its other figure
+    of a two-figure gate already past its limit)."""
+    if figure == "periodicity":
+        return row["sharpness"] is not None and row["sharpness"] < quality["upscale_sharpness"]
+    if figure == "palette_share":
+        return (row["flat_share"] or 0) > quality["graphics_flat_share"]
+    return True
+
+
 def closest_clean(rows, quality) -> list[str]:
     """Per half and gated figure, the clean item nearest its threshold and how near (%)."""
     rules = {"sharpness": ("min_sharpness", "below"), "noise": ("max_noise", "above"),
-             "clipped": ("max_clipped", "above"), "crushed": ("max_crushed", "above")}
+             "clipped": ("max_clipped", "above"), "crushed": ("max_crushed", "above"),
+             "periodicity": ("upscale_periodicity", "above"),
+             "palette_share": ("graphics_palette_share", "above")}
     out = ["| figure | threshold | half | nearest clean item | value | distance |",
            "| --- | --- | --- | --- | --- | --- |"]
     for figure, (key, direction) in rules.items():
         for half in "AB":
-            found = [(r[figure], r) for r in _clean(rows, half) if r[figure] is not None]
+            found = [(r[figure], r) for r in _clean(rows, half) if r[figure] is not None
+                     and _in_scope(r, figure, quality)]
+            if not found:
+                out.append(f"| {figure} | {quality[key]:g} | {half} | none in scope | | |")
+                continue
             value, row = (min if direction == "below" else max)(found, key=lambda v: v[0])
             gap = abs(value - quality[key]) / max(abs(quality[key]), 1e-9)
             out.append(f"| {figure} | {quality[key]:g} | {half} | {row['source']} "
@@ -354,7 +376,7 @@ def keeper_table(rows, quality) -> list[str]:
 
 def settings_lines(quality, patch) -> list[str]:
     keys = ("min_sharpness", "max_noise", "max_clipped", "max_crushed", "upscale_sharpness",
-            "upscale_periodicity", "graphics_min_sharpness")
+            "upscale_periodicity", "graphics_palette_share", "graphics_min_sharpness")
     cell_keys = ("min_sharpness", "max_noise", "max_blockiness", "max_clipped", "max_crushed")
     return ([f"quality.{k}: {quality[k]:g} (library default {QUALITY[k]:g})" for k in keys]
             + [f"patch.{k}: {patch[k]:g} (library default {PATCH[k]:g})" for k in cell_keys])
@@ -390,7 +412,7 @@ def main(argv=None) -> int:
         kept_b = sum(verdict(r, quality, patch)[1] > 0 for r in clean_b)
         append_result("quality_calibration", f"{len(photos)} photos, {len(rows)} items",
                       machine(), f"clean kept on half B {wilson(kept_b, len(clean_b))}; "
-                      + "; ".join(settings_lines(quality, patch)[:7]))
+                      + "; ".join(settings_lines(quality, patch)[:8]))
     return 0
 
 

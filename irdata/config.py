@@ -78,19 +78,19 @@ QUALITY = _section(
                            "tables) is lower are dropped (low_jpeg_quality); 0 turns it off", 0),
     graphics_flat_share=Field("float", 0.2, "graphics: share of exactly one-colour 8x8 "
                               "blocks above this ...", 0),
-    graphics_palette_share=Field("float", 0.7, "... and share of pixels in the 8 most "
+    graphics_palette_share=Field("float", 0.74, "... and share of pixels in the 8 most "
                                  "frequent colours above this ...", 0),
-    graphics_min_sharpness=Field("float", -14.0, "... and sharpness (dB) at least this (the "
+    graphics_min_sharpness=Field("float", -14.5, "... and sharpness (dB) at least this (the "
                                  "hard edges of drawn shapes and text; fog and sky are soft): "
                                  "dropped (graphics)", None),
-    upscale_periodicity=Field("float", 2.6, "upscaled: interpolation periodicity of the "
+    upscale_periodicity=Field("float", 2.23, "upscaled: interpolation periodicity of the "
                               "textured cells (median) above this ...", 0),
-    upscale_sharpness=Field("float", -8.0, "... and sharpness (dB) below this: dropped "
+    upscale_sharpness=Field("float", -10.0, "... and sharpness (dB) below this: dropped "
                             "(upscaled)", None),
-    min_sharpness=Field("float", -20.5, "sources whose sharpness (finest-octave share of the "
+    min_sharpness=Field("float", -20.9, "sources whose sharpness (finest-octave share of the "
                         "detail at native resolution, dB, median over textured cells) is "
                         "lower are dropped (blurry)", None),
-    max_noise=Field("float", 3.0, "sources whose noise (median over cells of the native-"
+    max_noise=Field("float", 5.71, "sources whose noise (median over cells of the native-"
                     "resolution noise deviation, grey levels) is higher are dropped (noisy)", 0),
     max_clipped=Field("float", 0.6, "sources with a larger share of pixels with a channel >= "
                       "250 are dropped (clipped); 1 turns it off", 0),
@@ -121,12 +121,12 @@ PATCH = _section(
                       "250 are dropped (clipped); 1 turns it off", 0),
     max_crushed=Field("float", 0.5, "cells with a larger share of pixels with every channel "
                       "<= 8 are dropped (clipped); 1 turns it off", 0),
-    max_blockiness=Field("float", 2.0, "cells whose JPEG blockiness (8x8 grid lines in the "
+    max_blockiness=Field("float", 1.73, "cells whose JPEG blockiness (8x8 grid lines in the "
                          "spectrum over their neighbours; 1 = none) is higher are dropped "
                          "(blocky)", 0),
-    max_noise=Field("float", 4.5, "cells whose noise deviation (grey levels, smoothest "
+    max_noise=Field("float", 7.69, "cells whose noise deviation (grey levels, smoothest "
                     "blocks, native resolution) is higher are dropped (noisy)", 0),
-    min_sharpness=Field("float", -22.5, "cells whose sharpness (finest-octave share of the "
+    min_sharpness=Field("float", -23.42, "cells whose sharpness (finest-octave share of the "
                         "detail, dB, worse axis) is lower are dropped (blurry)", None),
     png_encoder=Field("str", "isal", "PNG encoder for stored patches: isal (ISA-L deflate, "
                       "~4x faster than opencv's level 1 + RLE and ~9% smaller) or opencv "

@@ -9,25 +9,23 @@ criterion), and the last copy standing is the keeper:
 
 1. not_upscaled  not upscaled (null = not upscaled);
 2. resolution    most pixels (width * height, exact);
-3. tonal_range   the widest tonal scale, within 16 levels (an exposure pulled down
-                 compresses it; measured with noise averaged out, so added noise
-                 does not widen it; null = worst);
-4. lost_detail   the fewest blown or crushed pixels (clipped + crushed), within 0.05
-                 (an exposure pushed up blows highlights; null = none);
-5. sharpness     the sharpest, within 1.5 dB (noise-corrected, so a noisy copy does
-                 not read sharper; a blurred one loses; null = worst);
-6. noise         the least noisy, within 0.5 grey level (null = none);
-7. jpeg_quality  the highest JPEG quality, within 5 (null = lossless, 100);
-8. bytes         most bytes (at equal figures: the least compressed);
-9. image_id      smallest image_id.
+3. tonal_range   the widest usable tonal scale: tonal_range - 255 * (clipped +
+                 crushed), within 24 levels (an exposure pulled down compresses the
+                 scale, one pushed up blows highlights; null = worst);
+4. detail        the most real detail: sharpness - NOISE_PENALTY * noise (dB), within
+                 1.5 dB (noise adds fine-band energy a JPEG leaves non-white, so
+                 sharpness alone favours a noisy copy, noise alone a blurred one,
+                 whose noise reading falls; null sharpness = worst);
+5. noise         the least noisy, within 0.5 grey level (null = none);
+6. jpeg_quality  the highest JPEG quality, within 5 (null = lossless, 100);
+7. bytes         most bytes (at equal figures: the least compressed);
+8. image_id      smallest image_id.
 
 Null is None or NaN; the figures are those of the raw table (fetch: `upscaled`,
 `clipped`, `crushed`, `tonal_range`, `noise` and `sharpness` from irdata/quality,
 `jpeg_quality` fitted to the quantisation tables). Copies of one scene differ in
 tone only by processing, so within a cluster the wider, unclipped tonal scale is
-the better ground truth; across clusters tone is never judged. Sharpness comes
-before noise because blur lowers the noise reading: noise first would keep a
-blurred copy. Bytes come late on purpose: noise makes JPEGs bigger, so "most
+the better ground truth; across clusters tone is never judged. Bytes come late on purpose: noise makes JPEGs bigger, so "most
 bytes" alone favours noisy copies. An exact copy has the same figures and loses
 on image_id. The table records, per row, the criterion that decided
 (`keeper_reason`): for a duplicate, the step that filtered it out; for the
@@ -49,9 +47,9 @@ DHASH_DISTANCE = 9
 
 # The keeper filter, in order (see the module docstring): criterion -> tolerance, on a
 # cost where lower is better.
-TOLERANCES = {"not_upscaled": 0.0, "resolution": 0.0, "tonal_range": 16.0,
-              "lost_detail": 0.05, "sharpness": 1.5, "noise": 0.5, "jpeg_quality": 5.0,
-              "bytes": 0.0}
+TOLERANCES = {"not_upscaled": 0.0, "resolution": 0.0, "tonal_range": 24.0, "detail": 1.5,
+              "noise": 0.5, "jpeg_quality": 5.0, "bytes": 0.0}
+NOISE_PENALTY = 6.0  # dB of sharpness per grey level of noise
 CRITERIA = (*TOLERANCES, "image_id")
 LOSSLESS_QUALITY = 100  # null jpeg_quality: PNG and other lossless formats
 
@@ -63,8 +61,8 @@ SCHEMA = pa.schema([
     ("match", pa.string()),  # exact (same sha256 as the keeper) or near; null for the keeper
     ("distance", pa.int8()),  # pHash Hamming distance to the keeper
     ("confirm_distance", pa.int8()),  # dHash Hamming distance to the keeper
-    # The step of CRITERIA (not_upscaled, resolution, tonal_range, lost_detail,
-    # sharpness, noise, jpeg_quality, bytes, image_id) that decided: for a
+    # The step of CRITERIA (not_upscaled, resolution, tonal_range, detail, noise,
+    # jpeg_quality, bytes, image_id) that decided: for a
     # duplicate, the one that filtered it out; for the keeper, the one that
     # filtered out the last other copy.
     ("keeper_reason", pa.string()),
@@ -126,13 +124,14 @@ def costs(pixels: np.ndarray, nbytes: np.ndarray, upscaled=None, noise=None,
     sharp, no_sharp = _figure(sharpness, n)
     noisy, no_noise = _figure(noise, n)
     quality, lossless = _figure(jpeg_quality, n)
+    noisy = np.where(no_noise, 0.0, noisy)
+    usable = tonal - 255.0 * np.where(no_lost, 0.0, lost)
     return [
         np.where(np.isnan(up), 0.0, up != 0),
         -np.asarray(pixels, dtype=np.float64),
-        np.where(no_tonal, np.inf, -tonal),
-        np.where(no_lost, 0.0, lost),
-        np.where(no_sharp, np.inf, -sharp),
-        np.where(no_noise, 0.0, noisy),
+        np.where(no_tonal, np.inf, -usable),
+        np.where(no_sharp, np.inf, NOISE_PENALTY * noisy - sharp),
+        noisy,
         -np.where(lossless, LOSSLESS_QUALITY, quality),
         -np.asarray(nbytes, dtype=np.float64),
     ]
