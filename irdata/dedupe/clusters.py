@@ -26,10 +26,12 @@ Null is None or NaN; the figures are those of the raw table (fetch: `upscaled`,
 `jpeg_quality` fitted to the quantisation tables). Copies of one scene differ in
 tone only by processing, so within a cluster the wider, unclipped tonal scale is
 the better ground truth; across clusters tone is never judged. Bytes come late
-on purpose: noise makes JPEGs bigger, so "most bytes" alone favours noisy copies. An exact copy has the same figures and loses
-on image_id. The table records, per row, the criterion that decided
-(`keeper_reason`): for a duplicate, the step that filtered it out; for the
-keeper, the step that filtered out the last other copy of its cluster.
+on purpose: noise makes JPEGs bigger, so "most bytes" alone favours noisy copies.
+An exact copy has the same figures and loses on image_id. The table records,
+per row, the step that decided (`keeper_reason`): for a duplicate, the step that
+filtered it out; for the keeper, the step that filtered out the last other copy
+of its cluster. Order and tolerances: chosen among the orders tried on half A of
+the calibration photos (irdata/quality/CALIBRATION.md).
 
 Defaults (chosen by measurement, see CALIBRATION.md): `PHASH_DISTANCE`,
 `DHASH_DISTANCE`.
