@@ -20,7 +20,7 @@ from irdata.patching.flat import (
 from irdata.patching.grid import grid
 
 LABELLED = Path(__file__).resolve().parent / "data" / "flat"
-MEASURED_ACCURACY = 0.917  # the defaults on these 48 crops (44; the previous rule 45)
+MEASURED_ACCURACY = 0.875  # the defaults on these 48 crops (42; the previous rule, chosen on them, 45)
 CELLS = Path(__file__).resolve().parent / "data" / "cells"
 
 # ---------------------------------------------------------------- grid
@@ -123,7 +123,7 @@ def test_gentle_sky_gradient_is_flat():
     assert flat_fraction(_rgb(full_ramp)) == 1.0
 
 
-@pytest.mark.parametrize("sigma", [1.0, 2.0])
+@pytest.mark.parametrize("sigma", [1.0, 2.0, 4.0, 6.0])
 def test_sensor_grain_on_a_plain_wall_is_flat(sigma):
     """The cell's own noise floor: grain is not texture (up to the floor's cap, where
     the noisy gate takes over; the previous fixed threshold of 4 called grain of
@@ -133,11 +133,9 @@ def test_sensor_grain_on_a_plain_wall_is_flat(sigma):
 
 
 def test_given_noise_floor_is_used_instead_of_the_estimate():
-    grain = _rgb(128 + np.random.default_rng(1).normal(0, 2.0, (512, 512)))
-    assert flat_fraction(grain, noise=0.0) < 1.0  # no floor: some grain reads as texture
-    assert flat_fraction(grain) == 1.0
-    strong = _rgb(128 + np.random.default_rng(1).normal(0, 4.0, (512, 512)))
-    assert flat_fraction(strong, noise=0.0) < 0.5
+    grain = _rgb(128 + np.random.default_rng(1).normal(0, 6.0, (512, 512)))
+    assert flat_fraction(grain, noise=0.0) < 0.5  # no floor: grain of 6 reads as texture
+    assert flat_fraction(grain) == 1.0  # its own estimate (~6) puts the floor at the cap
 
 
 def test_fine_texture_is_not_flat():

@@ -129,8 +129,16 @@ def down_up(pixels: np.ndarray, factor: int, resample=Image.BICUBIC) -> np.ndarr
 def test_blurred_sources_are_dropped_as_blurry(seed):
     pixels = procedural_image(seed, 1400, 900, sky_fraction=0.0)
     assert verdict(pixels) == ""
-    assert verdict(cv2.GaussianBlur(pixels, (0, 0), 3.0)) == "blurry"
+    assert verdict(cv2.GaussianBlur(pixels, (0, 0), 2.0)) == "blurry"
     assert figures(pixels)["sharpness"] > DEFAULTS["min_sharpness"] + 5
+
+
+def test_heavier_blur_leaves_no_textured_cell():
+    """Blurred further, every cell is flat: no patch is kept even where the few
+    edges left read sharp enough for the source gate."""
+    blurred = cv2.GaussianBlur(procedural_image(0, 1400, 900, sky_fraction=0.0), (0, 0), 5.0)
+    cells = measure_cells(blurred, DEFAULT_PATCH)
+    assert all(f.flat_fraction > DEFAULT_PATCH["max_flat_fraction"] for _, _, f in cells)
 
 
 @pytest.mark.parametrize("factor, resample", [(2, Image.BICUBIC), (2, Image.LANCZOS),
@@ -286,10 +294,12 @@ def _fetch(tmp_path, quality: dict | None) -> list[dict]:
     photos.mkdir(exist_ok=True)
     (photos / "a_clean.jpg").write_bytes(encode(procedural_image(1, 1000, 700), "jpg", 90))
     (photos / "b_blurry.jpg").write_bytes(
-        encode(cv2.GaussianBlur(procedural_image(2, 1000, 700), (0, 0), 4), "jpg", 90))
+        encode(cv2.GaussianBlur(procedural_image(2, 1000, 700), (0, 0), 2), "jpg", 90))
     (photos / "c_document.png").write_bytes(encode(text_page(3), "png"))
     blown = procedural_image(4, 1000, 700)
-    blown[:, :700] = 255
+    # blown highlights as a JPEG leaves them: 250-255, not one exact colour (an exactly
+    # flat white field with sharp edges reads as graphics, which is checked first)
+    blown[:, :700] = np.random.default_rng(4).integers(250, 256, (700, 700, 1))
     (photos / "d_blown.jpg").write_bytes(encode(blown, "jpg", 90))
     raw = {"sources": [{"name": "mine", "dir": str(photos)}]}
     if quality is not None:

@@ -178,7 +178,8 @@ def test_cluster_captions_name_the_keeper_reason(page, audit_corpus):
 
 
 def test_source_quality_gates_are_the_gates_of_the_quality_module():
-    assert list(QUALITY_GATES) == list(gates.FIGURES)
+    ungated = {"tonal_range"}  # recorded for dedupe's keeper rule, never a gate
+    assert list(QUALITY_GATES) == [f for f in gates.FIGURES if f not in ungated]
     for figure, (setting, reason) in QUALITY_GATES.items():
         assert setting in QUALITY and reason in gates.REASONS, figure
 
