@@ -212,7 +212,7 @@ def test_chromium_renders_every_chart_and_image(page, tmp_path):
     dom = _chromium("--virtual-time-budget=5000", "--dump-dom", page.as_uri(),
                     tmp_path=tmp_path).stdout
     assert f'data-check="charts={with_bars} images={images} broken=0"' in dom
-    assert charts == 10 + len(FIGURES) + len(QUALITY_GATES) and with_bars == charts
+    assert charts == 9 + len(FIGURES) + len(QUALITY_GATES) and with_bars == charts
     assert images == 6 + 4 + 2 + 4 * 3
     shot = tmp_path / "report.png"
     _chromium("--window-size=1280,2000", "--virtual-time-budget=5000",
