@@ -44,6 +44,7 @@ CELL_GATES = {
     "sharpness": ("min_sharpness", "below", "blurry"),
 }
 CELL_REASONS = tuple(dict.fromkeys(reason for _, _, reason in CELL_GATES.values()))
+SHARE_STEP = 4  # clipped and crushed shares from every 4th row (128 of 512: plenty)
 FIGURES = ("flat_fraction", "noise", "sharpness", "blockiness", "periodicity", "clipped",
            "crushed")
 
@@ -79,8 +80,8 @@ def measure(rgb: np.ndarray, block: int, threshold: float) -> CellFigures:
         sharpness=_rounded(spectrum.sharpness(spectra, noise), 3),
         blockiness=_rounded(periodic.blockiness(profiles), 3),
         periodicity=_rounded(periodic.periodicity(profiles), 3),
-        clipped=_rounded(exposure.clipped(rgb, step=2)),
-        crushed=_rounded(exposure.crushed(rgb, step=2)))
+        clipped=_rounded(exposure.clipped(rgb, step=SHARE_STEP)),
+        crushed=_rounded(exposure.crushed(rgb, step=SHARE_STEP)))
 
 
 def _fails(value: float | None, limit: float, direction: str) -> bool:

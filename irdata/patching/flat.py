@@ -84,7 +84,7 @@ def block_energy_and_tone(lum: np.ndarray, block: int = DEFAULT_BLOCK
     """(gradient energy, mean luminance) of each whole block (rows x cols of blocks)."""
     rows, cols = _check_block(lum, block)
     step = block // 2
-    whole = lum[:rows * block, :cols * block].astype(np.float32)
+    whole = np.asarray(lum[:rows * block, :cols * block], dtype=np.float32)
     half = cv2.resize(whole, (cols * step, rows * step), interpolation=cv2.INTER_AREA)
     mean = cv2.resize(_neighbour_squares(half, step), (cols, rows), interpolation=cv2.INTER_AREA)
     tone = cv2.resize(half, (cols, rows), interpolation=cv2.INTER_AREA)

@@ -57,7 +57,8 @@ def noise_sigma(grey: np.ndarray) -> float | None:
 
 CELL_MIN_BLOCKS = 16
 RESPONSE_SCALE = 8
-_MASK_16S = _MASK * RESPONSE_SCALE
+_LINE = np.array([1, -2, 1], np.float32)  # the mask is the outer product of this line
+_LINE_16S = _LINE * RESPONSE_SCALE
 
 
 def cell_noise(grey: np.ndarray) -> float | None:
@@ -69,11 +70,15 @@ def cell_noise(grey: np.ndarray) -> float | None:
         return None
     # integer mask x RESPONSE_SCALE: |response| <= 16 * 8 * 255 fits int16; block means
     # of int16 round to 1/8 grey level
-    response = cv2.filter2D(grey, cv2.CV_16S, _MASK_16S, borderType=cv2.BORDER_REFLECT)
+    response = cv2.sepFilter2D(grey, cv2.CV_16S, _LINE, _LINE_16S, borderType=cv2.BORDER_REFLECT)
     response = np.abs(response, out=response)
     inside = cv2.inRange(grey, LOW + 1, HIGH - 1)  # 255 where neither clipped end
     unclipped = block_means(inside, BLOCK) == 255  # INTER_AREA rounds: 255 = every pixel
     blocks = block_means(response, BLOCK)[unclipped]
     if len(blocks) < CELL_MIN_BLOCKS:
         return None
-    return float(np.percentile(blocks, PERCENTILE) * _SCALE / P1_BIAS / RESPONSE_SCALE)
+    k = int(len(blocks) * PERCENTILE / 100)  # the 1st percentile's block (lower rank)
+    low = np.partition(blocks, [k, min(k + 1, len(blocks) - 1)])
+    rank = (len(blocks) - 1) * PERCENTILE / 100  # as np.percentile interpolates
+    value = low[k] + (low[min(k + 1, len(blocks) - 1)] - low[k]) * (rank - k)
+    return float(value * _SCALE / P1_BIAS / RESPONSE_SCALE)

@@ -26,6 +26,8 @@ processing that works on a fixed pixel grid makes them periodic.
 
 from __future__ import annotations
 
+import functools
+
 import cv2
 import numpy as np
 
@@ -44,16 +46,26 @@ def profiles(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return across_x, across_y
 
 
+LINES = (1 / 8, 1 / 3, 3 / 8, 1 / 2)
+
+
+@functools.lru_cache(maxsize=8)
+def _line_bins(length: int) -> tuple[np.ndarray, np.ndarray]:
+    """(bins of each line of LINES with a neighbour each side, background bins) of a
+    profile of `length` values."""
+    freqs = np.fft.rfftfreq(length)
+    centres = [int(np.argmin(np.abs(freqs - line))) for line in LINES]
+    around = np.array([[max(k - 1, 0), k, min(k + 1, len(freqs) - 1)] for k in centres])
+    return around, np.flatnonzero(freqs > BACKGROUND_FROM)
+
+
 def _lines(profile: np.ndarray) -> dict[float, float]:
+    """Each line of LINES in the profile's spectrum over the spectrum's median."""
     values = profile / max(float(profile.mean()), 1e-6)
     magnitude = np.abs(np.fft.rfft(values - values.mean()))
-    freqs = np.fft.rfftfreq(len(values))
-    background = max(float(np.median(magnitude[freqs > BACKGROUND_FROM])), 1e-9)
-    found = {}
-    for line in (1 / 8, 1 / 3, 3 / 8, 1 / 2):
-        k = int(np.argmin(np.abs(freqs - line)))
-        found[line] = float(magnitude[max(k - 1, 0):k + 2].max()) / background
-    return found
+    around, background = _line_bins(len(values))
+    level = max(float(np.median(magnitude[background])), 1e-9)
+    return dict(zip(LINES, (magnitude[around].max(axis=1) / level).tolist(), strict=True))
 
 
 def _axis_periodicity(profile: np.ndarray) -> float:
