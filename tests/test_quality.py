@@ -20,7 +20,7 @@ from irdata import config as irconfig
 from irdata.imaging.inspect import DEFAULT_PATCH, inspect_bytes, measure_cells
 from irdata.plan import make_plan
 from irdata.quality import gates, working
-from irdata.quality.noise import noise_sigma
+from irdata.quality.noise import cell_noise
 from irdata.stages import fetch
 from irdata.storage import Output
 from irdata.synth import encode, near_duplicate, procedural_image
@@ -168,11 +168,11 @@ def test_noise_separates_clean_from_noisy(seed):
 
 
 def test_noise_estimate_tracks_the_added_deviation():
-    flat = np.full((720, 960), 120, np.uint8)
+    flat = np.full((512, 512), 120, np.uint8)
     for sigma in (2, 5, 10):
         noisy = np.clip(flat + np.random.default_rng(sigma).normal(0, sigma, flat.shape) + 0.5,
                         0, 255).astype(np.uint8)
-        assert noise_sigma(noisy) == pytest.approx(sigma, rel=0.15)
+        assert cell_noise(noisy) == pytest.approx(sigma, rel=0.15)
 
 
 # -- exposure: defects, not tone -----------------------------------------------------------
@@ -342,3 +342,14 @@ def test_fetch_with_gates_disabled_keeps_everything(tmp_path):
     rows = pq.read_table(f"{out}/raw/00000.parquet").to_pylist()
     assert {(r["status"], r["reason"]) for r in rows} == {("ok", "")}
     assert all(r["sharpness"] is not None for r in rows)
+
+
+def test_a_photo_half_in_fog_is_not_graphics():
+    """Smooth fog over half the frame makes one-colour blocks and few colours, as
+    graphics do; the rest of the photo keeps the palette share below the gate."""
+    pixels = procedural_image(3, 2400, 1600, sky_fraction=0.0).astype(np.float32)
+    pixels[:800] = np.linspace(235, 205, 800, dtype=np.float32)[:, None, None]
+    found = inspect_bytes(encode(np.clip(pixels, 0, 255).astype(np.uint8), "jpg", 90),
+                          10**9, 512, DEFAULTS)
+    assert found.flat_share > DEFAULTS["graphics_flat_share"]
+    assert (found.status, found.reason) == ("ok", "")

@@ -1,9 +1,12 @@
-"""Source quality figures and gates (issue 4), pure functions over numpy arrays.
+"""Quality figures and source gates, pure functions over numpy arrays.
 
-- working.py: the fixed working resolution every figure is measured at;
+- working.py: the working resolution of the whole-image figures and hashes;
 - jpeg_quality.py: JPEG quality fitted to the quantisation tables (no decode);
-- sharpness.py, noise.py, exposure.py, graphics.py: one figure family each;
-- gates.py: `measure` (all figures) and `judge` (figures + settings -> reason).
+- spectrum.py (sharpness), periodic.py (upscaling periodicity, JPEG blockiness),
+  noise.py, exposure.py, graphics.py: one figure family each, per cell or per image;
+- gates.py: `summarise` (cell figures -> source), `measure` (all source figures)
+  and `judge` (figures + settings -> reason). The per-cell figures and verdict:
+  irdata.patching.figures.
 
 Calibration of the defaults: CALIBRATION.md (benchmarks/quality_calibration.py).
 """

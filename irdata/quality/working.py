@@ -1,6 +1,8 @@
-"""The working resolution every quality figure is measured at.
+"""The working resolution of the whole-image figures: graphics, clipped / crushed
+shares, tonal range, and the pHash / dHash thumbnail. (Blur, noise and upscaling
+are judged per cell at native resolution: irdata.patching.figures.)
 
-Figures are computed on the image scaled (never enlarged) so that its long side
+These are computed on the image scaled (never enlarged) so that its long side
 is WORK_SIDE pixels, so a figure means the same on a 2 MP and a 48 MP source.
 The fully decoded image (decoded once, for inspection and for its patch cells)
 is first box-averaged (by successive 2x2 halvings) by the largest factor of
@@ -66,13 +68,6 @@ def halve(rgb: np.ndarray) -> np.ndarray:
 def grey(rgb: np.ndarray) -> np.ndarray:
     """BT.601 luminance as uint8 (OpenCV's rounding)."""
     return cv2.cvtColor(rgb, cv2.COLOR_RGB2GRAY)
-
-
-def block_tiles(values: np.ndarray, block: int) -> np.ndarray:
-    """Whole `block` x `block` tiles of a 2-D array as (rows, cols, block * block)."""
-    rows, cols = values.shape[0] // block, values.shape[1] // block
-    tiles = values[:rows * block, :cols * block].reshape(rows, block, cols, block)
-    return tiles.transpose(0, 2, 1, 3).reshape(rows, cols, block * block)
 
 
 def packed_rgb(rgb: np.ndarray) -> np.ndarray:
