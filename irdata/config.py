@@ -80,14 +80,14 @@ QUALITY = _section(
                               "blocks above this ...", 0),
     graphics_palette_share=Field("float", 0.74, "... and share of pixels in the 8 most "
                                  "frequent colours above this ...", 0),
-    graphics_min_sharpness=Field("float", -14.5, "... and sharpness (dB) at least this (the "
+    graphics_min_sharpness=Field("float", -14.2, "... and sharpness (dB) at least this (the "
                                  "hard edges of drawn shapes and text; fog and sky are soft): "
                                  "dropped (graphics)", None),
     upscale_periodicity=Field("float", 2.23, "upscaled: interpolation periodicity of the "
                               "textured cells (median) above this ...", 0),
     upscale_sharpness=Field("float", -10.0, "... and sharpness (dB) below this: dropped "
                             "(upscaled)", None),
-    min_sharpness=Field("float", -20.9, "sources whose sharpness (finest-octave share of the "
+    min_sharpness=Field("float", -20.7, "sources whose sharpness (finest-octave share of the "
                         "detail at native resolution, dB, median over textured cells) is "
                         "lower are dropped (blurry)", None),
     max_noise=Field("float", 5.71, "sources whose noise (median over cells of the native-"
@@ -126,7 +126,7 @@ PATCH = _section(
                          "(blocky)", 0),
     max_noise=Field("float", 7.69, "cells whose noise deviation (grey levels, smoothest "
                     "blocks, native resolution) is higher are dropped (noisy)", 0),
-    min_sharpness=Field("float", -23.42, "cells whose sharpness (finest-octave share of the "
+    min_sharpness=Field("float", -22.96, "cells whose sharpness (finest-octave share of the "
                         "detail, dB, worse axis) is lower are dropped (blurry)", None),
     png_encoder=Field("str", "isal", "PNG encoder for stored patches: isal (ISA-L deflate, "
                       "~4x faster than opencv's level 1 + RLE and ~9% smaller) or opencv "
