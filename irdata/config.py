@@ -121,10 +121,10 @@ PATCH = _section(
                       "250 are dropped (clipped); 1 turns it off", 0),
     max_crushed=Field("float", 0.5, "cells with a larger share of pixels with every channel "
                       "<= 8 are dropped (clipped); 1 turns it off", 0),
-    max_blockiness=Field("float", 1.73, "cells whose JPEG blockiness (8x8 grid lines in the "
+    max_blockiness=Field("float", 1.75, "cells whose JPEG blockiness (8x8 grid lines in the "
                          "spectrum over their neighbours; 1 = none) is higher are dropped "
                          "(blocky)", 0),
-    max_noise=Field("float", 7.69, "cells whose noise deviation (grey levels, smoothest "
+    max_noise=Field("float", 8.9, "cells whose noise deviation (grey levels, smoothest "
                     "blocks, native resolution) is higher are dropped (noisy)", 0),
     min_sharpness=Field("float", -22.96, "cells whose sharpness (finest-octave share of the "
                         "detail, dB, worse axis) is lower are dropped (blurry)", None),
