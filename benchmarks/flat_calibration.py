@@ -166,7 +166,8 @@ def main(argv=None) -> int:
     print(f"all cell figures: {ms:.2f} ms per 512x512 cell (one core, best of 3 over 40)")
     if not args.no_record:
         b = score(halves["B"], lambda c: rule_flat(c, *default))
-        append_result("flat_calibration", f"{len(cells)} labelled cells ({args.labels})",
+        append_result("flat_calibration", f"{len(cells)} labelled cells "
+                      f"({os.path.relpath(os.path.abspath(args.labels))})",
                       machine(), f"default {default}: half B agreement "
                       f"{wilson(b['agree'], b['n'])}; textured dropped {wilson(dropped, total)};"
                       f" cell figures {ms:.2f} ms/cell")

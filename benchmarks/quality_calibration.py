@@ -411,10 +411,13 @@ def main(argv=None) -> int:
     print("\n## Clean originals without a kept patch\n"
           + "\n".join(no_patch_photos(rows, quality, patch)))
     if not args.no_record:
-        clean_b = [r for r in _clean(rows, "B")]
-        kept_b = sum(verdict(r, quality, patch)[1] > 0 for r in clean_b)
+        clean_b = _clean(rows, "B")
+        giving = sum(verdict(r, quality, patch)[1] > 0 for r in clean_b)
+        dropped = sum(bool(gates.judge(r, quality)[0]) for r in clean_b)
         append_result("quality_calibration", f"{len(photos)} photos, {len(rows)} items",
-                      machine(), f"clean kept on half B {wilson(kept_b, len(clean_b))}; "
+                      machine(), f"clean items of half B dropped at source "
+                      f"{wilson(dropped, len(clean_b))}, giving patches "
+                      f"{wilson(giving, len(clean_b))}; "
                       + "; ".join(settings_lines(quality, patch)[:8]))
     return 0
 
