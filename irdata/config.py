@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 import yaml
@@ -166,15 +166,6 @@ SOURCE_FIELDS = _section(
     license=Field("str", "", "licence for items whose list has no `license` value"),
     url_column=Field("str", "url", "column holding the URL in a URL list"),
 )
-
-
-@dataclass
-class Loaded:
-    """A validated config plus where it came from."""
-
-    config: dict
-    path: str = ""
-    warnings: list[str] = field(default_factory=list)
 
 
 def parse_bytes(value: Any) -> int:

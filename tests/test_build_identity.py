@@ -25,10 +25,10 @@ import pyarrow.parquet as pq
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from inline_build import build_inline  # noqa: E402
+from inline_build import build_inline
 
-from irdata.config import validate  # noqa: E402
-from irdata.demo import write_demo_images  # noqa: E402
+from irdata.config import validate
+from irdata.demo import write_demo_images
 
 ROOT = Path("/tmp/irdata-build-identity")
 RECORD = Path(__file__).resolve().parent / "data" / "build_identity.json"

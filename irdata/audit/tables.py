@@ -9,8 +9,6 @@ from irdata.errors import UsageError
 from irdata.stages import dedupe, manifest
 from irdata.storage import Output
 
-NAMES = ("images", "patches", "shards", "degradations")
-
 
 def open_output(root: str) -> Output:
     """The output folder, or UsageError when it is missing or has no manifest."""

@@ -12,7 +12,6 @@ from . import fields, ranges
 from .seeding import draw_seed
 
 NAME = "gaussian_noise"
-PROTOCOL_LEVELS = (15, 25, 50)
 DEFAULTS = {"sigma": [5.0, 50.0]}
 LEVELS = {"low": {"sigma": 15}, "mid": {"sigma": 25}, "high": {"sigma": 50}}
 
