@@ -1,4 +1,13 @@
-"""Deterministic WebDataset tar shards: fixed mtime, owner, mode and member order."""
+"""WebDataset tar shards: the one writer and the one reader of the project.
+
+- `ShardFile(out, rel)`: a shard written atomically under an output root; a context
+  manager whose `record` is {path, samples, bytes, sha256} once it closed cleanly
+  (bytes and sha256 computed while writing, never by reading the file back).
+  Deterministic: fixed mtime, owner, mode and member order (`ShardWriter`).
+- `members(out, rel)` / `iter_members(fileobj)`: (name, bytes) of each file member
+  in order, streamed; `samples(...)`: the same grouped into (key, {ext: bytes})
+  by WebDataset's rule (a sample ends where the key changes).
+"""
 
 from __future__ import annotations
 
@@ -67,3 +76,99 @@ class HashingWriter:
 
     def hexdigest(self) -> str:
         return self._digest.hexdigest()
+
+
+class ShardFile:
+    """A shard written atomically to `rel` under an `Output` (irdata.storage)."""
+
+    def __init__(self, out, rel: str):
+        self.out, self.path = out, rel
+        self.record: dict | None = None
+
+    def __enter__(self) -> ShardFile:
+        self._atomic = self.out.atomic(self.path)
+        self._hashing = HashingWriter(self._atomic.__enter__())
+        self._writer = ShardWriter(self._hashing)
+        return self
+
+    def add(self, key: str, members: dict[str, bytes | dict]) -> None:
+        self._writer.add(key, members)
+
+    @property
+    def samples(self) -> int:
+        return self._writer.samples
+
+    def __exit__(self, exc_type, exc, tb):
+        if exc_type is None:
+            self._writer.close()
+        suppressed = self._atomic.__exit__(exc_type, exc, tb)
+        if exc_type is None:
+            self.record = {"path": self.path, "samples": self._writer.samples,
+                           "bytes": self._hashing.size, "sha256": self._hashing.hexdigest()}
+        return suppressed
+
+
+def iter_members(fileobj, on_other=None):
+    """(name, bytes) of each regular file of a tar stream, in order; other members
+    are passed to `on_other(name)` when given, else skipped."""
+    with tarfile.open(fileobj=fileobj, mode="r|") as tar:
+        for member in tar:
+            if member.isfile():
+                yield member.name, tar.extractfile(member).read()
+            elif on_other is not None:
+                on_other(member.name)
+
+
+def members(out, rel: str):
+    """(name, bytes) of each file member of the shard `rel` under `out`, streamed."""
+    with out.fs.open(out.path(rel), "rb") as fh:
+        yield from iter_members(fh)
+
+
+def named_members(out, rel: str, names: set[str]) -> dict[str, bytes]:
+    """The named members of one shard, seeking over the others (random access)."""
+    found: dict[str, bytes] = {}
+    with out.fs.open(out.path(rel), "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
+        for member in tar:
+            if member.name in names and member.isfile():
+                found[member.name] = tar.extractfile(member).read()
+                if len(found) == len(names):
+                    break
+    return found
+
+
+def split_name(name: str) -> tuple[str, str]:
+    """WebDataset's convention: the key ends at the first dot, the rest is the extension."""
+    key, _, ext = name.partition(".")
+    return key, ext
+
+
+def group_samples(named, on_repeat=None, on_error=None):
+    """(key, {ext: bytes}) from (name, bytes) pairs in tar order: a sample ends where
+    the key changes or an extension repeats. `on_repeat(key, name)` hears of a key
+    met again later; with `on_error(key, exc)`, a tar that cannot be read to its end
+    ends the samples (the one read so far is still given) instead of raising."""
+    seen: set[str] = set()
+    key, sample = None, {}
+    try:
+        for name, data in named:
+            name_key, ext = split_name(name)
+            if name_key != key or ext in sample:
+                if key is not None:
+                    yield key, sample
+                if on_repeat is not None and name_key in seen:
+                    on_repeat(name_key, name)
+                seen.add(name_key)
+                key, sample = name_key, {}
+            sample[ext] = data
+    except (tarfile.TarError, EOFError, OSError) as exc:
+        if on_error is None:
+            raise
+        on_error(key or "", exc)
+    if key is not None:
+        yield key, sample
+
+
+def samples(out, rel: str):
+    """(key, {ext: bytes}) of each sample of the shard `rel` under `out`, streamed."""
+    yield from group_samples(members(out, rel))

@@ -4,25 +4,12 @@ so a re-cut cell equals what the patch stage measured)."""
 
 from __future__ import annotations
 
-import tarfile
-
 import numpy as np
 
 from irdata.imaging.decode import decode_rgb
 from irdata.imaging.sniff import extension
+from irdata.shards import named_members
 from irdata.storage import Output
-
-
-def read_members(out: Output, shard: str, names: set[str]) -> dict[str, bytes]:
-    """The named members of one tar shard (seeking over the others)."""
-    found: dict[str, bytes] = {}
-    with out.fs.open(out.path(shard), "rb") as fh, tarfile.open(fileobj=fh, mode="r:") as tar:
-        for member in tar:
-            if member.name in names and member.isfile():
-                found[member.name] = tar.extractfile(member).read()
-                if len(found) == len(names):
-                    break
-    return found
 
 
 def source_images(out: Output, images: list[dict]) -> dict[str, np.ndarray]:
@@ -33,7 +20,7 @@ def source_images(out: Output, images: list[dict]) -> dict[str, np.ndarray]:
     decoded = {}
     for shard, rows in by_shard.items():
         names = {f"{r['image_id']}.{extension(r['format'])}": r for r in rows}
-        for name, data in read_members(out, shard, set(names)).items():
+        for name, data in named_members(out, shard, set(names)).items():
             row = names[name]
             decoded[row["image_id"]] = decode_rgb(data, row["format"])
     return decoded
@@ -52,6 +39,6 @@ def stored_patches(out: Output, patches: list[dict]) -> dict[str, bytes]:
         by_shard.setdefault(row["shard"], []).append(row["key"])
     found = {}
     for shard, keys in by_shard.items():
-        members = read_members(out, shard, {f"{k}.png" for k in keys})
+        members = named_members(out, shard, {f"{k}.png" for k in keys})
         found.update({name.split(".")[0]: data for name, data in members.items()})
     return found

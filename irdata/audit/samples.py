@@ -7,8 +7,9 @@ read once and never held in memory; one sample's members are held at a time.
 from __future__ import annotations
 
 import hashlib
-import tarfile
 from collections.abc import Callable, Iterator
+
+from irdata.shards import group_samples, iter_members, split_name
 
 
 class HashingReader:
@@ -34,37 +35,20 @@ class HashingReader:
         return self._digest.hexdigest()
 
 
-def split_name(name: str) -> tuple[str, str]:
-    """WebDataset convention: the key ends at the first dot, the rest is the extension."""
-    key, _, ext = name.partition(".")
-    return key, ext
-
-
 def samples(reader: HashingReader, problem: Callable[[str, str, str], None]
             ) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {ext: bytes}) per sample in tar order. Calls `problem(key, kind, what)`
-    for a repeated key, a non-file member, or a tar that cannot be read to its end."""
-    seen: set[str] = set()
-    key, members = None, {}
-    try:
-        with tarfile.open(fileobj=reader, mode="r|") as tar:
-            for member in tar:
-                name_key, ext = split_name(member.name)
-                if not member.isfile():
-                    problem(name_key, "bad_member", f"{member.name} is not a regular file")
-                    continue
-                data = tar.extractfile(member).read()
-                if name_key != key or ext in members:
-                    if key is not None:
-                        yield key, members
-                    if name_key in seen:
-                        problem(name_key, "repeated_key",
-                                f"sample key appears more than once ({member.name})")
-                    seen.add(name_key)
-                    key, members = name_key, {}
-                members[ext] = data
-    except (tarfile.TarError, EOFError, OSError) as exc:
-        problem(key or "", "unreadable", f"tar cannot be read to its end: {exc}")
-    if key is not None:
-        yield key, members
+    """(key, {ext: bytes}) per sample in tar order (`shards.iter_members`, grouped by
+    `shards.group_samples`). Calls `problem(key, kind, what)` for a repeated key, a
+    non-file member, or a tar that cannot be read to its end (the sample read so far
+    is still given)."""
+    def other(name: str) -> None:
+        problem(split_name(name)[0], "bad_member", f"{name} is not a regular file")
+
+    def repeated(key: str, name: str) -> None:
+        problem(key, "repeated_key", f"sample key appears more than once ({name})")
+
+    def unreadable(key: str, exc: Exception) -> None:
+        problem(key, "unreadable", f"tar cannot be read to its end: {exc}")
+
+    yield from group_samples(iter_members(reader, on_other=other), repeated, unreadable)
     reader.drain()

@@ -14,6 +14,7 @@ import pyarrow.compute as pc
 
 from irdata.audit import counts, pixels
 from irdata.imaging.decode import decode_png
+from irdata.shards import named_members
 
 THUMB = 160  # thumbnail side, pixels
 KEPT, DROPPED, CLUSTERS, PAIRED = 24, 12, 3, 4  # how many of each a sheet shows
@@ -145,7 +146,7 @@ def paired_sheets(out, degradations: pa.Table) -> str:
     for key in keys:
         variants = sorted(by_key[key], key=lambda r: r["variant"])
         names = {f"{key}.gt.png"} | {f"{key}.lq.{v['variant']}.png" for v in variants}
-        found = pixels.read_members(out, variants[0]["shard"], names)
+        found = named_members(out, variants[0]["shard"], names)
         labelled = [("gt", f"{key}.gt.png", key)] + [
             (f"lq.{v['variant']} {v['kind']}", f"{key}.lq.{v['variant']}.png", v["params"])
             for v in variants]

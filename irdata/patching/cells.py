@@ -22,7 +22,7 @@ from irdata.keys import patch_key
 from irdata.patching import figures as cell_figures
 from irdata.patching.figures import FIGURES, CellFigures
 from irdata.patching.grid import grid
-from irdata.shards import ShardWriter
+from irdata.shards import ShardFile
 
 SCHEMA = pa.schema([
     ("key", pa.string()), ("image_id", pa.string()), ("x", pa.int32()), ("y", pa.int32()),
@@ -81,7 +81,7 @@ def sample_json(row: dict, cell: Cell, size: int) -> dict:
 class CellWriter:
     """Adds the cells of one image after another: rows (SCHEMA) and tar samples."""
 
-    def __init__(self, writer: ShardWriter, shard: str | None, size: int):
+    def __init__(self, writer: ShardFile | None, shard: str | None, size: int):
         self.writer, self.shard, self.size = writer, shard, size
         self.rows: list[dict] = []
         self.counts: Counter = Counter()

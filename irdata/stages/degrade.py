@@ -10,7 +10,6 @@ output bytes do not depend on workers, order or interruptions. The same
 from __future__ import annotations
 
 import json
-import tarfile
 import time
 from collections import Counter
 
@@ -19,10 +18,10 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata import degrade as lib
+from irdata import shards
 from irdata.imaging.decode import decode_png
 from irdata.imaging.encode import encode_png
 from irdata.keys import partition_name
-from irdata.shards import HashingWriter, ShardWriter
 from irdata.stages import patch
 from irdata.storage import Output
 
@@ -48,12 +47,9 @@ def outputs(index: int) -> dict[str, str]:
 
 def _clean_patches(out: Output, index: int):
     """(key, png bytes) of each stored patch, in shard order."""
-    with out.fs.open(out.path(patch.outputs(index)["tar"]), "rb") as fh:
-        with tarfile.open(fileobj=fh, mode="r|") as tar:
-            for member in tar:
-                key, _, ext = member.name.partition(".")
-                if ext == "png" and member.isfile():
-                    yield key, tar.extractfile(member).read()
+    for key, sample in shards.samples(out, patch.outputs(index)["tar"]):
+        if "png" in sample:
+            yield key, sample["png"]
 
 
 def _draw(settings: dict, rng) -> tuple[str, dict]:
@@ -110,9 +106,7 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     paths = outputs(index)
     settings = dict(config["degrade"], **{k: config["patch"][k] for k in PNG_SETTINGS})
     rows, kinds, skipped = [], Counter(), 0
-    with out.atomic(paths["tar"]) as fh:
-        hashing = HashingWriter(fh)
-        writer = ShardWriter(hashing)
+    with shards.ShardFile(out, paths["tar"]) as writer:
         for key, png in _clean_patches(out, index):
             if not selected(settings, config["seed"], key):
                 skipped += 1
@@ -121,11 +115,9 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
             writer.add(key, members)
             rows += sample_rows
             kinds.update(r["kind"] for r in sample_rows)
-        writer.close()
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
-    shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
-             "sha256": hashing.hexdigest()}
+    shard = writer.record
     stats = {"stage": STAGE, "partition": index, "items": writer.samples + skipped,
              "status": {"paired": writer.samples, "not_selected": skipped},
              "reasons": {f"variant:{k}": v for k, v in sorted(kinds.items())},

@@ -27,7 +27,7 @@ from irdata.ordered import ordered_map
 from irdata.patching import cells as cells_mod
 from irdata.plan import read_partition
 from irdata.quality.gates import FIGURES
-from irdata.shards import HashingWriter, ShardWriter
+from irdata.shards import ShardFile
 from irdata.sources.archives import MemberTooLarge, read_members
 from irdata.sources.item import SourceItem
 from irdata.storage import Output
@@ -215,13 +215,9 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     items = read_partition(out, index)
     rows, counts, reasons = [], Counter(), Counter()
     total_bytes = 0
-    with (out.atomic(paths["tar"]) as fh, out.atomic(paths["cells_tar"]) as cells_fh,
+    with (ShardFile(out, paths["tar"]) as raw, ShardFile(out, paths["cells_tar"]) as cells_tar,
           closing(_work(items, config)) as results):
-        hashing = HashingWriter(fh)
-        writer = ShardWriter(hashing)
-        cells_hashing = HashingWriter(cells_fh)
-        cutter = cells_mod.CellWriter(ShardWriter(cells_hashing), None,
-                                      config["patch"]["size"])
+        cutter = cells_mod.CellWriter(cells_tar, None, config["patch"]["size"])
         for item, download, inspection, cells in results:
             row = _row(item, download, inspection, index)
             rows.append(row)
@@ -230,18 +226,14 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
                 reasons[f"{row['status']}:{row['reason']}"] += 1
             if row["status"] == "ok":
                 total_bytes += len(download.data)
-                writer.add(item.image_id, {extension(inspection.format): download.data,
-                                           "json": _sample_json(row)})
+                raw.add(item.image_id, {extension(inspection.format): download.data,
+                                        "json": _sample_json(row)})
                 cutter.add(row, cells)
-        writer.close()
-        cutter.writer.close()
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
-    cells_shard = {"samples": cutter.writer.samples, "bytes": cells_hashing.size,
-                   "sha256": cells_hashing.hexdigest()}
+    cells_shard = {k: v for k, v in cells_tar.record.items() if k != "path"}
     write_cells_table(out, paths["cells_parquet"], cutter.rows, config["patch"], cells_shard)
-    shard = {"path": paths["tar"], "samples": writer.samples, "bytes": hashing.size,
-             "sha256": hashing.hexdigest()}
+    shard = raw.record
     stats = {"stage": STAGE, "partition": index, "items": len(items), "status": dict(counts),
              "reasons": dict(sorted(reasons.items())), "bytes": total_bytes,
              "samples": counts.get("ok", 0), "shard": shard, "cells": dict(cutter.counts),

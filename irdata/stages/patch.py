@@ -13,7 +13,6 @@ once its outputs are done.
 from __future__ import annotations
 
 import json
-import tarfile
 import time
 from collections import Counter
 
@@ -21,12 +20,12 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
+from irdata import shards
 from irdata.imaging.decode import DecodeError, decode_rgb
 from irdata.keys import partition_name
 from irdata.ordered import ordered_map
 from irdata.patching import cells as cells_mod
 from irdata.patching.cells import SCHEMA, CellWriter
-from irdata.shards import HashingWriter, ShardWriter
 from irdata.stages import dedupe, fetch
 from irdata.storage import Output
 
@@ -39,15 +38,6 @@ def outputs(index: int) -> dict[str, str]:
     name = partition_name(index)
     return {"tar": f"{FOLDER}/{name}.tar", "parquet": f"{FOLDER}/{name}.parquet",
             "stats": f"{FOLDER}/{name}.stats.json", "done": f"{FOLDER}/{name}.done"}
-
-
-def _members(out: Output, rel: str):
-    """(name, bytes) of every file member of a tar, streamed in order."""
-    with out.fs.open(out.path(rel), "rb") as fh:
-        with tarfile.open(fileobj=fh, mode="r|") as tar:
-            for member in tar:
-                if member.isfile():
-                    yield member.name, tar.extractfile(member).read()
 
 
 def _usable_rows(out: Output, index: int, duplicates: set[str]) -> tuple[dict, int]:
@@ -85,14 +75,9 @@ def _keep_cells(out: Output, index: int, table: pa.Table, wanted: dict,
                 cutter: CellWriter) -> Counter:
     """Copy the cells of wanted images: their rows, then their samples, unchanged."""
     images = _keep_rows(table, wanted, cutter)
-    sample: dict[str, bytes] = {}
-    for name, data in _members(out, fetch.outputs(index)["cells_tar"]):
-        key, _, ext = name.partition(".")
+    for key, sample in shards.samples(out, fetch.outputs(index)["cells_tar"]):
         if key.split("_")[0] in wanted:
-            sample[ext] = data
-            if len(sample) == 2:  # {key}.png, then {key}.json
-                cutter.writer.add(key, sample)
-                sample = {}
+            cutter.writer.add(key, sample)
     return images
 
 
@@ -134,7 +119,7 @@ def _cut_again(out: Output, index: int, wanted: dict, cutter: CellWriter,
     images: Counter = Counter()
     failed: dict[str, str] = {}
     samples = ((wanted[name.partition(".")[0]], data)
-               for name, data in _members(out, fetch.outputs(index)["tar"])
+               for name, data in shards.members(out, fetch.outputs(index)["tar"])
                if not name.endswith(".json") and name.partition(".")[0] in wanted)
     for row, cells, problem in ordered_map(lambda got: _cut_one(got, config["patch"]),
                                            samples, config["inspect"]["threads"],
@@ -154,20 +139,17 @@ def _remove_cells(out: Output, index: int) -> None:
 
 
 def _write_shard(out: Output, index: int, table: pa.Table | None, wanted: dict,
-                 cutter: CellWriter, config: dict) -> tuple[Counter, dict, dict]:
+                 config: dict) -> tuple[CellWriter, Counter, dict, dict]:
     """The patch shard written afresh: wanted cells copied, or cut again."""
     failed: dict[str, str] = {}
-    with out.atomic(cutter.shard) as fh:
-        hashing = HashingWriter(fh)
-        cutter.writer = ShardWriter(hashing)
+    rel = outputs(index)["tar"]
+    with shards.ShardFile(out, rel) as shard:
+        cutter = CellWriter(shard, rel, config["patch"]["size"])
         if table is not None:
             images = _keep_cells(out, index, table, wanted, cutter)
         else:
             images, failed = _cut_again(out, index, wanted, cutter, config)
-        cutter.writer.close()
-    found = {"samples": cutter.writer.samples, "bytes": hashing.size,
-             "sha256": hashing.hexdigest()}
-    return images, failed, found
+    return cutter, images, failed, shard.record
 
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
@@ -177,17 +159,17 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     paths = outputs(index)
     wanted, duplicates = _usable_rows(out, index, dedupe.read_duplicates(out))
     table = _cells_table(out, index, config["patch"])
-    cutter = CellWriter(None, paths["tar"], config["patch"]["size"])
+    cutter = CellWriter(None, paths["tar"], config["patch"]["size"])  # rows only
     adopted = None if table is None else _adopt_cells(out, index, table, wanted, cutter)
     if adopted:
         images, found = adopted
+        shard = {"path": paths["tar"], **found}
         failed: dict[str, str] = {}
     else:
-        images, failed, found = _write_shard(out, index, table, wanted, cutter, config)
+        cutter, images, failed, shard = _write_shard(out, index, table, wanted, config)
     images["duplicate"] = duplicates
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(cutter.rows, schema=SCHEMA), fh)
-    shard = {"path": paths["tar"], **found}
     stats = {"stage": STAGE, "partition": index, "items": len(cutter.rows),
              "status": dict(cutter.counts), "reasons": dict(sorted(cutter.reasons.items())),
              "images": dict(images), "failed_images": failed, "shard": shard,

@@ -23,7 +23,7 @@ import pyarrow.parquet as pq
 from irdata.errors import UsageError
 from irdata.imaging.encode import encode_png
 from irdata.keys import image_id, partition_name
-from irdata.shards import HashingWriter, ShardWriter
+from irdata.shards import ShardFile
 from irdata.stages.degrade import SCHEMA as DEGRADATIONS_SCHEMA
 from irdata.stages.manifest import SHARDS_SCHEMA
 from irdata.storage import Output
@@ -70,17 +70,13 @@ def write_pair_shards(folder: str, out_root: str, task: str | None = None,
     degradations, listed, shards = [], [], []
     for index, start in enumerate(range(0, len(found.pairs), per_shard)):
         rel = f"paired/{partition_name(index)}.tar"
-        with out.atomic(rel) as fh:
-            hashing = HashingWriter(fh)
-            writer = ShardWriter(hashing)
+        with ShardFile(out, rel) as writer:
             for pair in found.pairs[start:start + per_shard]:
                 key, members, row, pair_row = _sample(pair, folder, found.task, rel)
                 writer.add(key, members)
                 degradations.append(row)
                 listed.append(pair_row)
-            writer.close()
-        shards.append({"path": rel, "stage": STAGE, "samples": writer.samples,
-                       "bytes": hashing.size, "sha256": hashing.hexdigest()})
+        shards.append({**writer.record, "stage": STAGE})
     _table(out, PAIRS_TABLE, listed, PAIRS_SCHEMA)
     _table(out, "manifest/degradations.parquet", degradations, DEGRADATIONS_SCHEMA)
     _table(out, "manifest/shards.parquet", shards, SHARDS_SCHEMA)
