@@ -15,7 +15,7 @@ from irdata.errors import UsageError
 from irdata.lock import build_lock
 from irdata.plan import make_plan
 from irdata.progress import Progress, summary_table
-from irdata.stages import ORDER, STAGES, is_enabled
+from irdata.stages import ORDER, STAGES, complete, is_enabled
 from irdata.storage import Output
 
 TASK_RETRIES = 2
@@ -87,9 +87,10 @@ def peak_rss_mb() -> float | None:
 
 
 def _measured(function, *args, **kwargs) -> dict:
-    """A stage's `run_partition`, on a worker (malloc and OpenCV threads tuned for
-    whole photos, see tuning.py): its stats plus the worker process's peak memory so far
-    (`worker_peak_rss_mb`; returned, not stored in stats.json)."""
+    """A stage partition (`stages.complete`: outputs, then stats and marker) on a
+    worker (malloc and OpenCV threads tuned for whole photos, see tuning.py): its stats
+    plus the worker process's peak memory so far (`worker_peak_rss_mb`; returned, not
+    stored in stats.json)."""
     tuning.tune()
     stats = function(*args, **kwargs)
     return {**stats, "worker_peak_rss_mb": peak_rss_mb()}
@@ -140,7 +141,7 @@ def run_stage(client, name: str, config: dict, out: Output, partitions: int,
     for stats in finished:
         progress.add(stats, fresh=False)
     token = uuid.uuid4().hex[:8]
-    futures = {client.submit(_measured, stage.run_partition, config, out.root, index, **extra,
+    futures = {client.submit(_measured, complete, name, config, out.root, index, **extra,
                              key=f"{name}-{index:05d}-{token}", retries=TASK_RETRIES,
                              pure=False): index for index in todo}
     errors = []

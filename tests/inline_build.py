@@ -1,18 +1,19 @@
 """Run a whole build in the test process, stage by stage, without Dask."""
 
 from irdata.plan import make_plan
-from irdata.stages import ORDER, STAGES, is_enabled
+from irdata.stages import ORDER, STAGES, complete, is_enabled
 from irdata.storage import Output
 
 
 def build_inline(config: dict, out: str) -> int:
-    """Every enabled stage in order, each partition in turn; returns the partition count."""
+    """Every enabled stage in order, each partition in turn, completed as the runner's
+    tasks complete them (stats and marker after the outputs); returns the partition
+    count."""
     partitions = make_plan(config, Output(out)).partitions
     for name in [n for n in ORDER if is_enabled(n, config)]:
-        stage = STAGES[name]
-        if getattr(stage, "GLOBAL", False):
-            stage.run_partition(config, out, 0, partitions=partitions)
+        if getattr(STAGES[name], "GLOBAL", False):
+            complete(name, config, out, 0, partitions=partitions)
             continue
         for index in range(partitions):
-            stage.run_partition(config, out, index)
+            complete(name, config, out, index)
     return partitions

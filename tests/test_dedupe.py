@@ -558,8 +558,7 @@ def test_bad_input_is_refused():
 def test_stage_reads_the_figures_and_counts_keeper_reasons(tmp_path):
     """raw/*.parquet in, figures passed on, keepers counted per reason; a raw table
     written before the figure columns existed reads them as null."""
-    from irdata.stages import dedupe as stage
-    from irdata.stages import fetch
+    from irdata.stages import complete, fetch
     from irdata.storage import Output
 
     def raw(image_id, phash, **kwargs):
@@ -582,7 +581,7 @@ def test_stage_reads_the_figures_and_counts_keeper_reasons(tmp_path):
         pq.write_table(pa.Table.from_pylist(old, schema=fetch.SCHEMA).select(old_names), fh)
     config = {"dedupe": {"enabled": True, "phash_distance": PHASH_DISTANCE,
                          "dhash_distance": DHASH_DISTANCE}}
-    stats = stage.run_partition(config, str(tmp_path), 0, partitions=2)
+    stats = complete("dedupe", config, str(tmp_path), 0, partitions=2)
     clusters = pq.read_table(tmp_path / "dedupe" / "clusters.parquet")
     assert clusters.schema == SCHEMA
     got = {r["image_id"]: (r["keeper"], r["keeper_reason"]) for r in clusters.to_pylist()}

@@ -21,7 +21,7 @@ from irdata.imaging.inspect import DEFAULT_PATCH, inspect_bytes, measure_cells
 from irdata.plan import make_plan
 from irdata.quality import gates, working
 from irdata.quality.noise import cell_noise
-from irdata.stages import fetch
+from irdata.stages import complete, fetch
 from irdata.storage import Output
 from irdata.synth import encode, near_duplicate, procedural_image
 
@@ -307,7 +307,7 @@ def _fetch(tmp_path, quality: dict | None) -> list[dict]:
     config = irconfig.validate(raw, "test", str(tmp_path))
     out = str(tmp_path / "out")
     make_plan(config, Output(out))
-    fetch.run_partition(config, out, 0)
+    complete("fetch", config, out, 0)
     return out
 
 

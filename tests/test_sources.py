@@ -29,7 +29,7 @@ from irdata.sources.archives import (
 )
 from irdata.sources.folders import list_folder_items
 from irdata.sources.url_lists import MAX_URL_LENGTH, list_url_items
-from irdata.stages import fetch
+from irdata.stages import complete, fetch
 from irdata.storage import Output
 from irdata.synth import encode, procedural_image
 
@@ -466,7 +466,7 @@ def archive_build(tmp_path):
 
 def _run_fetch(config: dict, out_root: str):
     plan = make_plan(config, Output(out_root))
-    stats = [fetch.run_partition(config, out_root, i) for i in range(plan.partitions)]
+    stats = [complete("fetch", config, out_root, i) for i in range(plan.partitions)]
     rows = []
     for i in range(plan.partitions):
         rows += pq.read_table(os.path.join(out_root, fetch.outputs(i)["parquet"])).to_pylist()

@@ -5,7 +5,6 @@ travel here, never pixels. The stats count keepers per `keeper_reason`."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pyarrow as pa
@@ -68,7 +67,6 @@ def read_duplicates(out: Output) -> set[str]:
 
 def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) -> dict:
     """Cluster exact and near duplicates over the whole build."""
-    started = time.time()
     out = Output(out_root)
     settings = config["dedupe"]
     hashes = read_hashes(out, partitions)
@@ -96,8 +94,5 @@ def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) 
                         "duplicate": sum(matches.values())},
              "reasons": {f"duplicate:{k}": v for k, v in sorted(matches.items())},
              "clusters": sum(1 for row in rows if row["keeper"]),
-             "keeper_reasons": dict(sorted(keeper_reasons.items())),
-             "seconds": round(time.time() - started, 3)}
-    out.write_json(outputs(0)["stats"], stats)
-    out.write_json(outputs(0)["done"], {"images": hashes.num_rows})
+             "keeper_reasons": dict(sorted(keeper_reasons.items()))}
     return stats

@@ -10,7 +10,6 @@ output bytes do not depend on workers, order or interruptions. The same
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import numpy as np
@@ -101,7 +100,6 @@ def _degrade_one(key: str, png: bytes, settings: dict, seed: int, shard: str):
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Write K degraded variants of each selected clean patch of one patch shard."""
-    started = time.time()
     out = Output(out_root)
     paths = outputs(index)
     settings = dict(config["degrade"], **{k: config["patch"][k] for k in PNG_SETTINGS})
@@ -121,8 +119,5 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     stats = {"stage": STAGE, "partition": index, "items": writer.samples + skipped,
              "status": {"paired": writer.samples, "not_selected": skipped},
              "reasons": {f"variant:{k}": v for k, v in sorted(kinds.items())},
-             "shard": shard, "samples": writer.samples,
-             "seconds": round(time.time() - started, 3)}
-    out.write_json(paths["stats"], stats)
-    out.write_json(paths["done"], {"partition": index, "shard": shard})
+             "shard": shard, "samples": writer.samples}
     return stats

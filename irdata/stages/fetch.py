@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import threading
-import time
 from collections import Counter
 from contextlib import closing
 
@@ -209,7 +208,6 @@ def write_cells_table(out: Output, rel: str, rows: list[dict], settings: dict,
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Fetch, inspect and cut one partition; write its outputs atomically, then its marker."""
-    started = time.time()
     out = Output(out_root)
     paths = outputs(index)
     items = read_partition(out, index)
@@ -236,8 +234,5 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     shard = raw.record
     stats = {"stage": STAGE, "partition": index, "items": len(items), "status": dict(counts),
              "reasons": dict(sorted(reasons.items())), "bytes": total_bytes,
-             "samples": counts.get("ok", 0), "shard": shard, "cells": dict(cutter.counts),
-             "seconds": round(time.time() - started, 3)}
-    out.write_json(paths["stats"], stats)
-    out.write_json(paths["done"], {"partition": index, "items": len(items), "shard": shard})
+             "samples": counts.get("ok", 0), "shard": shard, "cells": dict(cutter.counts)}
     return stats

@@ -11,8 +11,6 @@
 
 from __future__ import annotations
 
-import time
-
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -105,7 +103,6 @@ def shards_table(out: Output, partitions: int) -> pa.Table:
 
 def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) -> dict:
     """Write the consolidated images, patches and shards tables."""
-    started = time.time()
     out = Output(out_root)
     paths = outputs(0)
     patches = _concat(out, patch, partitions)
@@ -123,7 +120,5 @@ def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) 
     stats = {"stage": STAGE, "partition": 0, "items": images.num_rows,
              "status": {"images": images.num_rows, "shards": shards.num_rows,
                         "patches_kept": kept},
-             "reasons": {}, "seconds": round(time.time() - started, 3)}
-    out.write_json(paths["stats"], stats)
-    out.write_json(paths["done"], {"images": images.num_rows, "shards": shards.num_rows})
+             "reasons": {}}
     return stats

@@ -13,7 +13,6 @@ once its outputs are done.
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import numpy as np
@@ -154,7 +153,6 @@ def _write_shard(out: Output, index: int, table: pa.Table | None, wanted: dict,
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Patch rows and samples for every unique usable image of one raw shard."""
-    started = time.time()
     out = Output(out_root)
     paths = outputs(index)
     wanted, duplicates = _usable_rows(out, index, dedupe.read_duplicates(out))
@@ -174,10 +172,7 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
              "status": dict(cutter.counts), "reasons": dict(sorted(cutter.reasons.items())),
              "images": dict(images), "failed_images": failed, "shard": shard,
              "samples": shard["samples"], "from_cells": table is not None,
-             "cells_adopted": bool(adopted),
-             "seconds": round(time.time() - started, 3)}
-    out.write_json(paths["stats"], stats)
-    out.write_json(paths["done"], {"partition": index, "shard": shard})
+             "cells_adopted": bool(adopted)}
     _remove_cells(out, index)
     return stats
 
