@@ -29,7 +29,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from record import append_result, machine
 
-from irdata.train.pairs import find_pairs
+from irdata.pairs.find import find_pairs
 
 
 def split(pairs_dir: str, work: str, test_share: float) -> tuple[str, str, int, int]:

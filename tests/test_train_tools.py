@@ -18,12 +18,12 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from irdata.audit.verify import verify
 from irdata.cli import main
 from irdata.degrade import to_float
+from irdata.pairs.find import find_pairs
 from irdata.synth import encode, procedural_image
 from irdata.train import checkpoint, metrics
 from irdata.train.dynet import DyNet
 from irdata.train.evaluate import noisy_copy
 from irdata.train.optim import make_optimizer, make_scheduler
-from irdata.train.pairs import find_pairs
 from irdata.train.restore import restore_array, restore_float, tile_starts
 from irdata.train.settings import describe, validate
 

@@ -157,7 +157,7 @@ class PairsShard(PairedShard):
     """paired/NNNNN.tar written by `irdata pairs`: gt and lq against manifest/pairs.parquet."""
 
     def __init__(self, out, path: str):
-        from irdata.train.pair_shards import PAIRS_TABLE
+        from irdata.pairs.write import PAIRS_TABLE
 
         super().__init__(out, path)
         listed = tables.rows(tables.read_rel(out, PAIRS_TABLE, filters=[("shard", "==", path)]))

@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 from irdata.audit import tables
 from irdata.audit.expect import BY_STAGE
 from irdata.audit.samples import HashingReader, samples
+from irdata.pairs.write import PAIRS_TABLE
 from irdata.stages import STAGES, patch
 from irdata.storage import Output
-from irdata.train.pair_shards import PAIRS_TABLE
 
 SHOWN_PER_KIND = 10  # lines shown per (shard, kind); the rest are counted
 

@@ -154,7 +154,7 @@ def _cmd_restore(args) -> int:
 
 
 def _cmd_pairs(args) -> int:
-    from irdata.train.pair_shards import write_pair_shards
+    from irdata.pairs.write import write_pair_shards
 
     summary = write_pair_shards(args.folder, args.out, args.task, args.per_shard)
     print(f"irdata: {summary['pairs']} {summary['task']} pairs in {summary['shards']} "

@@ -18,11 +18,11 @@ import numpy as np
 
 from irdata.degrade import to_float, to_uint8
 from irdata.errors import UsageError
+from irdata.imaging.files import read_rgb
+from irdata.pairs.find import find_pairs
 from irdata.sources.folders import is_image_name
 
-from .images import read_rgb
 from .metrics import psnr, ssim
-from .pairs import find_pairs
 from .restore import OVERLAP, TILE, restore_float
 
 NOISE_SEED = 0

@@ -15,10 +15,10 @@ import torch
 
 from irdata.degrade import to_float, to_uint8
 from irdata.errors import UsageError
+from irdata.imaging.files import check_writable, read_rgb, write_rgb
 from irdata.sources.folders import is_image_name
 
 from . import models
-from .images import check_writable, read_rgb, write_rgb
 
 TILE = 512
 OVERLAP = 32

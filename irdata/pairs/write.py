@@ -22,14 +22,13 @@ import pyarrow.parquet as pq
 
 from irdata.errors import UsageError
 from irdata.imaging.encode import encode_png
+from irdata.imaging.files import read_rgb
 from irdata.keys import image_id, partition_name
+from irdata.pairs.find import Pair, find_pairs
 from irdata.shards import ShardFile
 from irdata.stages.degrade import SCHEMA as DEGRADATIONS_SCHEMA
 from irdata.stages.manifest import SHARDS_SCHEMA
 from irdata.storage import Output
-
-from .images import read_rgb
-from .pairs import Pair, find_pairs
 
 STAGE = "pairs"
 PAIRS_TABLE = "manifest/pairs.parquet"
