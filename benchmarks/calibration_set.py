@@ -26,7 +26,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from irdata import synth
+from irdata.demo import synth
 
 
 def jpeg(rgb: np.ndarray, quality: int, lib: str = "pil") -> bytes:

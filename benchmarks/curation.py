@@ -51,10 +51,10 @@ from image_files import image_files
 from record import append_result, machine
 
 from irdata import config as config_mod
+from irdata.build.runner import SHAPES, run_build
+from irdata.demo.serve import LoopbackServer
 from irdata.imaging.encode import PNG_FILTERS
 from irdata.imaging.png_writer import write_png
-from irdata.runner import SHAPES, run_build
-from irdata.serve import LoopbackServer
 
 SIZE = 512
 STAGES = ["fetch", "dedupe", "patch", "manifest"]

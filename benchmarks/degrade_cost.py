@@ -6,7 +6,7 @@ For every kind, params are drawn from its default ranges (``--draws`` samples);
 each sample is applied ``--repeat`` times and its fastest run kept (the machine
 may be shared). Prints median and 90th percentile over the samples and the
 cost at the kind's "high" preview level, first with glibc's default allocator
-settings, then after ``irdata.degrade.runtime.reuse_freed_memory()`` (freed
+settings, then after ``irdata.tuning.reuse_freed_memory()`` (freed
 images kept for reuse instead of being faulted in again); appends a row.
 """
 
@@ -20,9 +20,9 @@ import time
 import cv2
 import numpy as np
 
-from irdata import synth
 from irdata.degrade import KINDS, apply, get, rng_for, to_float
-from irdata.degrade.runtime import reuse_freed_memory
+from irdata.demo import synth
+from irdata.tuning import reuse_freed_memory
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from record import append_result, machine

@@ -36,7 +36,7 @@ CHILD = r"""
 import json, resource, sys
 from irdata import tuning
 from irdata.config import validate
-from irdata.plan import make_plan
+from irdata.sources.plan import make_plan
 from irdata.stages import STAGES
 from irdata.storage import Output
 tuning.tune()

@@ -23,9 +23,9 @@ from itertools import combinations
 import cv2
 import numpy as np
 
-from irdata import synth
 from irdata.dedupe.clusters import DHASH_DISTANCE
 from irdata.dedupe.search import hamming, hex_to_u64
+from irdata.demo import synth
 from irdata.imaging.inspect import examine, inspect_bytes
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))

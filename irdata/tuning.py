@@ -54,27 +54,3 @@ def reuse_freed_memory(megabytes: int = 32) -> bool:
     mmap = min(int(megabytes), MMAP_CAP_MB) * 1024 * 1024
     return bool(mallopt(M_TRIM_THRESHOLD, int(megabytes) * 1024 * 1024)) and bool(
         mallopt(M_MMAP_THRESHOLD, mmap))
-
-
-def warm_up() -> None:
-    """`tune()`, and load what the stages load lazily (their modules, Pillow's
-    format plugins, the hashes' DCT), once when a worker joins the build instead
-    of inside its first tasks (~0.7 s in a fresh process)."""
-    import io
-
-    import numpy as np
-    from PIL import Image
-
-    import irdata.stages  # noqa: F401  (every stage module and what it imports)
-    from irdata.imaging.encode import encode_png
-    from irdata.imaging.inspect import inspect_bytes
-
-    tune()
-    Image.init()
-    tiny = np.full((64, 64, 3), 128, np.uint8)
-    tiny[::2] = 0
-    for fmt in ("JPEG", "PNG"):
-        buf = io.BytesIO()
-        Image.fromarray(tiny).save(buf, fmt)
-        inspect_bytes(buf.getvalue(), max_pixels=1 << 20, min_side=1)
-    encode_png(tiny)

@@ -46,7 +46,7 @@ from urllib.parse import unquote, urlsplit
 import pytest
 
 from irdata import config as irconfig
-from irdata import synth
+from irdata.demo import synth
 
 IMAGE_SIZE = (768, 576)  # passes the default 512 min side
 STALL_SECONDS = 5.0  # longer than the test read timeout

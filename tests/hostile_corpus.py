@@ -22,7 +22,7 @@ import cv2
 import numpy as np
 from PIL import Image
 
-from irdata.synth import encode, procedural_image
+from irdata.demo.synth import encode, procedural_image
 
 WIDTH, HEIGHT = 160, 120
 MAX_PIXELS = 10_000_000

@@ -28,7 +28,7 @@ def test_a_folder_without_images_or_no_folder_is_a_clear_exit(tmp_path):
 
 
 def test_decoded_gives_pixels_of_a_good_file_and_none_for_a_truncated_one(tmp_path, capsys):
-    from irdata import synth
+    from irdata.demo import synth
 
     data = synth.encode(synth.procedural_image(0, 96, 128), "jpg", 90)
     (tmp_path / "good.jpg").write_bytes(data)

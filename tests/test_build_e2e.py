@@ -17,7 +17,7 @@ from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 import pyarrow.parquet as pq
 import pytest
 
-from irdata.synth import encode, near_duplicate, procedural_image
+from irdata.demo.synth import encode, near_duplicate, procedural_image
 
 MINIMAL_YAML = """\
 output: out/million-ird     # or --out on the command line

@@ -28,7 +28,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from inline_build import build_inline
 
 from irdata.config import validate
-from irdata.demo import write_demo_images
+from irdata.demo.job import write_demo_images
 
 ROOT = Path("/tmp/irdata-build-identity")
 RECORD = Path(__file__).resolve().parent / "data" / "build_identity.json"

@@ -12,12 +12,12 @@ import pytest
 from PIL import Image
 
 from irdata import config as irconfig
+from irdata.demo.synth import procedural_image
 from irdata.patching import figures
 from irdata.patching.figures import CELL_GATES, CellFigures, judge, measure
 from irdata.quality import exposure, spectrum
 from irdata.quality.noise import cell_noise
 from irdata.quality.periodic import periodicity, profiles
-from irdata.synth import procedural_image
 
 PATCH = {name: spec.default for name, spec in irconfig.PATCH.items()}
 SEEDS = range(4)

@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
 
-from irdata import synth
 from irdata.dedupe import search
 from irdata.dedupe.clusters import (
     CRITERIA,
@@ -24,6 +23,7 @@ from irdata.dedupe.clusters import (
     union_find,
 )
 from irdata.dedupe.search import candidate_pairs, hamming, hex_to_u64, pairs_within
+from irdata.demo import synth
 from irdata.imaging.inspect import inspect_bytes
 
 

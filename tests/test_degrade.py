@@ -8,7 +8,6 @@ import cv2
 import numpy as np
 import pytest
 
-from irdata import synth
 from irdata.degrade import (
     KINDS,
     POLICIES,
@@ -32,6 +31,7 @@ from irdata.degrade import (
     to_uint8,
 )
 from irdata.degrade.preview import preview_sheet
+from irdata.demo import synth
 
 ALL = sorted(KINDS)
 

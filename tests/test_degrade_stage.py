@@ -16,8 +16,8 @@ from inline_build import build_inline
 
 from irdata import degrade as lib
 from irdata.config import validate
+from irdata.demo.synth import encode, procedural_image
 from irdata.stages import degrade
-from irdata.synth import encode, procedural_image
 
 KINDS = ["gaussian_noise", "jpeg", "mask"]
 

@@ -30,8 +30,8 @@ from test_build_e2e import _photos as write_photos
 from test_build_e2e import _SlowHandler
 
 from irdata import config as irconfig
-from irdata.lock import LOCK
-from irdata.runner import run_build
+from irdata.build.lock import LOCK
+from irdata.build.runner import run_build
 from irdata.stages import ORDER
 from irdata.storage import TMP_MARK
 

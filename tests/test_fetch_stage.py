@@ -14,7 +14,7 @@ import pytest
 
 from irdata import config as irconfig
 from irdata.keys import image_id, partition_name
-from irdata.plan import make_plan
+from irdata.sources.plan import make_plan
 from irdata.stages import complete
 from irdata.storage import Output
 

@@ -22,10 +22,10 @@ from inline_build import build_inline
 from PIL import Image
 
 from irdata import config as irconfig
+from irdata.demo.serve import LoopbackServer
 from irdata.imaging import decode
 from irdata.imaging.inspect import inspect_bytes
 from irdata.keys import image_id
-from irdata.serve import LoopbackServer
 from irdata.stages import patch
 
 CASES = cases()

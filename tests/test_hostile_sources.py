@@ -26,8 +26,8 @@ from irdata import config as irconfig
 from irdata.imaging.encode import encode_png
 from irdata.net import guard
 from irdata.net.http import Fetcher
-from irdata.plan import make_plan
 from irdata.shards import ShardWriter
+from irdata.sources.plan import make_plan
 from irdata.sources.url_lists import MAX_URL_LENGTH, list_url_items
 from irdata.stages import fetch
 from irdata.storage import Output

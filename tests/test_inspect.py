@@ -12,10 +12,10 @@ import pytest
 from hostile_corpus import UPRIGHT, bomb_jpeg, bomb_png, save, with_orientation
 from PIL import Image, ImageFile
 
+from irdata.demo.synth import encode, near_duplicate, procedural_image
 from irdata.imaging import decode
 from irdata.imaging.inspect import inspect_bytes
 from irdata.imaging.sniff import sniff
-from irdata.synth import encode, near_duplicate, procedural_image
 
 BIG = 100_000_000  # max_pixels for ordinary cases
 HEX16 = set("0123456789abcdef")

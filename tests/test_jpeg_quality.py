@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from irdata.demo.synth import procedural_image
 from irdata.quality.jpeg_quality import LUMINANCE, estimate_quality, scaled_table
-from irdata.synth import procedural_image
 
 PIXELS = procedural_image(3, 256, 192)
 
@@ -50,8 +50,8 @@ def test_custom_tables_fit_badly():
 
 
 def test_inspect_records_the_quality_of_jpegs_only():
+    from irdata.demo.synth import encode
     from irdata.imaging.inspect import inspect_bytes
-    from irdata.synth import encode
 
     big = procedural_image(5, 800, 600)
     assert abs(inspect_bytes(encode(big, "jpg", 83), 10**9, 512).jpeg_quality - 83) <= 5

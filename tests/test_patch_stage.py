@@ -18,10 +18,10 @@ from inline_build import build_inline
 from PIL import Image
 
 from irdata.config import validate
+from irdata.demo.synth import encode, near_duplicate, procedural_image
 from irdata.imaging.decode import decode_rgb
 from irdata.keys import image_id, patch_key
 from irdata.patching.grid import grid
-from irdata.synth import encode, near_duplicate, procedural_image
 
 
 def _exif_rotated_jpeg(pixels: np.ndarray) -> bytes:
@@ -163,7 +163,7 @@ def test_cells_cut_at_fetch_time_are_consumed_and_removed(build):
 
 
 def _fetch_and_dedupe(root, photos, patch: dict | None = None):
-    from irdata.plan import make_plan
+    from irdata.sources.plan import make_plan
     from irdata.stages import STAGES
     from irdata.storage import Output
 

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
+from irdata.demo.synth import procedural_image
 from irdata.imaging.encode import encode_png
 from irdata.imaging.png_writer import write_png
-from irdata.synth import procedural_image
 
 
 def _photo_like(height: int, width: int, seed: int = 0) -> np.ndarray:

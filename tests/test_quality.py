@@ -17,13 +17,13 @@ import pytest
 from PIL import Image
 
 from irdata import config as irconfig
+from irdata.demo.synth import encode, near_duplicate, procedural_image
 from irdata.imaging.inspect import DEFAULT_PATCH, inspect_bytes, measure_cells
-from irdata.plan import make_plan
 from irdata.quality import gates, working
 from irdata.quality.noise import cell_noise
+from irdata.sources.plan import make_plan
 from irdata.stages import complete, fetch
 from irdata.storage import Output
-from irdata.synth import encode, near_duplicate, procedural_image
 
 DEFAULTS = {name: spec.default for name, spec in irconfig.QUALITY.items()}
 SEEDS = range(6)

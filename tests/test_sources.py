@@ -16,11 +16,11 @@ import pyarrow.parquet as pq
 import pytest
 
 from irdata import config as irconfig
+from irdata.demo.serve import LoopbackServer
+from irdata.demo.synth import encode, procedural_image
 from irdata.errors import ConfigError, UsageError
 from irdata.imaging.inspect import inspect_bytes
 from irdata.keys import image_id
-from irdata.plan import make_plan
-from irdata.serve import LoopbackServer
 from irdata.sources.archives import (
     MemberTooLarge,
     list_archive_items,
@@ -28,10 +28,10 @@ from irdata.sources.archives import (
     unsafe_member,
 )
 from irdata.sources.folders import list_folder_items
+from irdata.sources.plan import make_plan
 from irdata.sources.url_lists import MAX_URL_LENGTH, list_url_items
 from irdata.stages import complete, fetch
 from irdata.storage import Output
-from irdata.synth import encode, procedural_image
 
 LONG_URL = "https://example.com/" + "a" * MAX_URL_LENGTH
 

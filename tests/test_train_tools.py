@@ -18,8 +18,8 @@ from skimage.metrics import peak_signal_noise_ratio, structural_similarity
 from irdata.audit.verify import verify
 from irdata.cli import main
 from irdata.degrade import to_float
+from irdata.demo.synth import encode, procedural_image
 from irdata.pairs.find import find_pairs
-from irdata.synth import encode, procedural_image
 from irdata.train import checkpoint, metrics
 from irdata.train.dynet import DyNet
 from irdata.train.evaluate import noisy_copy

@@ -5,7 +5,7 @@ from __future__ import annotations
 from inline_build import build_inline
 
 from irdata.config import validate
-from irdata.synth import encode, procedural_image
+from irdata.demo.synth import encode, procedural_image
 
 SAMPLES = 8  # 4 photos of 1100x600 -> 2 textured 512 px patches each
 

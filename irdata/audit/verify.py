@@ -1,7 +1,7 @@
 """`irdata verify OUT`: the shards are exactly what the manifests say.
 
 `check_shard` is a plain function over one shard (one task each, run by
-`irdata.runner.map_tasks`); `check_tables` checks the tables against each other
+`irdata.build.runner.map_tasks`); `check_tables` checks the tables against each other
 and against the shard files present. Every discrepancy is a `Problem` naming
 the shard, the sample key and what differs.
 """

@@ -22,13 +22,13 @@ from irdata.imaging.inspect import Inspection, examine_cells
 from irdata.imaging.sniff import extension
 from irdata.keys import partition_name
 from irdata.net.http import Download, Fetcher
-from irdata.ordered import ordered_map
 from irdata.patching import cells as cells_mod
-from irdata.plan import read_partition
 from irdata.quality.gates import FIGURES
 from irdata.shards import ShardFile
 from irdata.sources.archives import MemberTooLarge, read_members
 from irdata.sources.item import SourceItem
+from irdata.sources.plan import read_partition
+from irdata.stages.ordered import ordered_map
 from irdata.storage import Output
 
 # Quality figures (irdata/quality/gates.py) as columns, after jpeg_quality.

@@ -22,10 +22,10 @@ import pyarrow.parquet as pq
 from irdata import shards
 from irdata.imaging.decode import DecodeError, decode_rgb
 from irdata.keys import partition_name
-from irdata.ordered import ordered_map
 from irdata.patching import cells as cells_mod
 from irdata.patching.cells import SCHEMA, CellWriter
 from irdata.stages import dedupe, fetch
+from irdata.stages.ordered import ordered_map
 from irdata.storage import Output
 
 __all__ = ["SCHEMA", "outputs", "run_partition", "shard_record"]

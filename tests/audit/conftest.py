@@ -15,10 +15,10 @@ import cv2
 import numpy as np
 import pytest
 
+from irdata.build.runner import run_build
 from irdata.config import validate
-from irdata.runner import run_build
+from irdata.demo.synth import encode, near_duplicate, procedural_image
 from irdata.stages import ORDER
-from irdata.synth import encode, near_duplicate, procedural_image
 
 
 def _write(folder, name: str, data: bytes) -> None:

@@ -1,5 +1,4 @@
-"""Command-line front end of the training package: `irdata train`, `eval`,
-`restore` and `pairs` (registered in irdata/cli.py's COMMAND_GROUPS)."""
+"""`irdata train`, `irdata eval` and `irdata restore`: parsers and handlers."""
 
 from __future__ import annotations
 
@@ -7,7 +6,7 @@ import argparse
 import json
 import sys
 
-from irdata.argtypes import positive_int as _positive_int
+from irdata.cli.options import positive_int
 from irdata.errors import UsageError
 
 
@@ -25,14 +24,14 @@ def _model_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--checkpoint", required=True, help="a checkpoint (.pt) of irdata train")
     parser.add_argument("--variant", choices=("L", "S"), default="L",
                         help="DyNet variant on the shared weights (default L)")
-    parser.add_argument("--tile", type=_positive_int, default=512,
+    parser.add_argument("--tile", type=positive_int, default=512,
                         help="tile side for large images (default 512)")
     parser.add_argument("--device", default=None, help="cpu, cuda or cuda:N (default: cuda "
                         "if available)")
 
 
 def add_commands(commands) -> None:
-    """Register train / eval / restore / pairs on the `irdata` subparsers."""
+    """Register train, eval and restore on the `irdata` subparsers."""
     train = commands.add_parser("train", help="DyNet pre-training and fine-tuning",
                                 allow_abbrev=False)
     modes = train.add_subparsers(dest="mode", metavar="MODE", parser_class=type(train))
@@ -45,7 +44,7 @@ def add_commands(commands) -> None:
         if mode == "finetune":
             sub.add_argument("--init", help="checkpoint to start from (replaces `init`)")
         sub.add_argument("--out", help="run folder (replaces `out`)")
-        sub.add_argument("--steps", type=_positive_int, help="total steps (replaces `steps`)")
+        sub.add_argument("--steps", type=positive_int, help="total steps (replaces `steps`)")
         sub.add_argument("--resume", action="store_true",
                          help="continue exactly from OUT/checkpoints/last.pt")
     train.set_defaults(handler=_cmd_train)
@@ -69,16 +68,6 @@ def add_commands(commands) -> None:
                          "or folder")
     restore.add_argument("--overlap", type=int, default=32, help="tile overlap in pixels")
     restore.set_defaults(handler=_cmd_restore)
-
-    pairs = commands.add_parser("pairs", help="a pairs folder -> paired shards",
-                                allow_abbrev=False)
-    pairs.add_argument("folder", help="a pairs folder (rainy/ + norain/, hazy/ + clear/, ...)")
-    pairs.add_argument("--out", required=True, help="output folder for paired/ and manifest/")
-    pairs.add_argument("--task", help="task name stored with each pair (default: from the "
-                       "layout, e.g. derain)")
-    pairs.add_argument("--per-shard", type=_positive_int, default=1000,
-                       help="pairs per shard (default 1000)")
-    pairs.set_defaults(handler=_cmd_pairs)
 
 
 def _cmd_train(args) -> int:
@@ -150,16 +139,4 @@ def _cmd_restore(args) -> int:
     written = restore_path(model, args.input, args.output, args.variant, args.tile,
                            args.overlap, device)
     print(f"irdata: restored {len(written)} image(s) -> {args.output}", file=sys.stderr)
-    return 0
-
-
-def _cmd_pairs(args) -> int:
-    from irdata.pairs.write import write_pair_shards
-
-    summary = write_pair_shards(args.folder, args.out, args.task, args.per_shard)
-    print(f"irdata: {summary['pairs']} {summary['task']} pairs in {summary['shards']} "
-          f"shard(s) -> {args.out}/paired/", file=sys.stderr)
-    if summary["unmatched"]:
-        print(f"irdata: {len(summary['unmatched'])} input(s) without a target skipped: "
-              f"{', '.join(summary['unmatched'][:5])}", file=sys.stderr)
     return 0

@@ -10,12 +10,14 @@ import time
 import uuid
 from contextlib import contextmanager
 
-from irdata import runinfo, tuning
-from irdata.errors import UsageError
-from irdata.lock import build_lock
-from irdata.plan import make_plan
-from irdata.progress import Progress, summary_table
+from irdata import tuning
+from irdata.build import runinfo
+from irdata.build.lock import build_lock
+from irdata.sources.plan import make_plan
+from irdata.build.progress import Progress, summary_table
+from irdata.build.warm import warm_up
 from irdata.stages import ORDER, STAGES, complete, is_enabled
+from irdata.errors import UsageError
 from irdata.storage import Output
 
 TASK_RETRIES = 2
@@ -199,7 +201,7 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
     with build_lock(out):
         plan, run = _prepare(config, out, stages, argv, quiet)
         with connect(workers, scheduler, shape) as client:
-            client.run(tuning.warm_up)  # imports once per worker, not in the first tasks
+            client.run(warm_up)  # imports once per worker, not in the first tasks
             results, errors = _run_stages(client, config, out, stages, plan, run, quiet)
         # Temp files of workers killed mid-write: their tasks were rerun elsewhere.
         out.remove_temps("")

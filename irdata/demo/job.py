@@ -15,12 +15,12 @@ from urllib.parse import quote
 import yaml
 
 from irdata import config as config_mod
+from irdata.build.runner import BuildFailed, run_build
+from irdata.demo.serve import LoopbackServer
+from irdata.demo.synth import encode, near_duplicate, procedural_image
 from irdata.errors import UsageError
-from irdata.runner import BuildFailed, run_build
-from irdata.serve import LoopbackServer
 from irdata.sources.folders import is_image_name
 from irdata.stages import ORDER
-from irdata.synth import encode, near_duplicate, procedural_image
 
 DEMO_IMAGES = 24
 DEMO_DUPLICATES = 4

@@ -1,0 +1,1 @@
+"""The demo: generated photos served over loopback HTTP and built into a small corpus."""
