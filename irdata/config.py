@@ -9,34 +9,17 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass
 from typing import Any
-
-import yaml
 
 from irdata import __version__
 from irdata.errors import ConfigError
 from irdata.imaging import png_writer
+from irdata.settings_schema import TABLE_HEAD, Field, GiB, MiB, fill_section, read_yaml, table_rows
 
-MiB = 1024 * 1024
-GiB = 1024 * MiB
-_SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
-_UNITS = {"": 1, "B": 1, "K": 1024, "M": MiB, "G": GiB, "T": 1024 * GiB}
 SOURCE_KINDS = ("urls", "dir", "archive")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 URL_LIST_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-@dataclass(frozen=True)
-class Field:
-    """One scalar setting: its type, default, lower bound and one-line doc."""
-
-    kind: str  # "int", "float", "bool", "str", "bytes"
-    default: Any
-    doc: str
-    minimum: float | None = None
-    choices: tuple | None = None
 
 
 def _section(**fields: Field) -> dict[str, Field]:
@@ -168,72 +151,6 @@ SOURCE_FIELDS = _section(
 )
 
 
-def parse_bytes(value: Any) -> int:
-    """Accept 1048576, '64MiB', '1.5 GB' (binary units) and return bytes."""
-    if isinstance(value, bool):
-        raise ValueError("expected a byte size")
-    if isinstance(value, int):
-        return value
-    match = _SIZE_RE.match(str(value))
-    if not match:
-        raise ValueError(f"expected a byte size such as 67108864 or '64MiB', got {value!r}")
-    number, unit = match.groups()
-    return int(float(number) * _UNITS[(unit or "").upper()[:1]])
-
-
-def _coerce(kind: str, value: Any) -> Any:
-    if kind == "int" and isinstance(value, int) and not isinstance(value, bool):
-        return value
-    if kind == "float" and isinstance(value, (int, float)) and not isinstance(value, bool):
-        return float(value)
-    if kind == "bool" and isinstance(value, bool):
-        return value
-    if kind == "str" and isinstance(value, str):
-        return value
-    if kind == "bytes":
-        return parse_bytes(value)
-    if kind == "list" and isinstance(value, list):
-        return list(value)
-    if kind == "dict" and isinstance(value, dict):
-        return dict(value)
-    raise ValueError(f"expected {'a ' if kind != 'int' else 'an '}{_KIND_WORDS[kind]}, "
-                     f"got {value!r}")
-
-
-_KIND_WORDS = {"int": "integer", "float": "number", "bool": "boolean (true/false)",
-               "str": "string", "bytes": "byte size", "list": "list", "dict": "mapping"}
-
-
-def fill_section(fields: dict[str, Field], given: Any, where: str, prefix: str) -> dict:
-    if given is None:
-        given = {}
-    if not isinstance(given, dict):
-        raise ConfigError(where, f"'{prefix.rstrip('.')}' must be a mapping")
-    unknown = sorted(set(given) - set(fields))
-    removed = [f"{prefix}{name}" for name in unknown if f"{prefix}{name}" in REMOVED]
-    if removed:
-        raise ConfigError(where, f"'{removed[0]}' was removed: {REMOVED[removed[0]]}")
-    if unknown:
-        raise ConfigError(where, f"unknown key '{prefix}{unknown[0]}' "
-                                 f"(known: {', '.join(sorted(fields))})")
-    out = {}
-    for name, spec in fields.items():
-        value = given.get(name, spec.default)
-        if value is not None:
-            try:
-                value = _coerce(spec.kind, value)
-            except ValueError as exc:
-                raise ConfigError(where, f"'{prefix}{name}': {exc}") from None
-            if spec.choices and value not in spec.choices:
-                raise ConfigError(where, f"'{prefix}{name}' must be one of "
-                                         f"{', '.join(spec.choices)}, got {value!r}")
-            if spec.minimum is not None and value < spec.minimum:
-                raise ConfigError(where, f"'{prefix}{name}' must be >= {spec.minimum}, "
-                                         f"got {value!r}")
-        out[name] = value
-    return out
-
-
 def is_remote(locator: str) -> bool:
     """True for http(s) URLs."""
     return locator.lower().startswith(("http://", "https://"))
@@ -256,7 +173,7 @@ def _check_source(raw: Any, index: int, where: str, config_dir: str) -> dict:
     if not isinstance(raw, dict):
         raise ConfigError(where, f"'{label}' must be a mapping with a name and one of "
                                  f"{', '.join(SOURCE_KINDS)}")
-    src = fill_section(SOURCE_FIELDS, raw, where, f"{label}.")
+    src = fill_section(SOURCE_FIELDS, raw, where, f"{label}.", REMOVED)
     if not src["name"]:
         raise ConfigError(where, f"'{label}.name' is required")
     if not NAME_RE.match(src["name"]):
@@ -342,9 +259,9 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(where, f"unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
-    config = fill_section(TOP, {k: raw[k] for k in TOP if k in raw}, where, "")
+    config = fill_section(TOP, {k: raw[k] for k in TOP if k in raw}, where, "", REMOVED)
     for name, fields in SECTIONS.items():
-        config[name] = fill_section(fields, raw.get(name), where, f"{name}.")
+        config[name] = fill_section(fields, raw.get(name), where, f"{name}.", REMOVED)
     _check_patch(config["patch"], where)
     _check_degrade(config["degrade"], where)
     sources = raw.get("sources")
@@ -358,25 +275,6 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     return config
 
 
-def read_yaml(path: str, what: str = "config file") -> Any:
-    """The parsed YAML of a file; ConfigError (one line) for a missing file, a folder,
-    bad YAML or bad text."""
-    if os.path.isdir(path):
-        raise ConfigError("", f"{what} is a folder, not a YAML file: {path}")
-    if not os.path.isfile(path):
-        raise ConfigError("", f"{what} not found: {path}")
-    try:
-        with open(path, encoding="utf-8") as fh:
-            return yaml.safe_load(fh)
-    except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        line = f" at line {mark.line + 1}" if mark else ""
-        raise ConfigError(path, f"not valid YAML{line}: "
-                                f"{getattr(exc, 'problem', None) or exc}") from None
-    except UnicodeDecodeError:
-        raise ConfigError(path, "not a UTF-8 text file") from None
-
-
 def load(path: str) -> dict:
     """Read and validate a pipeline YAML file."""
     return validate(read_yaml(path), path, os.path.dirname(os.path.abspath(path)))
@@ -384,12 +282,7 @@ def load(path: str) -> dict:
 
 def describe() -> str:
     """Markdown table of every setting with its default: the source of pipelines/README.md."""
-    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
-    for name, spec in TOP.items():
-        rows.append(f"| `{name}` | `{spec.default}` | {spec.doc} |")
+    rows = TABLE_HEAD + table_rows("", TOP)
     for section, fields in SECTIONS.items():
-        for name, spec in fields.items():
-            rows.append(f"| `{section}.{name}` | `{spec.default}` | {spec.doc} |")
-    for name, spec in SOURCE_FIELDS.items():
-        rows.append(f"| `sources[].{name}` | `{spec.default}` | {spec.doc} |")
-    return "\n".join(rows)
+        rows += table_rows(f"{section}.", fields)
+    return "\n".join(rows + table_rows("sources[].", SOURCE_FIELDS))

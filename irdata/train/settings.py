@@ -11,8 +11,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from irdata.config import Field, fill_section, read_yaml
 from irdata.errors import ConfigError
+from irdata.settings_schema import TABLE_HEAD, Field, fill_section, read_yaml, table_rows
 
 MODES = ("pretrain", "finetune")
 MODEL_NAMES = ("dynet", "rednet")
@@ -223,14 +223,13 @@ def total_steps(config: dict) -> int:
 
 def describe() -> str:
     """Markdown table of every training setting and its default."""
-    rows = ["| key | default | meaning |", "| --- | --- | --- |"]
-    sections = [("", TOP), ("model.", MODEL), ("data.", DATA), ("schedule[].", PHASE),
-                ("tasks.NAME.", TASK), ("optim.", OPTIM)]
-    for prefix, fields in sections:
-        for name, spec in fields.items():
-            default = spec.default
-            if prefix == "optim." and default is None:
-                default = " / ".join(str(OPTIM_DEFAULTS[m][name]) for m in MODES)
-                default = f"{default} (pretrain / finetune)"
-            rows.append(f"| `{prefix}{name}` | `{default}` | {spec.doc} |")
-    return "\n".join(rows)
+    def optim_default(name, spec):
+        if spec.default is not None:
+            return spec.default
+        return " / ".join(str(OPTIM_DEFAULTS[m][name]) for m in MODES) + " (pretrain / finetune)"
+
+    rows = list(TABLE_HEAD)
+    for prefix, fields in [("", TOP), ("model.", MODEL), ("data.", DATA),
+                           ("schedule[].", PHASE), ("tasks.NAME.", TASK)]:
+        rows += table_rows(prefix, fields)
+    return "\n".join(rows + table_rows("optim.", OPTIM, optim_default))
