@@ -5,7 +5,7 @@
 
 SHARDS is what `irdata train` takes (a folder of .tar, a brace pattern, ...),
 e.g. the patches of `irdata demo` or of `benchmarks/stages.py`. The loader
-is the training one (irdata.train.feed: deterministic lanes, shuffle buffer, PNG
+is the training one (irdata.train.data.feed: deterministic lanes, shuffle buffer, PNG
 decode, random crop + flip/rotation, the pre-training policy's degradations),
 without a model. Worker start-up is excluded: timing starts at the first batch.
 Prints a table and appends one row to BENCHMARKS.md.
@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from record import append_result, machine
 
 from irdata.train import settings
-from irdata.train.feed import Feed
+from irdata.train.data.feed import Feed
 
 CLEAN = {"p_degrade": 0.0, "p_mask": 0.0}
 

@@ -23,7 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from record import append_result, machine
 
-from irdata.train.dynet import DyNet
+from irdata.train.models.dynet import DyNet
 
 
 def _sync(device: torch.device) -> None:

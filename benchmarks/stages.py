@@ -147,7 +147,7 @@ def main() -> None:
         import torch
         from model_speed import seconds_per_iteration
 
-        from irdata.train.dynet import DyNet
+        from irdata.train.models.dynet import DyNet
 
         device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
         model = DyNet().to(device).train()

@@ -358,7 +358,8 @@ class _Exploit:
 
 def test_training_reader_never_unpickles(tmp_path):
     pytest.importorskip("torch")
-    from irdata.train.data import patch_dataset
+    from irdata.train import settings
+    from irdata.train.data.feed import Feed
 
     marker = tmp_path / "UNPICKLED"
     payload = pickle.dumps(_Exploit(str(marker)))
@@ -371,10 +372,14 @@ def test_training_reader_never_unpickles(tmp_path):
             writer.add(f"k{n}", {"png": png, "pyd": payload, "pickle": payload,
                                  "pth": payload, "json": {"key": n}})
         writer.close()
+    raw = {"out": str(tmp_path / "run"), "schedule": [{"steps": 2, "crop": 32, "batch": 2}],
+           "data": {"shards": str(shard), "workers": 0, "shuffle": 1, "epoch_steps": 2,
+                    "resampled": False}}
+    feed = Feed(settings.finalize(settings.validate(raw, "pretrain")))
 
-    batches = list(patch_dataset([str(shard)], crop=32, batch=2, shuffle=1))
+    batches = [batch for _, _, batch in feed.batches(0)]
 
-    assert len(batches) == 2 and tuple(batches[0][0].shape) == (2, 3, 32, 32)
+    assert len(batches) == 2 and tuple(batches[0]["lq"].shape) == (2, 3, 32, 32)
     assert not marker.exists()
 
 

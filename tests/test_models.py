@@ -6,8 +6,8 @@ from __future__ import annotations
 import pytest
 import torch
 
-from irdata.train.dynet import DyNet, dynet_config, pad_to_multiple
-from irdata.train.rednet import REDNet
+from irdata.train.models.dynet import DyNet, dynet_config, pad_to_multiple
+from irdata.train.models.rednet import REDNet
 
 
 @pytest.fixture(autouse=True)

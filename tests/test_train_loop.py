@@ -16,8 +16,9 @@ import torch
 import yaml
 from train_shards import build_train_shards
 
-from irdata.train import checkpoint, feed, loop, settings
-from irdata.train.feed import Feed, segments
+from irdata.train import checkpoint, loop, settings
+from irdata.train.data import feed
+from irdata.train.data.feed import Feed, segments
 
 PRETRAIN = {"model": {"config": "tiny"},
             "data": {"workers": 0, "shuffle": 4, "epoch_steps": 5},

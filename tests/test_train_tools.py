@@ -20,11 +20,12 @@ from irdata.cli import main
 from irdata.degrade import to_float
 from irdata.demo.synth import encode, procedural_image
 from irdata.pairs.find import find_pairs
-from irdata.train import checkpoint, metrics
-from irdata.train.dynet import DyNet
-from irdata.train.evaluate import noisy_copy
+from irdata.train import checkpoint
+from irdata.train.eval import metrics
+from irdata.train.eval.evaluate import noisy_copy
+from irdata.train.eval.restore import restore_array, restore_float, tile_starts
+from irdata.train.models.dynet import DyNet
 from irdata.train.optim import make_optimizer, make_scheduler
-from irdata.train.restore import restore_array, restore_float, tile_starts
 from irdata.train.settings import describe, validate
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -71,7 +71,8 @@ def add_commands(commands) -> None:
 
 
 def _cmd_train(args) -> int:
-    from irdata.train import feed, loop, settings
+    from irdata.train import loop, settings
+    from irdata.train.data import feed
 
     if args.mode is None:
         raise UsageError("irdata train: a mode is required: pretrain or finetune")
@@ -113,7 +114,7 @@ def _load(args):
 
 
 def _cmd_eval(args) -> int:
-    from irdata.train.evaluate import evaluate, table
+    from irdata.train.eval.evaluate import evaluate, table
 
     if bool(args.pairs) == bool(args.clean):
         raise UsageError("irdata eval: give --pairs DIR, or --clean DIR with --noise-sigma")
@@ -131,7 +132,7 @@ def _cmd_eval(args) -> int:
 
 
 def _cmd_restore(args) -> int:
-    from irdata.train.restore import restore_path
+    from irdata.train.eval.restore import restore_path
 
     if args.overlap < 0 or args.tile <= 2 * args.overlap:
         raise UsageError(f"--tile ({args.tile}) must exceed twice --overlap ({args.overlap})")

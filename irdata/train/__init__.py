@@ -1,11 +1,10 @@
-"""Training package: restoration models over shared blocks.
+"""DyNet pre-training and fine-tuning on the build's shards.
 
-- `irdata.train.blocks`: Restormer blocks (LayerNorm, MDTA, GDFN, TransformerBlock,
-  patch embedding, pixel-(un)shuffle resampling) and PromptIR-style prompt
-  generation / interaction.
-- `irdata.train.dynet`: `DyNet` (one weight-shared Transformer block per level;
-  `forward(x, variant="L" | "S" | [f1, f2, f3, f4])`), `dynet_config`, `pad_to_multiple`.
-- `irdata.train.rednet`: `REDNet`, the RED-Net conv/deconv baseline.
+- `models/`: DyNet and RED-Net over shared Restormer / PromptIR blocks; models by name.
+- `data/`: shard specs, deterministic streams of (lq, gt) batches, one maker per task.
+- `loop.py` (with `optim`, `checkpoint`, `distributed`, `logs`): the training loop.
+- `eval/`: PSNR / SSIM, tiled restoration.
+- `settings.py`: the training YAML.
 
-Importing this package imports nothing; the model modules need only torch.
+Importing this package imports nothing.
 """

@@ -15,8 +15,7 @@ import torch
 from torch import nn
 
 from irdata.errors import UsageError
-
-from . import models
+from irdata.train import models
 
 FORMAT = "irdata-checkpoint/1"
 FOLDER = "checkpoints"

@@ -20,12 +20,11 @@ import torch
 import torch.nn.functional as F
 
 from irdata.degrade import rng_for
-
-from . import checkpoint, distributed, models
-from .feed import Feed
-from .logs import TrainLog
-from .optim import make_optimizer, make_scheduler
-from .settings import total_steps
+from irdata.train import checkpoint, distributed, models
+from irdata.train.data.feed import Feed
+from irdata.train.logs import TrainLog
+from irdata.train.optim import make_optimizer, make_scheduler
+from irdata.train.settings import total_steps
 
 
 def choose_variant(model, seed: int, step: int, p_large: float) -> str | None:

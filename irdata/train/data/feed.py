@@ -9,9 +9,9 @@ from dataclasses import dataclass
 
 from torch.utils.data import DataLoader
 
-from . import shardlist
-from .settings import total_steps
-from .stream import EpochBatches
+from irdata.train.data import shardlist
+from irdata.train.data.stream import EpochBatches
+from irdata.train.settings import total_steps
 
 
 @dataclass(frozen=True)

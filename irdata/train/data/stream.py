@@ -27,9 +27,8 @@ from webdataset.tariterators import group_by_keys, tar_file_iterator
 
 from irdata import tuning
 from irdata.degrade import rng_for
-
-from .data import to_tensor_layout
-from .tasks import REQUIRED_MEMBERS, maker_for
+from irdata.train.data.samples import to_tensor_layout
+from irdata.train.data.tasks import REQUIRED_MEMBERS, maker_for
 
 
 class EmptyShards(RuntimeError):

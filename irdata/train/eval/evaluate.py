@@ -21,9 +21,8 @@ from irdata.errors import UsageError
 from irdata.imaging.files import read_rgb
 from irdata.pairs.find import find_pairs
 from irdata.sources.folders import is_image_name
-
-from .metrics import psnr, ssim
-from .restore import OVERLAP, TILE, restore_float
+from irdata.train.eval.metrics import psnr, ssim
+from irdata.train.eval.restore import OVERLAP, TILE, restore_float
 
 NOISE_SEED = 0
 

@@ -6,8 +6,8 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from .dynet import DyNet, dynet_config
-from .rednet import REDNet
+from irdata.train.models.dynet import DyNet, dynet_config
+from irdata.train.models.rednet import REDNet
 
 
 def build(model: dict) -> nn.Module:

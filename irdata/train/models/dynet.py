@@ -49,7 +49,13 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from .blocks import Downsample, OverlapPatchEmbed, PromptBlock, TransformerBlock, Upsample
+from irdata.train.models.blocks import (
+    Downsample,
+    OverlapPatchEmbed,
+    PromptBlock,
+    TransformerBlock,
+    Upsample,
+)
 
 CONFIGS = {
     "paper": {"in_channels": 3, "out_channels": 3, "dim": 48, "heads": [1, 2, 4, 8],

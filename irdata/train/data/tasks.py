@@ -21,8 +21,7 @@ import numpy as np
 from irdata import degrade
 from irdata.degrade.seeding import draw_seed
 from irdata.imaging.decode import decode_png
-
-from .data import augment, pretrain_pair
+from irdata.train.data.samples import augment, pretrain_pair
 
 Maker = Callable[[np.random.Generator, dict, int], tuple[np.ndarray, np.ndarray, str]]
 

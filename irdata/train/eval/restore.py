@@ -17,8 +17,7 @@ from irdata.degrade import to_float, to_uint8
 from irdata.errors import UsageError
 from irdata.imaging.files import check_writable, read_rgb, write_rgb
 from irdata.sources.folders import is_image_name
-
-from . import models
+from irdata.train import models
 
 TILE = 512
 OVERLAP = 32
