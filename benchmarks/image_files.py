@@ -12,7 +12,7 @@ import sys
 
 import numpy as np
 
-from irdata.imaging.inspect import examine
+from irdata.inspection import examine
 from irdata.sources.folders import is_image_name
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from irdata.dedupe.clusters import DHASH_DISTANCE
 from irdata.dedupe.search import hamming, hex_to_u64
 from irdata.demo import synth
-from irdata.imaging.inspect import examine, inspect_bytes
+from irdata.inspection import examine, inspect_bytes
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from image_files import image_paths, skipped

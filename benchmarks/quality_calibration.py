@@ -37,7 +37,7 @@ import numpy as np
 
 from irdata import config as config_mod
 from irdata.dedupe import clusters
-from irdata.imaging.inspect import examine_cells
+from irdata.inspection import examine_cells
 from irdata.patching import figures as cell_figures
 from irdata.quality import gates
 

@@ -39,8 +39,8 @@ from irdata.degrade import KINDS, to_uint8
 from irdata.imaging import hashing
 from irdata.imaging.decode import decode_rgb
 from irdata.imaging.encode import encode_png
-from irdata.imaging.inspect import inspect_bytes, measure_cells
 from irdata.imaging.sniff import sniff
+from irdata.inspection import inspect_bytes, measure_cells
 from irdata.patching import figures
 from irdata.patching.flat import flat_blocks, flat_fraction, luminance
 from irdata.quality import exposure, gates, periodic, spectrum, working

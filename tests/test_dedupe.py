@@ -24,7 +24,7 @@ from irdata.dedupe.clusters import (
 )
 from irdata.dedupe.search import candidate_pairs, hamming, hex_to_u64, pairs_within
 from irdata.demo import synth
-from irdata.imaging.inspect import inspect_bytes
+from irdata.inspection import inspect_bytes
 
 
 def brute_force(hashes: np.ndarray, radius: int) -> np.ndarray:

@@ -24,7 +24,7 @@ from PIL import Image
 from irdata import config as irconfig
 from irdata.demo.serve import LoopbackServer
 from irdata.imaging import decode
-from irdata.imaging.inspect import inspect_bytes
+from irdata.inspection import inspect_bytes
 from irdata.keys import image_id
 from irdata.stages import patch
 

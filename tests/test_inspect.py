@@ -14,8 +14,8 @@ from PIL import Image, ImageFile
 
 from irdata.demo.synth import encode, near_duplicate, procedural_image
 from irdata.imaging import decode
-from irdata.imaging.inspect import inspect_bytes
 from irdata.imaging.sniff import sniff
+from irdata.inspection import inspect_bytes
 
 BIG = 100_000_000  # max_pixels for ordinary cases
 HEX16 = set("0123456789abcdef")

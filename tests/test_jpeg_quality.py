@@ -51,7 +51,7 @@ def test_custom_tables_fit_badly():
 
 def test_inspect_records_the_quality_of_jpegs_only():
     from irdata.demo.synth import encode
-    from irdata.imaging.inspect import inspect_bytes
+    from irdata.inspection import inspect_bytes
 
     big = procedural_image(5, 800, 600)
     assert abs(inspect_bytes(encode(big, "jpg", 83), 10**9, 512).jpeg_quality - 83) <= 5

@@ -18,7 +18,7 @@ from PIL import Image
 
 from irdata import config as irconfig
 from irdata.demo.synth import encode, near_duplicate, procedural_image
-from irdata.imaging.inspect import DEFAULT_PATCH, inspect_bytes, measure_cells
+from irdata.inspection import DEFAULT_PATCH, inspect_bytes, measure_cells
 from irdata.quality import gates, working
 from irdata.quality.noise import cell_noise
 from irdata.sources.plan import make_plan

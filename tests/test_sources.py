@@ -19,7 +19,7 @@ from irdata import config as irconfig
 from irdata.demo.serve import LoopbackServer
 from irdata.demo.synth import encode, procedural_image
 from irdata.errors import ConfigError, UsageError
-from irdata.imaging.inspect import inspect_bytes
+from irdata.inspection import inspect_bytes
 from irdata.keys import image_id
 from irdata.sources.archives import (
     MemberTooLarge,

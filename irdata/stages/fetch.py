@@ -18,8 +18,8 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata.errors import describe
-from irdata.imaging.inspect import Inspection, examine_cells
 from irdata.imaging.sniff import extension
+from irdata.inspection import Inspection, examine_cells
 from irdata.keys import partition_name
 from irdata.net.http import Download, Fetcher
 from irdata.patching import cells as cells_mod
