@@ -17,21 +17,10 @@ from irdata.stages import ORDER, STAGES
 # Reasons of `dropped` images that never got decoded pixels.
 NOT_DECODED = ("optout", "too_large", "empty", "html", "not_an_image", "unsupported_format",
                "truncated", "decode_error", "decompression_bomb")
-# Each source quality figure (irdata.quality.gates.FIGURES), the `quality` setting it
-# is judged by and the reason of that gate (gates.REASONS); a figure that is judged
-# with another (graphics, upscaled) is shown against its own setting.
-_SOURCE_GATES = {
-    "jpeg_quality": ("min_jpeg_quality", "low_jpeg_quality"),
-    "sharpness": ("min_sharpness", "blurry"),
-    "periodicity": ("upscale_periodicity", "upscaled"),
-    "noise": ("max_noise", "noisy"),
-    "clipped": ("max_clipped", "clipped"),
-    "crushed": ("max_crushed", "crushed"),
-    "flat_share": ("graphics_flat_share", "graphics"),
-    "palette_share": ("graphics_palette_share", "graphics"),
-}
-QUALITY_GATES = {figure: _SOURCE_GATES[figure] for figure in source_gates.FIGURES
-                 if figure in _SOURCE_GATES}
+# Each judged source figure, in gates.FIGURES order: (the `quality` setting it is
+# shown against, the reason of its gate).
+QUALITY_GATES = {figure: source_gates.FIGURE_GATES[figure] for figure in source_gates.FIGURES
+                 if figure in source_gates.FIGURE_GATES}
 
 
 def _true(mask) -> pa.ChunkedArray:

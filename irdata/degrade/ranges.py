@@ -36,28 +36,26 @@ def _choice(rng: np.random.Generator, spec: dict) -> Any:
     return items[int(rng.integers(0, len(items)))]
 
 
-def uniform(rng: np.random.Generator, spec: Any) -> float:
-    """A float from a fixed value, a ``[lo, hi]`` range or a choice."""
+def _drawn(rng: np.random.Generator, spec: Any, cast, within):
+    """A fixed value, a choice, or `within(lo, hi)` for a ``[lo, hi]`` range; cast."""
     if isinstance(spec, dict):
-        return float(_choice(rng, spec))
+        return cast(_choice(rng, spec))
     if _is_range(spec):
-        lo, hi = float(spec[0]), float(spec[1])
+        lo, hi = cast(spec[0]), cast(spec[1])
         if hi < lo:
             raise ValueError(f"bad range {spec}")
-        return float(lo + (hi - lo) * rng.random())
-    return float(spec)
+        return cast(within(lo, hi))
+    return cast(spec)
+
+
+def uniform(rng: np.random.Generator, spec: Any) -> float:
+    """A float from a fixed value, a ``[lo, hi]`` range or a choice."""
+    return _drawn(rng, spec, float, lambda lo, hi: lo + (hi - lo) * rng.random())
 
 
 def integer(rng: np.random.Generator, spec: Any) -> int:
     """An int from a fixed value, an inclusive ``[lo, hi]`` range or a choice."""
-    if isinstance(spec, dict):
-        return int(_choice(rng, spec))
-    if _is_range(spec):
-        lo, hi = int(spec[0]), int(spec[1])
-        if hi < lo:
-            raise ValueError(f"bad range {spec}")
-        return int(rng.integers(lo, hi + 1))
-    return int(spec)
+    return _drawn(rng, spec, int, lambda lo, hi: rng.integers(lo, hi + 1))
 
 
 def pick(rng: np.random.Generator, spec: Any) -> Any:

@@ -31,6 +31,8 @@ Calibration of the defaults: CALIBRATION.md (benchmarks/quality_calibration.py).
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from irdata.quality import exposure, graphics, working
@@ -69,22 +71,30 @@ def measure(work: np.ndarray, cells, jpeg_quality: int | None = None) -> dict:
             "palette_share": _rounded(graphics.palette_share(work), 4)}
 
 
-def _below(figures: dict, name: str, settings: dict, key: str) -> str:
-    value = figures.get(name)
-    if value is None or value >= settings[key]:
-        return ""
-    return f"{name} {value:g} < {key} {settings[key]:g}"
+@dataclass(frozen=True)
+class Threshold:
+    """One figure against one `quality` setting: fails below it (`below`) or above it."""
 
+    figure: str
+    setting: str
+    below: bool = False
 
-def _above(figures: dict, name: str, settings: dict, key: str) -> str:
-    value = figures.get(name)
-    if value is None or value <= settings[key]:
-        return ""
-    return f"{name} {value:g} > {key} {settings[key]:g}"
+    def __call__(self, figures: dict, settings: dict) -> str:
+        """The failure's detail, "" when the figure passes or is None."""
+        value, limit = figures.get(self.figure), settings[self.setting]
+        if value is None or (value >= limit if self.below else value <= limit):
+            return ""
+        return f"{self.figure} {value:g} {'<' if self.below else '>'} {self.setting} {limit:g}"
 
 
 def _both(first: str, second: str) -> str:
     return f"{first} and {second}" if first and second else ""
+
+
+GRAPHICS = (Threshold("flat_share", "graphics_flat_share"),
+            Threshold("palette_share", "graphics_palette_share"))
+UPSCALED = (Threshold("periodicity", "upscale_periodicity"),
+            Threshold("sharpness", "upscale_sharpness", below=True))
 
 
 def _graphics(figures: dict, settings: dict) -> str:
@@ -94,25 +104,29 @@ def _graphics(figures: dict, settings: dict) -> str:
         return ""
     if figures["sharpness"] < settings["graphics_min_sharpness"]:
         return ""
-    return _both(_above(figures, "flat_share", settings, "graphics_flat_share"),
-                 _above(figures, "palette_share", settings, "graphics_palette_share"))
+    return _both(*(check(figures, settings) for check in GRAPHICS))
 
 
 def _upscaled(figures: dict, settings: dict) -> str:
-    return _both(_above(figures, "periodicity", settings, "upscale_periodicity"),
-                 _below(figures, "sharpness", settings, "upscale_sharpness"))
+    return _both(*(check(figures, settings) for check in UPSCALED))
 
 
 CHECKS = (
-    ("low_jpeg_quality", lambda f, s: _below(f, "jpeg_quality", s, "min_jpeg_quality")),
+    ("low_jpeg_quality", Threshold("jpeg_quality", "min_jpeg_quality", below=True)),
     ("graphics", _graphics),
     ("upscaled", _upscaled),
-    ("blurry", lambda f, s: _below(f, "sharpness", s, "min_sharpness")),
-    ("noisy", lambda f, s: _above(f, "noise", s, "max_noise")),
-    ("clipped", lambda f, s: _above(f, "clipped", s, "max_clipped")),
-    ("crushed", lambda f, s: _above(f, "crushed", s, "max_crushed")),
+    ("blurry", Threshold("sharpness", "min_sharpness", below=True)),
+    ("noisy", Threshold("noise", "max_noise")),
+    ("clipped", Threshold("clipped", "max_clipped")),
+    ("crushed", Threshold("crushed", "max_crushed")),
 )
 REASONS = tuple(reason for reason, _ in CHECKS)
+# The threshold each figure is shown against in reports: its own gate's, and for the
+# two-figure gates the figure that names them (graphics: both shares; upscaled:
+# periodicity, as sharpness has its own gate).
+_SHOWN = {"graphics": GRAPHICS, "upscaled": UPSCALED[:1]}
+FIGURE_GATES = {threshold.figure: (threshold.setting, reason) for reason, check in CHECKS
+                for threshold in _SHOWN.get(reason, (check,))}
 
 
 def failures(figures: dict, settings: dict) -> list[tuple[str, str]]:

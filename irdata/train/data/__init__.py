@@ -1,1 +1,1 @@
-"""Training data: shard specs, deterministic streams of (lq, gt) batches, one maker per task kind."""
+"""Training data: shard specs, deterministic streams of (lq, gt) batches, one maker per task."""
