@@ -44,8 +44,8 @@ folder, out, count = sys.argv[1], sys.argv[2], int(sys.argv[3])
 config = validate({"sources": [{"name": "m", "dir": folder}], "images_per_partition": count,
                    "dedupe": {"enabled": False}}, "memory", folder)
 make_plan(config, Output(out))
-fetch = STAGES["fetch"].run_partition(config, out, 0)
-patch = STAGES["patch"].run_partition(config, out, 0)
+fetch = STAGES["fetch"].run(config, out, 0)
+patch = STAGES["patch"].run(config, out, 0)
 print(json.dumps({"peak_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024,
                   "images": fetch["status"].get("ok", 0), "patches": patch["samples"]}))
 """

@@ -11,7 +11,7 @@ def build_inline(config: dict, out: str) -> int:
     count."""
     partitions = make_plan(config, Output(out)).partitions
     for name in [n for n in ORDER if is_enabled(n, config)]:
-        if getattr(STAGES[name], "GLOBAL", False):
+        if STAGES[name].is_global:
             complete(name, config, out, 0, partitions=partitions)
             continue
         for index in range(partitions):

@@ -172,8 +172,8 @@ def _fetch_and_dedupe(root, photos, patch: dict | None = None):
     out = root / "out"
     partitions = make_plan(config, Output(str(out))).partitions
     for index in range(partitions):
-        STAGES["fetch"].run_partition(config, str(out), index)
-    STAGES["dedupe"].run_partition(config, str(out), 0, partitions=partitions)
+        STAGES["fetch"].run(config, str(out), index)
+    STAGES["dedupe"].run(config, str(out), 0, partitions=partitions)
     return config, out, partitions, STAGES["patch"]
 
 
@@ -187,8 +187,8 @@ def test_patches_cut_again_equal_the_stored_cells(build, tmp_path):
     shutil.rmtree(tmp_path / "b" / "cells")
     adopted = []
     for index in range(partitions):
-        adopted.append(stage.run_partition(config, str(out), index)["cells_adopted"])
-        again = stage.run_partition(config, str(tmp_path / "b"), index)
+        adopted.append(stage.run(config, str(out), index)["cells_adopted"])
+        again = stage.run(config, str(tmp_path / "b"), index)
         assert again["from_cells"] is False
     # Partition 0 holds a duplicate (its cells are copied without it); partition 1
     # none (its cells tar is moved into place as it is): the same bytes every way.
@@ -198,7 +198,7 @@ def test_patches_cut_again_equal_the_stored_cells(build, tmp_path):
 
     _, out_c, _, _ = _fetch_and_dedupe(tmp_path / "c", build["photos"],
                                            {"max_flat_fraction": 0.9})
-    stats = stage.run_partition(config, str(out_c), 0)  # cells cut with 0.9, asked 0.5
+    stats = stage.run(config, str(out_c), 0)  # cells cut with 0.9, asked 0.5
     assert stats["from_cells"] is False
     assert _stage_files(out_c, "patches")["00000.tar"] == _stage_files(out, "patches")[
         "00000.tar"]

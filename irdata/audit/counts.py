@@ -137,7 +137,7 @@ def task_seconds(out) -> list[tuple[str, float]]:
     """Seconds summed over every partition's stats.json, per stage (all builds)."""
     found = []
     for name in ORDER:
-        folder = STAGES[name].FOLDER
+        folder = STAGES[name].writes
         paths = out.fs.glob(out.path(folder, "*stats.json")) if out.exists(folder) else []
         names = [p.rsplit("/", 1)[-1] for p in paths]
         names = [n for n in names if re.fullmatch(r"(\d+\.)?stats\.json", n)]

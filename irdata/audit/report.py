@@ -84,7 +84,7 @@ def _distributions(data: dict) -> str:
     shards = data["shards"]
     shard_charts = [charts.histogram(
         counts.floats(shards.filter(pc.equal(shards["stage"], name))["bytes"]) / 1e6,
-        f"{STAGES[name].FOLDER} shard sizes", bins=10, unit="MB")
+        f"{STAGES[name].writes} shard sizes", bins=10, unit="MB")
         for name in sorted(set(shards["stage"].to_pylist()))]
     return _section("Distributions", _charts(
         charts.histogram(counts.megapixels(data["images"]), "source resolution",

@@ -93,7 +93,7 @@ def _repeats(table: pa.Table | None, columns: list[str], where: str, what: str
 def _unlisted(out: Output, listed: set[str]) -> list[Problem]:
     found = []
     for name, stage in STAGES.items():
-        folder = getattr(stage, "FOLDER", None)
+        folder = stage.writes
         if "tar" not in stage.outputs(0) or not out.exists(folder):
             continue
         for path in sorted(out.fs.glob(out.path(folder, "*.tar"))):

@@ -114,9 +114,9 @@ def missing_prerequisites(out: Output, config: dict, stages: list[str], partitio
     first = min(ORDER.index(s) for s in stages)
     for name in ORDER[:first]:
         stage = STAGES[name]
-        if getattr(stage, "ALWAYS", False) or not is_enabled(name, config):
+        if stage.always or not is_enabled(name, config):
             continue
-        indices = [0] if getattr(stage, "GLOBAL", False) else range(partitions)
+        indices = [0] if stage.is_global else range(partitions)
         missing = sum(1 for i in indices if not out.exists(stage.outputs(i)["done"]))
         if missing:
             return (f"stage '{ORDER[first]}' needs '{name}' to be complete "
@@ -131,8 +131,8 @@ def run_stage(client, name: str, config: dict, out: Output, partitions: int,
     from distributed import as_completed
 
     stage = STAGES[name]
-    is_global = getattr(stage, "GLOBAL", False)
-    if getattr(stage, "ALWAYS", False) and out.exists(stage.outputs(0)["done"]):
+    is_global = stage.is_global
+    if stage.always and out.exists(stage.outputs(0)["done"]):
         out.fs.rm(out.path(stage.outputs(0)["done"]))
     extra = {"partitions": partitions} if is_global else {}
     finished, todo = [], []
@@ -178,7 +178,7 @@ def _prepare(config: dict, out: Output, stages: list[str], argv, quiet: bool):
 def _run_stages(client, config: dict, out: Output, stages: list[str], plan, run,
                 quiet: bool) -> tuple[dict, list[str]]:
     results, errors = {}, []
-    wanted = [s for s in ORDER if s in stages or getattr(STAGES[s], "ALWAYS", False)]
+    wanted = [s for s in ORDER if s in stages or STAGES[s].always]
     for name in [s for s in wanted if is_enabled(s, config)]:
         runinfo.stamp(run, name, "started")
         began = time.monotonic()

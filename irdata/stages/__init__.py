@@ -1,25 +1,63 @@
-"""Stages. Each module has run_partition(config, out_root, index) -> stats,
-outputs(index) -> paths (including its `stats` and `done` files), and FOLDER.
-A stage writes its outputs and returns stats; it never writes its stats file or
-its completion marker: `complete` does, after the outputs are in place (the
-runner's tasks and inline builds call it). GLOBAL stages run as one task over the
-whole build (index 0, `partitions=`); ALWAYS stages rerun at the end of every
-build; a stage with `enabled(config)` runs only when that says so (degrade needs a
-`degrade:` block)."""
+"""The build's stages, each declared as a `Stage` record: its name, what it does,
+its scope (one task per partition, or one global task over the whole build), the
+folders it reads and writes, its `outputs(index)` and its `run`.
+
+A stage's `run(config, out_root, index)` writes its outputs and returns stats; it
+never writes its stats file or its completion marker: `complete` does, after the
+outputs are in place (the runner's tasks and inline builds call it)."""
+
+from __future__ import annotations
 
 import time
+from collections.abc import Callable
+from dataclasses import dataclass
 
 from irdata.stages import dedupe, degrade, fetch, manifest, patch
 from irdata.storage import Output
 
-STAGES = {"fetch": fetch, "dedupe": dedupe, "patch": patch, "degrade": degrade,
-          "manifest": manifest}
-ORDER = ["fetch", "dedupe", "patch", "degrade", "manifest"]
+
+@dataclass(frozen=True)
+class Stage:
+    """One stage of the build, declared."""
+
+    name: str
+    does: str  # one line; the name alone does not say all of it
+    reads: tuple[str, ...]  # output folders (or plan/) it reads
+    writes: str  # the folder of its outputs
+    outputs: Callable[[int], dict[str, str]]  # relative paths, `stats` and `done` included
+    run: Callable[..., dict]
+    scope: str = "partition"  # "global": one task over the whole build (index 0, partitions=)
+    always: bool = False  # rerun at the end of every build
+    enabled: Callable[[dict], bool] | None = None  # None: always configured
+
+    @property
+    def is_global(self) -> bool:
+        return self.scope == "global"
+
+
+STAGES = {stage.name: stage for stage in (
+    Stage("fetch", "download or read every item, inspect it (one full decode, source "
+          "gates) and cut usable images into grid cells", ("plan",), fetch.FOLDER,
+          fetch.outputs, fetch.run_partition),
+    Stage("dedupe", "find near-duplicate clusters from the hashes and choose each "
+          "cluster's keeper", (fetch.FOLDER,), dedupe.FOLDER, dedupe.outputs,
+          dedupe.run_partition, scope="global"),
+    Stage("patch", "keep the cells of unique images: move or copy the fetch stage's cells, "
+          "or cut the raw images again where those are missing", (fetch.FOLDER, fetch.CELLS,
+          dedupe.FOLDER), patch.FOLDER, patch.outputs, patch.run_partition),
+    Stage("degrade", "write K degraded variants beside each selected clean patch",
+          (patch.FOLDER,), degrade.FOLDER, degrade.outputs, degrade.run_partition,
+          enabled=degrade.enabled),
+    Stage("manifest", "consolidate the tables of every stage into manifest/",
+          (fetch.FOLDER, dedupe.FOLDER, patch.FOLDER, degrade.FOLDER), manifest.FOLDER,
+          manifest.outputs, manifest.run_partition, scope="global", always=True),
+)}
+ORDER = list(STAGES)
 
 
 def is_enabled(name: str, config: dict) -> bool:
     """False for optional stages the pipeline does not ask for."""
-    check = getattr(STAGES[name], "enabled", None)
+    check = STAGES[name].enabled
     return check is None or check(config)
 
 
@@ -29,7 +67,7 @@ def complete(name: str, config: dict, out_root: str, index: int, **extra) -> dic
     manifest lists, None for stages without one). Returns the stats."""
     stage = STAGES[name]
     started = time.time()
-    stats = stage.run_partition(config, out_root, index, **extra)
+    stats = stage.run(config, out_root, index, **extra)
     stats = {**stats, "seconds": round(time.time() - started, 3)}
     out, paths = Output(out_root), stage.outputs(index)
     out.write_json(paths["stats"], stats)

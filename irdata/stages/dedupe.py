@@ -16,7 +16,6 @@ from irdata.storage import Output
 
 STAGE = "dedupe"
 FOLDER = "dedupe"
-GLOBAL = True
 CLUSTERS = f"{FOLDER}/clusters.parquet"
 HASH_COLUMNS = ["image_id", "status", "sha256", "phash", "dhash", "width", "height", "bytes"]
 # Figures the keeper rule ranks by (find_duplicates keywords); a raw table written

@@ -20,8 +20,6 @@ from irdata.storage import Output
 
 STAGE = "manifest"
 FOLDER = "manifest"
-GLOBAL = True
-ALWAYS = True  # consolidates whatever exists: rerun at the end of every build
 SHARDS_SCHEMA = pa.schema([("path", pa.string()), ("stage", pa.string()),
                            ("samples", pa.int64()), ("bytes", pa.int64()),
                            ("sha256", pa.string())])
