@@ -2,10 +2,10 @@
 
 `cut` is pure: pixels in, one `Cell` per grid cell out (its quality figures and
 verdict, irdata/patching/figures.py, and the PNG bytes of each kept cell).
-`CellWriter` stores cells as rows of SCHEMA and as `{key}.png` + `{key}.json`
-samples of a patch-format tar. The fetch stage cuts every usable image right
-after inspecting it (the build's one full decode) into cells/NNNNN.*; the patch
-stage keeps the cells of unique images.
+`CellWriter` stores cells as rows of the patches table (COLUMNS, counted in
+`PatchRows`) and as `{key}.png` + `{key}.json` samples of a patch-format tar. The
+fetch stage cuts every usable image right after its one full decode into
+cells/NNNNN.*; the patch stage keeps the cells of unique images.
 """
 
 from __future__ import annotations
@@ -22,14 +22,19 @@ from irdata.keys import patch_key
 from irdata.patching import figures as cell_figures
 from irdata.patching.figures import FIGURES, CellFigures
 from irdata.patching.grid import grid
+from irdata.rows import Column, columns, make_row, sample_names, schema
 from irdata.shards import ShardFile
 
-SCHEMA = pa.schema([
-    ("key", pa.string()), ("image_id", pa.string()), ("x", pa.int32()), ("y", pa.int32()),
-    ("size", pa.int32()), *[(name, pa.float32()) for name in FIGURES], ("kept", pa.bool_()),
-    ("reason", pa.string()), ("shard", pa.string()), ("sha256", pa.string()),
-    ("bytes", pa.int64()),
-])
+# The patches table (cells/ and patches/*.parquet, manifest/patches.parquet);
+# `sample`: also in the JSON stored beside each patch's PNG, with FROM_IMAGE.
+COLUMNS = (
+    Column("key", pa.string()), Column("image_id", pa.string(), True),
+    *columns(("x", "y", "size"), pa.int32(), True), *columns(FIGURES, pa.float32(), True),
+    Column("kept", pa.bool_()), Column("reason", pa.string()), Column("shard", pa.string()),
+    Column("sha256", pa.string()), Column("bytes", pa.int64()),
+)
+SCHEMA = schema(COLUMNS)
+FROM_IMAGE = ("locator", "source", "license")  # the image's lineage in each patch's JSON
 
 
 @dataclass(frozen=True)
@@ -71,40 +76,58 @@ def cut(pixels: np.ndarray, settings: dict, measured=None) -> list[Cell]:
     return cells
 
 
-def sample_json(row: dict, cell: Cell, size: int) -> dict:
+def sample_json(image_row: dict, patch_row: dict) -> dict:
     """The lineage stored beside each patch, with its quality figures."""
-    return {"image_id": row["image_id"], "locator": row["locator"], "source": row["source"],
-            "license": row["license"], "x": cell.x, "y": cell.y, "size": size,
-            **cell.figures.to_dict()}
+    return {**{name: image_row[name] for name in FROM_IMAGE},
+            **{name: patch_row[name] for name in sample_names(COLUMNS)}}
 
 
-class CellWriter:
-    """Adds the cells of one image after another: rows (SCHEMA) and tar samples."""
+def patch_row(image_id: str, cell: Cell, size: int, shard: str | None) -> dict:
+    """The row of one cell; sha256 and bytes of its PNG when it is kept."""
+    kept = cell.png is not None
+    return make_row(COLUMNS, {
+        "key": patch_key(image_id, cell.y, cell.x), "image_id": image_id, "x": cell.x,
+        "y": cell.y, "size": size, **cell.figures.to_dict(), "kept": kept,
+        "reason": cell.reason, "shard": shard if kept else None,
+        "sha256": hashlib.sha256(cell.png).hexdigest() if kept else None,
+        "bytes": len(cell.png) if kept else None})
 
-    def __init__(self, writer: ShardFile | None, shard: str | None, size: int):
-        self.writer, self.shard, self.size = writer, shard, size
-        self.rows: list[dict] = []
+
+class PatchRows:
+    """The patch rows of one shard, counted: kept / dropped, and per drop reason."""
+
+    def __init__(self, shard: str | None):
+        self.shard = shard
+        self.records: list[dict] = []
         self.counts: Counter = Counter()
         self.reasons: Counter = Counter()
 
-    def add(self, row: dict, cells: list[Cell]) -> None:
-        for cell in cells:
-            key = patch_key(row["image_id"], cell.y, cell.x)
-            record = {"key": key, "image_id": row["image_id"], "x": cell.x, "y": cell.y,
-                      "size": self.size, **cell.figures.to_dict(),
-                      "kept": False, "reason": cell.reason, "shard": None, "sha256": None,
-                      "bytes": None}
-            if cell.png is not None:
-                self.writer.add(key, {"png": cell.png,
-                                      "json": sample_json(row, cell, self.size)})
-                record.update(kept=True, reason="", shard=self.shard,
-                              sha256=hashlib.sha256(cell.png).hexdigest(),
-                              bytes=len(cell.png))
-            self.count(record)
-            self.rows.append(record)
-
-    def count(self, record: dict) -> None:
-        """Count a row as kept or dropped, and its drop reason."""
+    def add(self, record: dict) -> None:
+        self.records.append(record)
         self.counts["kept" if record["kept"] else "dropped"] += 1
         if not record["kept"]:
             self.reasons[f"dropped:{record['reason']}"] += 1
+
+    def adopt(self, record: dict) -> None:
+        """A row cut earlier (the fetch stage's cells), now listed in this shard."""
+        self.add({**record, "shard": self.shard if record["kept"] else None})
+
+    def images(self) -> int:
+        return len({record["image_id"] for record in self.records})
+
+
+class CellWriter:
+    """Stores the cells of one image after another: PNG + JSON samples in `writer`,
+    every cell's row in `rows`."""
+
+    def __init__(self, writer: ShardFile, shard: str | None, size: int):
+        self.writer, self.size = writer, size
+        self.rows = PatchRows(shard)
+
+    def add(self, image_row: dict, cells: list[Cell]) -> None:
+        for cell in cells:
+            record = patch_row(image_row["image_id"], cell, self.size, self.rows.shard)
+            if cell.png is not None:
+                self.writer.add(record["key"], {"png": cell.png,
+                                                "json": sample_json(image_row, record)})
+            self.rows.add(record)

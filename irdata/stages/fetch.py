@@ -24,6 +24,7 @@ from irdata.keys import partition_name
 from irdata.net.http import Download, Fetcher
 from irdata.patching import cells as cells_mod
 from irdata.quality.gates import FIGURES
+from irdata.rows import Column, columns, make_row, sample_names, schema
 from irdata.shards import ShardFile
 from irdata.sources.archives import MemberTooLarge, read_members
 from irdata.sources.item import SourceItem
@@ -35,18 +36,27 @@ from irdata.storage import Output
 QUALITY_FIGURES = tuple(name for name in FIGURES if name != "jpeg_quality")
 STAGE = "fetch"
 FOLDER = "raw"
-SCHEMA = pa.schema([
-    ("image_id", pa.string()), ("locator", pa.string()), ("source", pa.string()),
-    ("source_name", pa.string()), ("license", pa.string()), ("status", pa.string()),
-    ("reason", pa.string()), ("detail", pa.string()), ("http_status", pa.int32()),
-    ("attempts", pa.int32()), ("bytes", pa.int64()), ("sha256", pa.string()),
-    ("phash", pa.string()), ("dhash", pa.string()), ("width", pa.int32()),
-    ("height", pa.int32()), ("format", pa.string()), ("mode", pa.string()),
-    ("orientation", pa.int8()), ("frames", pa.int32()), ("jpeg_quality", pa.int8()),
-    *[(name, pa.float32()) for name in QUALITY_FIGURES], ("upscaled", pa.bool_()),
-    ("extra", pa.string()),
-    ("partition", pa.int32()), ("shard", pa.string()),
-])
+ITEM_COLUMNS = ("image_id", "locator", "source", "source_name", "license")
+OUTCOME_COLUMNS = ("status", "reason", "detail")
+BLANK_IS_NULL = ("phash", "dhash", "format", "mode")  # the inspection's "" is stored as null
+# The images table (raw/*.parquet, manifest/images.parquet); `sample`: also in the
+# JSON stored beside each raw image.
+COLUMNS = (
+    *columns(ITEM_COLUMNS, pa.string(), sample=True),
+    *columns(OUTCOME_COLUMNS, pa.string()),
+    Column("http_status", pa.int32(), True), Column("attempts", pa.int32()),
+    Column("bytes", pa.int64(), True), *columns(("sha256", "phash", "dhash"), pa.string(), True),
+    *columns(("width", "height"), pa.int32(), True),
+    *columns(("format", "mode"), pa.string(), True),
+    Column("orientation", pa.int8(), True), Column("frames", pa.int32(), True),
+    Column("jpeg_quality", pa.int8(), True), *columns(QUALITY_FIGURES, pa.float32(), True),
+    Column("upscaled", pa.bool_(), True), Column("extra", pa.string(), True),
+    Column("partition", pa.int32()), Column("shard", pa.string()),
+)
+SCHEMA = schema(COLUMNS)
+# The columns the inspection fills (every other Inspection field is its outcome).
+INSPECTED = tuple(name for name in SCHEMA.names
+                  if name in Inspection.__dataclass_fields__ and name not in OUTCOME_COLUMNS)
 
 
 CELLS = "cells"  # patch cells of every usable image; the patch stage consumes them
@@ -144,31 +154,24 @@ def _examine(got: tuple[SourceItem, Download], config: dict
 def _row(item: SourceItem, download: Download, inspection: Inspection | None,
          index: int) -> dict:
     found = inspection.to_dict() if inspection else {}
-    status = found.get("status", "ok") if download.status == "ok" else download.status
-    reason = found.get("reason", "") if download.status == "ok" else download.reason
-    detail = found.get("detail", "") if download.status == "ok" else download.detail
-    return {
-        "image_id": item.image_id, "locator": item.locator, "source": item.source,
-        "source_name": item.source_name, "license": item.license, "status": status,
-        "reason": reason, "detail": detail, "http_status": download.http_status,
-        "attempts": download.attempts, "bytes": found.get("bytes"),
-        "sha256": found.get("sha256"), "phash": found.get("phash") or None,
-        "dhash": found.get("dhash") or None, "width": found.get("width"),
-        "height": found.get("height"), "format": found.get("format") or None,
-        "mode": found.get("mode") or None, "orientation": found.get("orientation"),
-        "frames": found.get("frames"), "jpeg_quality": found.get("jpeg_quality"),
-        **{name: found.get(name) for name in QUALITY_FIGURES},
-        "upscaled": found.get("upscaled"), "extra": item.extra, "partition": index,
-        "shard": outputs(index)["tar"] if status == "ok" else None,
-    }
+    if download.status == "ok":
+        outcome = (found.get("status", "ok"), found.get("reason", ""), found.get("detail", ""))
+    else:
+        outcome = (download.status, download.reason, download.detail)
+    return make_row(COLUMNS, {
+        **{name: getattr(item, name) for name in ITEM_COLUMNS},
+        **dict(zip(OUTCOME_COLUMNS, outcome, strict=True)),
+        "http_status": download.http_status, "attempts": download.attempts,
+        **{name: found.get(name) for name in INSPECTED},
+        **{name: found.get(name) or None for name in BLANK_IS_NULL},
+        "extra": item.extra, "partition": index,
+        "shard": outputs(index)["tar"] if outcome[0] == "ok" else None,
+    })
 
 
-def _sample_json(row: dict) -> dict:
-    keep = ("image_id", "locator", "source", "source_name", "license", "http_status",
-            "bytes", "sha256", "phash", "dhash", "width", "height", "format", "mode",
-            "orientation", "frames", "jpeg_quality", *QUALITY_FIGURES, "upscaled")
-    sample = {k: row[k] for k in keep}
-    sample["extra"] = json.loads(row["extra"] or "{}")
+def _sample_json(image_row: dict) -> dict:
+    sample = {name: image_row[name] for name in sample_names(COLUMNS)}
+    sample["extra"] = json.loads(image_row["extra"] or "{}")
     return sample
 
 
@@ -230,9 +233,10 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(rows, schema=SCHEMA), fh)
     cells_shard = {k: v for k, v in cells_tar.record.items() if k != "path"}
-    write_cells_table(out, paths["cells_parquet"], cutter.rows, config["patch"], cells_shard)
+    write_cells_table(out, paths["cells_parquet"], cutter.rows.records, config["patch"],
+                      cells_shard)
     shard = raw.record
     stats = {"stage": STAGE, "partition": index, "items": len(items), "status": dict(counts),
              "reasons": dict(sorted(reasons.items())), "bytes": total_bytes,
-             "samples": counts.get("ok", 0), "shard": shard, "cells": dict(cutter.counts)}
+             "samples": counts.get("ok", 0), "shard": shard, "cells": dict(cutter.rows.counts)}
     return stats

@@ -23,7 +23,7 @@ from irdata import shards
 from irdata.imaging.decode import DecodeError, decode_rgb
 from irdata.keys import partition_name
 from irdata.patching import cells as cells_mod
-from irdata.patching.cells import SCHEMA, CellWriter
+from irdata.patching.cells import SCHEMA, CellWriter, PatchRows
 from irdata.stages import dedupe, fetch
 from irdata.stages.ordered import ordered_map
 from irdata.storage import Output
@@ -60,37 +60,35 @@ def _cells_table(out: Output, index: int, settings: dict) -> pa.Table | None:
     return table if json.loads(cut_with) == settings else None
 
 
-def _keep_rows(table: pa.Table, wanted: dict, cutter: CellWriter) -> Counter:
-    """The cell rows of wanted images, tagged with the patch shard."""
-    for row in table.to_pylist():
-        if row["image_id"] in wanted:
-            row["shard"] = cutter.shard if row["kept"] else None
-            cutter.rows.append(row)
-            cutter.count(row)
-    return Counter(cut=len({row["image_id"] for row in cutter.rows}))
+def _keep_rows(table: pa.Table, wanted: dict, rows: PatchRows) -> Counter:
+    """The cell rows of wanted images, listed in the patch shard."""
+    for record in table.to_pylist():
+        if record["image_id"] in wanted:
+            rows.adopt(record)
+    return Counter(cut=rows.images())
 
 
 def _keep_cells(out: Output, index: int, table: pa.Table, wanted: dict,
-                cutter: CellWriter) -> Counter:
+                shard: shards.ShardFile, rows: PatchRows) -> Counter:
     """Copy the cells of wanted images: their rows, then their samples, unchanged."""
-    images = _keep_rows(table, wanted, cutter)
+    images = _keep_rows(table, wanted, rows)
     for key, sample in shards.samples(out, fetch.outputs(index)["cells_tar"]):
         if key.split("_")[0] in wanted:
-            cutter.writer.add(key, sample)
+            shard.add(key, sample)
     return images
 
 
 def _adopt_cells(out: Output, index: int, table: pa.Table, wanted: dict,
-                 cutter: CellWriter) -> tuple[Counter, dict] | None:
+                 rows: PatchRows) -> tuple[Counter, dict] | None:
     """When every image of the cells table is wanted (no duplicate among them), the
     cells tar is already the patch shard, byte for byte: move it into place (no
     copy) and take its rows. None when some cells must be left out."""
     shard = json.loads((table.schema.metadata or {}).get(b"irdata.cells_shard", b"null"))
     if shard is None or not set(table.column("image_id").to_pylist()) <= wanted.keys():
         return None
-    images = _keep_rows(table, wanted, cutter)
+    images = _keep_rows(table, wanted, rows)
     out.makedirs(FOLDER)
-    out.fs.mv(out.path(fetch.outputs(index)["cells_tar"]), out.path(cutter.shard))
+    out.fs.mv(out.path(fetch.outputs(index)["cells_tar"]), out.path(rows.shard))
     return images, shard
 
 
@@ -138,17 +136,19 @@ def _remove_cells(out: Output, index: int) -> None:
 
 
 def _write_shard(out: Output, index: int, table: pa.Table | None, wanted: dict,
-                 config: dict) -> tuple[CellWriter, Counter, dict, dict]:
+                 config: dict) -> tuple[PatchRows, Counter, dict, dict]:
     """The patch shard written afresh: wanted cells copied, or cut again."""
     failed: dict[str, str] = {}
     rel = outputs(index)["tar"]
     with shards.ShardFile(out, rel) as shard:
-        cutter = CellWriter(shard, rel, config["patch"]["size"])
         if table is not None:
-            images = _keep_cells(out, index, table, wanted, cutter)
+            rows = PatchRows(rel)
+            images = _keep_cells(out, index, table, wanted, shard, rows)
         else:
+            cutter = CellWriter(shard, rel, config["patch"]["size"])
             images, failed = _cut_again(out, index, wanted, cutter, config)
-    return cutter, images, failed, shard.record
+            rows = cutter.rows
+    return rows, images, failed, shard.record
 
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
@@ -157,19 +157,19 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     paths = outputs(index)
     wanted, duplicates = _usable_rows(out, index, dedupe.read_duplicates(out))
     table = _cells_table(out, index, config["patch"])
-    cutter = CellWriter(None, paths["tar"], config["patch"]["size"])  # rows only
-    adopted = None if table is None else _adopt_cells(out, index, table, wanted, cutter)
+    rows = PatchRows(paths["tar"])
+    adopted = None if table is None else _adopt_cells(out, index, table, wanted, rows)
     if adopted:
         images, found = adopted
         shard = {"path": paths["tar"], **found}
         failed: dict[str, str] = {}
     else:
-        cutter, images, failed, shard = _write_shard(out, index, table, wanted, config)
+        rows, images, failed, shard = _write_shard(out, index, table, wanted, config)
     images["duplicate"] = duplicates
     with out.atomic(paths["parquet"]) as fh:
-        pq.write_table(pa.Table.from_pylist(cutter.rows, schema=SCHEMA), fh)
-    stats = {"stage": STAGE, "partition": index, "items": len(cutter.rows),
-             "status": dict(cutter.counts), "reasons": dict(sorted(cutter.reasons.items())),
+        pq.write_table(pa.Table.from_pylist(rows.records, schema=SCHEMA), fh)
+    stats = {"stage": STAGE, "partition": index, "items": len(rows.records),
+             "status": dict(rows.counts), "reasons": dict(sorted(rows.reasons.items())),
              "images": dict(images), "failed_images": failed, "shard": shard,
              "samples": shard["samples"], "from_cells": table is not None,
              "cells_adopted": bool(adopted)}
