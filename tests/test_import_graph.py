@@ -14,7 +14,7 @@ import irdata
 
 ROOT = pathlib.Path(irdata.__file__).parent
 FLOORS = [
-    {"errors", "keys", "tuning", "storage", "shards", "net", "quality", "degrade", "dedupe"},
+    {"errors", "keys", "tuning", "storage", "shards", "net", "quality", "degrade", "dedupe", "rows"},
     {"imaging", "settings_schema"},
     {"config", "patching"},
     {"inspection", "sources"},
