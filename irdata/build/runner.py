@@ -13,11 +13,11 @@ from contextlib import contextmanager
 from irdata import tuning
 from irdata.build import runinfo
 from irdata.build.lock import build_lock
-from irdata.sources.plan import make_plan
 from irdata.build.progress import Progress, summary_table
 from irdata.build.warm import warm_up
-from irdata.stages import ORDER, STAGES, complete, is_enabled
 from irdata.errors import UsageError
+from irdata.sources.plan import make_plan
+from irdata.stages import ORDER, STAGES, complete, is_enabled
 from irdata.storage import Output
 
 TASK_RETRIES = 2
