@@ -18,13 +18,19 @@ from irdata.dedupe.clusters import (
     DHASH_DISTANCE,
     PHASH_DISTANCE,
     SCHEMA,
-    choose_keepers,
+    choose,
+    costs,
     find_duplicates,
     union_find,
 )
 from irdata.dedupe.search import candidate_pairs, hamming, hex_to_u64, pairs_within
 from irdata.demo import synth
 from irdata.inspection import inspect_bytes
+
+
+def choose_keepers(roots: np.ndarray, *figures, **named) -> np.ndarray:
+    """Keeper index per item, as find_duplicates chooses it: `choose` over `costs`."""
+    return choose(roots, costs(*figures, **named))[0]
 
 
 def brute_force(hashes: np.ndarray, radius: int) -> np.ndarray:

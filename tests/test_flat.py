@@ -8,23 +8,33 @@ import cv2
 import numpy as np
 import pytest
 
+from irdata.config import PATCH
+from irdata.patching.figures import CellFigures, judge
 from irdata.patching.flat import (
     DEFAULT_BLOCK,
     DEFAULT_THRESHOLD,
     MAX_FLAT_FRACTION,
-    block_energy,
+    block_energy_and_tone,
     flat_fraction,
-    is_flat,
     luminance,
 )
 from irdata.patching.grid import grid
+from irdata.settings_schema import fill_section
 
 LABELLED = Path(__file__).resolve().parent / "data" / "flat"
 MEASURED_ACCURACY = 0.875  # the defaults on these 48 crops (42; the previous rule, chosen on them, 45)
 CELLS = Path(__file__).resolve().parent / "data" / "cells"
 
-# ---------------------------------------------------------------- grid
 
+def is_flat(fraction: float) -> bool:
+    """The patch stage's own gate (figures.judge, default settings) on a cell whose
+    only failing figure could be its flat fraction."""
+    clean = CellFigures(flat_fraction=fraction, noise=None, sharpness=None, blockiness=1.0,
+                        periodicity=0.0, clipped=0.0, crushed=0.0)
+    return judge(clean, fill_section(PATCH, {}, "test", "patch.")) == "flat"
+
+
+# ---------------------------------------------------------------- grid
 
 @pytest.mark.parametrize("width, height, size, expected", [
     (1024, 512, 512, [(0, 0), (0, 512)]),
@@ -152,7 +162,7 @@ def test_block_energy_matches_a_plain_numpy_reference():
         dx, dy = np.diff(half, axis=3), np.diff(half, axis=1)
         ref = np.sqrt(((dx ** 2).sum(axis=(1, 3)) + (dy ** 2).sum(axis=(1, 3)))
                       / (2 * step * (step - 1)))
-        np.testing.assert_allclose(block_energy(lum, block), ref, rtol=1e-4, atol=1e-4)
+        np.testing.assert_allclose(block_energy_and_tone(lum, block)[0], ref, rtol=1e-4, atol=1e-4)
 
 
 def test_partial_blocks_are_ignored():
@@ -174,7 +184,7 @@ def test_bad_input_is_refused(patch, block):
 
 
 def test_drop_rule_is_strictly_more_than_half():
-    assert MAX_FLAT_FRACTION == 0.5
+    assert PATCH["max_flat_fraction"].default == MAX_FLAT_FRACTION == 0.5
     assert not is_flat(0.5) and is_flat(0.5 + 1 / 1024)
 
 # ---------------------------------------------------------------- detector, labelled real patches

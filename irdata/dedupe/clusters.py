@@ -172,16 +172,6 @@ def choose(roots: np.ndarray, cost: list[np.ndarray]) -> tuple[np.ndarray, np.nd
     return keepers, step
 
 
-def choose_keepers(roots: np.ndarray, pixels: np.ndarray, nbytes: np.ndarray,
-                   upscaled=None, noise=None, jpeg_quality=None,
-                   sharpness=None, lost_detail=None, tonal_range=None) -> np.ndarray:
-    """Keeper index for every item: the best of its cluster by the keeper rule
-    (module docstring). Items are in image_id order, so the last step, lowest
-    index, is the smallest image_id. Optional figures as in `costs`."""
-    cost = costs(pixels, nbytes, upscaled, noise, jpeg_quality, sharpness, lost_detail,
-                 tonal_range)
-    return choose(roots, cost)[0]
-
 
 def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """(first, inverse) of items keyed by several columns, as np.unique gives them:

@@ -92,11 +92,6 @@ def block_energy_and_tone(lum: np.ndarray, block: int = DEFAULT_BLOCK
     return np.sqrt(mean * (step / (2.0 * (step - 1)))), tone
 
 
-def block_energy(lum: np.ndarray, block: int = DEFAULT_BLOCK) -> np.ndarray:
-    """Gradient energy of each whole block of a luminance array."""
-    return block_energy_and_tone(lum, block)[0]
-
-
 def flat_blocks(lum: np.ndarray, block: int = DEFAULT_BLOCK,
                 threshold: float = DEFAULT_THRESHOLD, noise: float | None = None) -> np.ndarray:
     """Boolean rows x cols of blocks: True where the block is flat (see the module doc);
@@ -115,8 +110,3 @@ def flat_fraction(rgb: np.ndarray, block: int = DEFAULT_BLOCK,
     if noise is None:
         noise = cell_noise(lum)
     return float(np.mean(flat_blocks(lum, block, threshold, noise)))
-
-
-def is_flat(fraction: float, limit: float = MAX_FLAT_FRACTION) -> bool:
-    """True when a patch with this flat fraction is dropped (`flat` reason)."""
-    return fraction > limit

@@ -120,7 +120,6 @@ CHECKS = (
     ("clipped", Threshold("clipped", "max_clipped")),
     ("crushed", Threshold("crushed", "max_crushed")),
 )
-REASONS = tuple(reason for reason, _ in CHECKS)
 # The threshold each figure is shown against in reports: its own gate's, and for the
 # two-figure gates the figure that names them (graphics: both shares; upscaled:
 # periodicity, as sharpness has its own gate).

@@ -181,7 +181,7 @@ def test_source_quality_gates_are_the_gates_of_the_quality_module():
     ungated = {"tonal_range"}  # recorded for dedupe's keeper rule, never a gate
     assert list(QUALITY_GATES) == [f for f in gates.FIGURES if f not in ungated]
     for figure, (setting, reason) in QUALITY_GATES.items():
-        assert setting in QUALITY and reason in gates.REASONS, figure
+        assert setting in QUALITY and reason in dict(gates.CHECKS), figure
 
 
 def test_quality_thresholds_come_from_the_run(corpus_copy, tmp_path):
