@@ -1,4 +1,4 @@
-"""Pipeline YAML: schema, defaults and validation.
+"""Pipeline YAML: checked against the settings declared in pipeline_settings.yaml.
 
 A config is loaded into a plain dict (easy to ship to Dask workers and to record
 in run.json) with every default filled in. Every problem raises ConfigError whose
@@ -14,141 +14,27 @@ from typing import Any
 from irdata import __version__
 from irdata.errors import ConfigError
 from irdata.imaging import png_writer
-from irdata.settings_schema import TABLE_HEAD, Field, GiB, MiB, fill_section, read_yaml, table_rows
+from irdata.settings_schema import TABLE_HEAD, fill_section, read_fields, read_yaml, table_rows
 
 SOURCE_KINDS = ("urls", "dir", "archive")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
 URL_LIST_SUFFIXES = (".csv", ".tsv", ".tab", ".parquet", ".pq", ".jsonl", ".ndjson", ".json")
 NAME_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
-
-
-def _section(**fields: Field) -> dict[str, Field]:
-    return fields
-
-
-FETCH = _section(
-    threads=Field("int", 16, "concurrent downloads inside one partition", 1),
-    per_host=Field("int", 4, "requests in flight per host (per worker process)", 1),
-    retries=Field("int", 3, "retries for 5xx, 429 and connection errors", 0),
-    backoff=Field("float", 0.5, "exponential backoff factor in seconds (with jitter)", 0),
-    backoff_max=Field("float", 30.0, "largest wait between retries, seconds", 0),
-    retry_after_max=Field("float", 60.0, "largest Retry-After honoured, seconds", 0),
-    connect_timeout=Field("float", 10.0, "connect timeout, seconds", 0.001),
-    read_timeout=Field("float", 30.0, "timeout between two reads, seconds", 0.001),
-    total_timeout=Field("float", 300.0, "deadline for one whole download, seconds", 0.001),
-    max_bytes=Field("bytes", 64 * MiB, "byte cap per image; reading stops past it", 1),
-    max_redirects=Field("int", 5, "redirects followed before giving up", 0),
-    user_agent=Field("str", f"irdata/{__version__} (+https://github.com/irdata/irdata)",
-                     "User-Agent header"),
-    allow_private_networks=Field("bool", False,
-                                 "allow loopback, private and link-local addresses"),
-    respect_optout=Field("bool", True, "drop images served with X-Robots-Tag noai/noimageai"),
-    use_env_proxies=Field("bool", False, "use HTTP(S)_PROXY from the environment"),
-    archive_max_bytes=Field("bytes", 256 * GiB, "byte cap for one remote archive download", 1),
-    archive_timeout=Field("float", 86400.0, "deadline for one remote archive download, seconds",
-                          0.001),
-)
-INSPECT = _section(
-    max_pixels=Field("int", 300_000_000, "decompression-bomb limit (width x height)", 1),
-    min_side=Field("int", 512, "images whose short side is smaller are dropped (too_small)", 1),
-    threads=Field("int", 2, "images decoded, inspected and cut into patch cells at once inside "
-                  "one task (each holds one decoded image)", 1),
-)
-QUALITY = _section(
-    enabled=Field("bool", True, "drop sources that fail a quality gate; false: figures are "
-                  "still recorded, nothing is dropped"),
-    min_jpeg_quality=Field("int", 60, "JPEGs whose quality (IJG scale, from the quantisation "
-                           "tables) is lower are dropped (low_jpeg_quality); 0 turns it off", 0),
-    graphics_flat_share=Field("float", 0.2, "graphics: share of exactly one-colour 8x8 "
-                              "blocks above this ...", 0),
-    graphics_palette_share=Field("float", 0.74, "... and share of pixels in the 8 most "
-                                 "frequent colours above this ...", 0),
-    graphics_min_sharpness=Field("float", -14.2, "... and sharpness (dB) at least this (the "
-                                 "hard edges of drawn shapes and text; fog and sky are soft): "
-                                 "dropped (graphics)", None),
-    upscale_periodicity=Field("float", 2.23, "upscaled: interpolation periodicity of the "
-                              "textured cells (median) above this ...", 0),
-    upscale_sharpness=Field("float", -10.0, "... and sharpness (dB) below this: dropped "
-                            "(upscaled)", None),
-    min_sharpness=Field("float", -20.7, "sources whose sharpness (finest-octave share of the "
-                        "detail at native resolution, dB, median over textured cells) is "
-                        "lower are dropped (blurry)", None),
-    max_noise=Field("float", 5.71, "sources whose noise (median over cells of the native-"
-                    "resolution noise deviation, grey levels) is higher are dropped (noisy)", 0),
-    max_clipped=Field("float", 0.6, "sources with a larger share of pixels with a channel >= "
-                      "250 are dropped (clipped); 1 turns it off", 0),
-    max_crushed=Field("float", 0.6, "sources with a larger share of pixels with every channel "
-                      "<= 8 are dropped (crushed); 1 turns it off", 0),
-)
+# every setting, its default, bound and doc: data, in pipeline_settings.yaml
+SETTINGS_FILE = os.path.join(os.path.dirname(__file__), "pipeline_settings.yaml")
+_DECLARED = read_fields(SETTINGS_FILE, version=__version__)
+TOP = _DECLARED["top"]
+SECTIONS = {name: _DECLARED[name] for name in
+            ("fetch", "inspect", "quality", "dedupe", "patch", "degrade")}
+FETCH, INSPECT, QUALITY, DEDUPE, PATCH, DEGRADE = SECTIONS.values()
+SOURCE_FIELDS = _DECLARED["source"]
+DEGRADE_KINDS = DEGRADE["kinds"].default
 REMOVED = {
     "quality.min_highlights": "a photo's darkest tones are its style, not a defect; "
                               "crushed shadows are 'quality.max_crushed'",
     "quality.max_brightness": "a photo's brightness is its style, not a defect; blown "
                               "highlights are 'quality.max_clipped'",
 }
-DEDUPE = _section(
-    enabled=Field("bool", True, "find exact and near duplicates; keep one image per cluster"),
-    phash_distance=Field("int", 8, "largest pHash Hamming distance of a near-duplicate "
-                         "candidate (0-8)", 0),
-    dhash_distance=Field("int", 9, "largest dHash distance that confirms a pHash candidate", 0),
-)
-PATCH = _section(
-    size=Field("int", 512, "patch side in pixels (non-overlapping, centred grid)", 16),
-    flat_block=Field("int", 16, "block side for the flatness test, pixels (even, >= 4)", 4),
-    flat_threshold=Field("float", 4.0, "a block is flat when its gradient energy (RMS "
-                         "neighbour difference of half-resolution luminance) is below this at "
-                         "mid-grey (lower in dark tones) above the cell's noise floor", 0),
-    max_flat_fraction=Field("float", 0.5, "cells with a larger flat fraction are dropped "
-                            "(flat)", 0),
-    max_clipped=Field("float", 0.5, "cells with a larger share of pixels with a channel >= "
-                      "250 are dropped (clipped); 1 turns it off", 0),
-    max_crushed=Field("float", 0.5, "cells with a larger share of pixels with every channel "
-                      "<= 8 are dropped (clipped); 1 turns it off", 0),
-    max_blockiness=Field("float", 1.75, "cells whose JPEG blockiness (8x8 grid lines in the "
-                         "spectrum over their neighbours; 1 = none) is higher are dropped "
-                         "(blocky)", 0),
-    max_noise=Field("float", 8.9, "cells whose noise deviation (grey levels, smoothest "
-                    "blocks, native resolution) is higher are dropped (noisy)", 0),
-    min_sharpness=Field("float", -22.96, "cells whose sharpness (finest-octave share of the "
-                        "detail, dB, worse axis) is lower are dropped (blurry)", None),
-    png_encoder=Field("str", "isal", "PNG encoder for stored patches: isal (ISA-L deflate, "
-                      "~4x faster than opencv's level 1 + RLE and ~9% smaller) or opencv "
-                      "(libpng + zlib)",
-                      choices=("isal", "opencv")),
-    png_compression=Field("int", 1, "PNG compression level for stored patches: 0-3 with "
-                          "isal, zlib's 0-9 with opencv", 0),
-    png_strategy=Field("str", "rle", "PNG zlib strategy for stored patches (opencv only)",
-                       choices=("default", "filtered", "huffman", "rle", "fixed")),
-    png_filter=Field("str", "up", "PNG row filter for stored patches: up, sub or none; with "
-                     "opencv also avg, paeth, fast and adaptive (libpng's per-row choice, "
-                     "~1.8x slower, ~9% smaller)",
-                     choices=("up", "sub", "none", "avg", "paeth", "fast", "adaptive")),
-)
-DEGRADE_KINDS = ["gaussian_noise", "random_noise", "jpeg", "rain", "haze", "blur", "mask"]
-DEGRADE = _section(
-    variants=Field("int", 0, "K degraded inputs per clean patch; 0 turns the stage off", 0),
-    kinds=Field("list", DEGRADE_KINDS, "kinds drawn from (uniformly) for each variant"),
-    params=Field("dict", {}, "per-kind settings overriding irdata/degrade defaults, e.g. "
-                 "{jpeg: {quality: [20, 60]}}"),
-    fraction=Field("float", 1.0, "share of kept patches that get pairs (chosen per key)", 0),
-    policy=Field("dict", None, "draw each variant from a named policy instead of `kinds`, "
-                 "e.g. {name: dynet_pretrain, p_degrade: 0.5, p_mask: 0.3}"),
-)
-TOP = _section(
-    output=Field("str", None, "output folder or fsspec URL (or --out)"),
-    seed=Field("int", 0, "run seed: every random choice derives from (seed, key)"),
-    images_per_partition=Field("int", 1000, "source items per partition (one Dask task)", 1),
-)
-SECTIONS = {"fetch": FETCH, "inspect": INSPECT, "quality": QUALITY, "dedupe": DEDUPE,
-            "patch": PATCH, "degrade": DEGRADE}
-SOURCE_FIELDS = _section(
-    name=Field("str", None, "unique source name"),
-    urls=Field("str", None, "URL list: CSV, TSV, Parquet or JSONL with a `url` column"),
-    dir=Field("str", None, "folder of images, searched recursively"),
-    archive=Field("str", None, "local or remote .zip / .tar / .tar.gz / .tgz"),
-    license=Field("str", "", "licence for items whose list has no `license` value"),
-    url_column=Field("str", "url", "column holding the URL in a URL list"),
-)
 
 
 def is_remote(locator: str) -> bool:

@@ -119,6 +119,27 @@ def read_yaml(path: str, what: str = "config file") -> Any:
         raise ConfigError(path, "not a UTF-8 text file") from None
 
 
+def read_fields(path: str, **variables: str) -> dict[str, dict[str, Field]]:
+    """Sections of Fields from a settings file (section -> name -> kind, default,
+    minimum, choices, doc); `{name}` in a str default is filled from `variables`,
+    a bytes default may be written '64MiB'."""
+    with open(path, encoding="utf-8") as fh:
+        declared = yaml.safe_load(fh)
+    return {section: {name: _field(spec, variables) for name, spec in fields.items()}
+            for section, fields in declared.items()}
+
+
+def _field(spec: dict, variables: dict) -> Field:
+    default = spec.get("default")
+    if spec["kind"] == "bytes":
+        default = parse_bytes(default)
+    elif spec["kind"] == "str" and default is not None:
+        default = default.format(**variables)
+    choices = spec.get("choices")
+    return Field(spec["kind"], default, spec["doc"], spec.get("minimum"),
+                 tuple(choices) if choices is not None else None)
+
+
 def table_rows(prefix: str, fields: dict[str, Field], default=None) -> list[str]:
     """Markdown rows `| prefix+name | default | doc |`; `default(name, spec)` may
     replace the shown default."""
