@@ -1,5 +1,4 @@
-"""Errors that end a command with one clear line on stderr and exit code 2, and
-`describe`, the one way an exception becomes a `detail` in the tables."""
+"""Errors that end a command with one line on stderr (exit 2); `describe` for details."""
 
 import re
 

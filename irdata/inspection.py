@@ -1,14 +1,9 @@
-"""Inspect one image's bytes: what it is, how big, whether it is usable, its hashes
-and its quality figures.
+"""Inspect one image's bytes: format, size, usability, hashes and quality figures.
 
-Pure: bytes in, an Inspection out; never raises for bad input. The image is
-decoded in full once (`examine` also returns those pixels and the figures of
-every grid cell, so the fetch stage cuts its patch cells from the same decode
-without measuring them again). Hashes and the graphics / exposure figures use
-the image scaled to the fixed working resolution; sharpness, periodicity and
-noise are summarised from the per-cell figures at native resolution
-(irdata.patching.figures on the `patch` grid). With no `quality` settings (or
-`enabled: false`) figures are recorded and nothing is dropped.
+Pure: bytes in, an Inspection out; never raises for bad input. One full decode:
+`examine_cells` also returns the pixels and each grid cell's figures, so fetch cuts
+cells from it. Hashes use the working resolution; sharpness, periodicity and noise
+come from the native-resolution cells. Without `quality` settings nothing is dropped.
 """
 
 from __future__ import annotations
@@ -92,11 +87,9 @@ def measure_cells(pixels: np.ndarray, patch: dict) -> list[tuple[int, int, objec
 
 def inspect_bytes(data: bytes, max_pixels: int, min_side: int,
                   quality: dict | None = None, patch: dict | None = None) -> Inspection:
-    """Sniff, check the header, decode, hash, measure the quality figures and apply
-    the gates of `quality` (the pipeline's `quality` settings; None: measure only)
-    with the cells of the `patch` grid (None: the default grid).
-
-    Size checks use the header only: a decompression bomb is never decoded."""
+    """Sniff, check the header, decode, hash, measure and apply the `quality` gates
+    (None: measure only) on the `patch` grid (None: the default grid). Size checks
+    read the header only: a decompression bomb is never decoded."""
     return examine(data, max_pixels, min_side, quality, patch)[0]
 
 

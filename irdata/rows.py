@@ -1,6 +1,5 @@
-"""One definition per table: a table is a tuple of `Column`s, from which its Parquet
-schema, its rows (exactly its columns, in order) and the JSON stored beside each
-sample (the columns marked `sample`) are all derived."""
+"""One definition per table: a tuple of `Column`s gives its Parquet schema, its rows
+(exactly its columns, in order) and its sample JSON (the columns marked `sample`)."""
 
 from __future__ import annotations
 

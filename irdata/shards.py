@@ -1,12 +1,9 @@
-"""WebDataset tar shards: the one writer and the one reader of the project.
+"""WebDataset tar shards: the project's one writer and one reader.
 
-- `ShardFile(out, rel)`: a shard written atomically under an output root; a context
-  manager whose `record` is {path, samples, bytes, sha256} once it closed cleanly
-  (bytes and sha256 computed while writing, never by reading the file back).
-  Deterministic: fixed mtime, owner, mode and member order (`ShardWriter`).
-- `members(out, rel)` / `iter_members(fileobj)`: (name, bytes) of each file member
-  in order, streamed; `samples(...)`: the same grouped into (key, {ext: bytes})
-  by WebDataset's rule (a sample ends where the key changes).
+`ShardFile` writes a shard atomically and deterministically (fixed mtime, owner, mode,
+member order); once closed cleanly its `record` is {path, samples, bytes, sha256},
+computed while writing. `members` / `iter_members` stream (name, bytes) in order;
+`samples` groups them into (key, {ext: bytes}): a sample ends where the key changes.
 """
 
 from __future__ import annotations
@@ -109,8 +106,7 @@ class ShardFile:
 
 
 def iter_members(fileobj, on_other=None):
-    """(name, bytes) of each regular file of a tar stream, in order; other members
-    are passed to `on_other(name)` when given, else skipped."""
+    """(name, bytes) of each regular file of a tar stream, in order; others to `on_other`."""
     with tarfile.open(fileobj=fileobj, mode="r|") as tar:
         for member in tar:
             if member.isfile():
@@ -144,10 +140,9 @@ def split_name(name: str) -> tuple[str, str]:
 
 
 def group_samples(named, on_repeat=None, on_error=None):
-    """(key, {ext: bytes}) from (name, bytes) pairs in tar order: a sample ends where
-    the key changes or an extension repeats. `on_repeat(key, name)` hears of a key
-    met again later; with `on_error(key, exc)`, a tar that cannot be read to its end
-    ends the samples (the one read so far is still given) instead of raising."""
+    """(key, {ext: bytes}) from (name, bytes) in tar order; a sample ends where the key
+    changes or an extension repeats. `on_repeat(key, name)` hears of a key met again; with
+    `on_error(key, exc)` an unreadable tail ends the samples (partial one kept), no raise."""
     seen: set[str] = set()
     key, sample = None, {}
     try:

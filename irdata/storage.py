@@ -1,8 +1,5 @@
-"""Output folder access through fsspec, with atomic writes.
-
-Every file is written under a temporary name next to its final one and renamed
-into place, so a reader (or a resumed build) never sees half a file.
-"""
+"""Output folder access through fsspec. Every file is written under a temporary name
+and renamed into place, so a reader (or a resumed build) never sees half a file."""
 
 from __future__ import annotations
 

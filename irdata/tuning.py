@@ -1,19 +1,9 @@
 """Process settings for workers that handle whole photos (`tune()`, once per process).
 
-OpenCV: one internal thread. Stages already run `inspect.threads` images at once
-in a task and one task per core; OpenCV's own pool on top oversubscribed the
-cores (measured: ~8% slower fetch stage on 2 cores).
-
-glibc malloc:
-
-Dask's nanny starts workers with MALLOC_TRIM_THRESHOLD_=65536, which also pins
-glibc's mmap threshold at 128 KiB: every decoded image, PNG buffer and tar
-member then gets fresh pages from the kernel and returns them on free. Measured
-here on the fetch and patch stages: 1.4x and 7x slower. `reuse_freed_memory` restores
-reuse: blocks under 32 MiB come from the heap, and up to 256 MiB of freed heap
-is kept before trimming (a worker's peak is still bounded by the largest photo
-in flight). It is called once per worker process, on any cluster (also one
-started by someone else); elsewhere than glibc it does nothing.
+OpenCV runs on one thread: tasks and `inspect.threads` already fill the cores. Dask's
+nanny sets MALLOC_TRIM_THRESHOLD_, which also pins glibc's mmap threshold low, so every
+image buffer got fresh kernel pages; `reuse_freed_memory` restores heap reuse. Run on
+every worker process, on any cluster; a no-op elsewhere than glibc.
 """
 
 from __future__ import annotations
@@ -41,9 +31,8 @@ def tune() -> None:
 
 
 def reuse_freed_memory(megabytes: int = 32) -> bool:
-    """Keep up to ``megabytes`` of freed heap before trimming, and serve blocks
-    below min(megabytes, 32 MB) from the heap; True if glibc took both settings
-    (False elsewhere: nothing changes)."""
+    """Keep up to ``megabytes`` of freed heap and serve blocks below min(megabytes, 32 MB)
+    from it; True if glibc took both settings (False elsewhere: nothing changes)."""
     name = ctypes.util.find_library("c")
     if not name:
         return False

@@ -1,2 +1,1 @@
-"""Running a build: the runner (stages over a Dask cluster), its lock, progress
-lines, run record and worker warm-up."""
+"""Running a build: the Dask runner, its lock, progress lines, run record, warm-up."""

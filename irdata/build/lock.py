@@ -1,10 +1,6 @@
-"""One build per output folder: a lock file holding the host and pid of its owner.
-
-A second build into the same local folder would delete the first one's temporary
-files and race on its partitions, so it is refused while the owner is alive. A
-lock left by a killed build (its pid is gone) is taken over. Remote (fsspec)
-outputs have no atomic create-if-absent; there the lock is advisory only.
-"""
+"""One build per output folder: a lock file with its owner's host and pid. A second build
+would delete the first's temporary files and race on its partitions; a lock whose pid is
+gone is taken over. Remote outputs (no atomic create-if-absent) are not locked."""
 
 from __future__ import annotations
 

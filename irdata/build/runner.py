@@ -1,5 +1,4 @@
-"""The only module that knows Dask: one task per partition, retries, progress,
-resume by completion markers, and the run record."""
+"""The only module that knows Dask: partition tasks, retries, progress, resume, run.json."""
 
 from __future__ import annotations
 
@@ -48,8 +47,7 @@ def _local_cluster(workers: int | None, shape: str):
 @contextmanager
 def connect(workers: int | None = None, scheduler: str | None = None,
             shape: str = DEFAULT_SHAPE):
-    """A Dask client: an existing cluster (address or scheduler file) or a LocalCluster
-    of `workers` task slots in the given shape (SHAPES)."""
+    """A Dask client on `scheduler` (address or file), else a LocalCluster (SHAPES)."""
     from distributed import Client
 
     if scheduler:
@@ -68,8 +66,7 @@ def connect(workers: int | None = None, scheduler: str | None = None,
 
 def map_tasks(function, calls: list[tuple], workers: int | None = None,
               scheduler: str | None = None, name: str = "task") -> list:
-    """`function(*args)` for each args of `calls`, one Dask task each (same cluster
-    options as a build); results in the order of `calls`."""
+    """`function(*args)` for each of `calls`, one Dask task each; results in that order."""
     token = uuid.uuid4().hex[:8]
     with connect(workers, scheduler) as client:
         futures = [client.submit(function, *args, key=f"{name}-{i:05d}-{token}",
@@ -89,10 +86,8 @@ def peak_rss_mb() -> float | None:
 
 
 def _measured(function, *args, **kwargs) -> dict:
-    """A stage partition (`stages.complete`: outputs, then stats and marker) on a
-    worker (malloc and OpenCV threads tuned for whole photos, see tuning.py): its stats
-    plus the worker process's peak memory so far (`worker_peak_rss_mb`; returned, not
-    stored in stats.json)."""
+    """A stage partition (`stages.complete`) on a tuned worker: its stats plus the worker's
+    peak memory so far (`worker_peak_rss_mb`; returned, not stored in stats.json)."""
     tuning.tune()
     stats = function(*args, **kwargs)
     return {**stats, "worker_peak_rss_mb": peak_rss_mb()}

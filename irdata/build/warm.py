@@ -10,9 +10,8 @@ from irdata.tuning import tune
 
 
 def warm_up() -> None:
-    """`tune()`, then import every stage module and exercise Pillow's format
-    plugins, inspection and PNG encoding on a tiny image, so a worker's first
-    tasks do not pay for it."""
+    """`tune()`, import the stage modules and run Pillow's plugins, inspection and PNG
+    encoding on a tiny image, so a worker's first tasks do not pay for them."""
     import irdata.stages  # noqa: F401  (every stage module and what it imports)
 
     tune()

@@ -1,5 +1,4 @@
-"""`irdata` command line: one module per command group, each owning its parsers and
-handlers. Bad input: one line on stderr, exit 2, no traceback."""
+"""`irdata` command line, one module per command group; bad input: one line, exit 2."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""`irdata verify`, `irdata report` and `irdata show`: parsers and handlers. Imports
-are deferred so that building the parser stays cheap."""
+"""`irdata verify`, `report` and `show`: parsers and handlers (lazy imports, cheap parser)."""
 
 from __future__ import annotations
 
@@ -26,8 +25,7 @@ def add_commands(commands) -> None:
 
 
 def _cmd_verify(args) -> int:
-    """Exit 0 with a summary line (none with --quiet) when every check holds, else 1
-    and the list of discrepancies, then the summary."""
+    """0 and a summary (none with --quiet) if every check holds, else 1, problems, summary."""
     from irdata.audit.verify import report_lines, summary, verify
     from irdata.build.runner import map_tasks
 

@@ -1,5 +1,4 @@
-"""What every command group shares: the parser class, argparse value types and the
-cluster options."""
+"""Shared by the command groups: the parser class, argparse value types, cluster options."""
 
 from __future__ import annotations
 

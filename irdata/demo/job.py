@@ -1,7 +1,5 @@
-"""`irdata demo`: a whole build over generated (or your own) images, no network.
-
-Images are served from a loopback HTTP server so the real fetch path runs.
-"""
+"""`irdata demo`: a whole build over generated (or your own) images, no network; they
+are served from a loopback HTTP server so the real fetch path runs."""
 
 from __future__ import annotations
 
@@ -28,8 +26,7 @@ DEMO_DUPLICATES = 4
 
 def write_demo_images(folder: str, count: int = DEMO_IMAGES,
                       duplicates: int = DEMO_DUPLICATES) -> list[str]:
-    """Procedural photos plus planted near-duplicates (resized, re-encoded) and two
-    too-small images; returns the file names."""
+    """Procedural photos, planted near-duplicates and two too-small images; file names."""
     os.makedirs(folder, exist_ok=True)
     names = []
     for seed in range(count):

@@ -1,12 +1,7 @@
-"""Procedural high-resolution test images (pure functions of a seed).
-
-Used by the demo and the tests: textured regions (band-limited noise, stripes,
-shapes, text-like marks) next to smooth sky-like gradients, so that later stages
-have both detailed and flat areas to work with. The finest texture is made at
-native resolution (blurred white noise, in patches), as in a photograph: an
-enlarged coarse grid would carry an upscale's band limit and periodicity, which
-the quality gates rightly drop.
-"""
+"""Procedural high-resolution test images (pure functions of a seed) for demo and tests:
+textured ground beside smooth sky-like gradients, so stages see detailed and flat areas.
+The finest texture is made at native resolution, as in a photograph: an enlarged coarse
+grid would carry an upscale's band limit and periodicity, which the quality gates drop."""
 
 from __future__ import annotations
 
@@ -27,8 +22,7 @@ def _sky(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
 
 
 def _fine_noise(rng: np.random.Generator, height: int, width: int) -> np.ndarray:
-    """Native-resolution detail in [0, 1]: white noise blurred by ~1 pixel, strong in
-    some places and faint in others (texture density varies in a photograph)."""
+    """Native-resolution detail in [0, 1]: blurred white noise, denser in some places."""
     white = rng.random((height, width), dtype=np.float32)
     fine = cv2.GaussianBlur(white, (0, 0), 0.9)
     fine = (fine - 0.5) * 3.0 + 0.5

@@ -1,11 +1,6 @@
-"""Refuse connections to private, loopback and link-local addresses.
-
-Every new connection (the first request and every redirect) is checked twice:
-the addresses its host resolves to, before any packet is sent (so a redirect to
-169.254.169.254 never opens a connection there), and the address the socket
-actually connected to (so a DNS answer that changes between the two lookups,
-DNS rebinding, is caught too).
-"""
+"""Refuse connections to private, loopback and link-local addresses. Each new connection
+(first request and every redirect) is checked twice: its host's addresses before any
+packet is sent, and the socket's actual peer, which catches DNS rebinding."""
 
 from __future__ import annotations
 
@@ -17,9 +12,7 @@ from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
 
 
 class BlockedAddress(Exception):
-    """A connection reached an address that the fetch settings do not allow.
-
-    Deliberately not an OSError, so urllib3 neither wraps nor retries it."""
+    """A disallowed address; not an OSError, so urllib3 neither wraps nor retries it."""
 
 
 # IPv6 ranges that carry an IPv4 address in their low 32 bits: a socket that
@@ -54,8 +47,7 @@ def is_public_address(address: str) -> bool:
 
 
 def _resolved(host: str, port: int) -> list[str]:
-    """Addresses `host` resolves to ([] when it does not: the connection attempt
-    then fails with urllib3's own name-resolution error)."""
+    """Addresses `host` resolves to ([]: the connection then fails with urllib3's error)."""
     try:
         infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM)
     except (OSError, UnicodeError):

@@ -1,10 +1,6 @@
 """HTTP downloads with retries, caps, politeness and the private-network guard.
-
-`Fetcher.get(url)` never raises for a network or server problem: it returns a
-Download whose `reason` says what went wrong (empty on success). `attempts`
-counts every request sent, retries included; `total_timeout` bounds the whole
-call, retries included.
-"""
+`Fetcher.get` never raises for a network or server problem: its Download's `reason`
+says why; `attempts` counts every request sent; `total_timeout` bounds the whole call."""
 
 from __future__ import annotations
 
@@ -48,10 +44,8 @@ class _BodyError(Exception):
 
 
 class CappedRetry(Retry):
-    """urllib3 Retry that honours Retry-After up to `retry_after_cap` seconds.
-
-    (Not named `retry_after_max`: recent urllib3 2.x has an __init__ argument of that
-    name, default 6 hours, whose instance value would hide this class setting.)"""
+    """urllib3 Retry honouring Retry-After up to `retry_after_cap` seconds (not named
+    `retry_after_max`: urllib3 2.x has an __init__ argument of that name that hides it)."""
 
     retry_after_cap = 60.0
 
@@ -188,9 +182,8 @@ class Fetcher:
             yield
 
     def get(self, url: str, sink=None) -> Download:
-        """Download `url`. Body failures (truncated, stalled) are retried like
-        connection errors while `total_timeout` (one deadline for the whole call)
-        allows. With `sink` (a binary file), bytes go there instead of into memory."""
+        """Download `url`; body failures are retried like connection errors within
+        `total_timeout`. With `sink` (a binary file), bytes go there, not into memory."""
         result = Download(url=url)
         deadline = time.monotonic() + self.cfg["total_timeout"]
         for round_ in range(self.cfg["retries"] + 1):
@@ -213,8 +206,7 @@ class Fetcher:
         return min(self.cfg["connect_timeout"], left), min(self.cfg["read_timeout"], left)
 
     def _get_once(self, url: str, result: Download, sink, deadline: float) -> bool:
-        """One round (urllib3 retries statuses and connections inside it);
-        True when the body failed in a way worth another round."""
+        """One round (urllib3 retries inside it); True if the body failure merits another."""
         result.http_status, result.headers, answered = None, {}, False
         try:
             with self._host_slot(url), self.session.get(

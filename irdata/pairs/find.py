@@ -1,18 +1,10 @@
 """Folders of existing restoration sets: degraded inputs beside their ground truth.
 
-A pairs folder holds an input folder, whose name gives the task, and a target
-folder (the first found of norain/, clear/, clean/, gt/, target/, groundtruth/):
-
-| input folder | task |
-| --- | --- |
-| rainy/ or rain/ | derain |
-| hazy/ | dehaze |
-| noisy/ | denoise |
-| lq/, input/ or degraded/ | restore (or --task) |
-
-Files are matched by name without extension; failing that, by the number at the
-start of the name (Rain100H's rain-001 / norain-001, SOTS's 0001_0.8_0.2 / 0001),
-so several inputs may share one target. Unmatched files are listed, not guessed.
+An input folder names the task (rainy/ or rain/: derain, hazy/: dehaze, noisy/: denoise,
+lq/, input/ or degraded/: restore or --task) beside a target folder (the first found of
+norain/, clear/, clean/, gt/, target/, groundtruth/). Files match by name without
+extension, else by their first number (rain-001 / norain-001, 0001_0.8_0.2 / 0001), so
+several inputs may share one target; unmatched files are listed, not guessed.
 """
 
 from __future__ import annotations

@@ -1,13 +1,9 @@
-"""`irdata pairs DIR --out OUT`: an existing restoration set (a pairs folder, see
-pairs.py) becomes paired shards in the degrade stage's format, so public
-fine-tuning sets reach training through the same shards and manifests.
+"""`irdata pairs DIR --out OUT`: a pairs folder (see find.py) becomes paired shards in
+the degrade stage's format, so public fine-tuning sets reach training the same way.
 
-OUT/paired/NNNNN.tar: `{key}.gt.png`, `{key}.lq.0.png` (lossless copies of the
-decoded files) and `{key}.json` ({key, task, lq, gt, variants: [{variant: 0,
-kind: "real", ...}]}); OUT/manifest/pairs.parquet (one row per pair: key, task,
-lq, gt, width, height, sha256 of both stored PNGs, shard),
-OUT/manifest/degradations.parquet (kind "real", params = {task, lq, gt}) and
-OUT/manifest/shards.parquet (stage "pairs"), so `irdata verify OUT` checks it.
+OUT/paired/NNNNN.tar holds `{key}.gt.png`, `{key}.lq.0.png` (lossless copies) and
+`{key}.json`; OUT/manifest/ gets pairs.parquet (one row per pair), degradations.parquet
+(kind "real") and shards.parquet (stage "pairs"), so `irdata verify OUT` checks it.
 The key is the image id of the input's path relative to the folder's parent.
 """
 

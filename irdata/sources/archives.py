@@ -1,10 +1,6 @@
-"""Zip and tar archives: list image members and read them without unpacking to disk.
-
-Members are read into memory one at a time, capped at `max_bytes`. Nothing is
-ever written under a member's name, so member paths cannot escape anywhere;
-members with absolute or `..` paths, links and devices are still refused with
-a reason so an auditor sees them.
-"""
+"""Zip and tar archives: list image members and read them into memory, one at a time,
+capped at `max_bytes`. Nothing is written under a member's name, so paths cannot escape;
+absolute or `..` paths, links and devices are still refused, with a reason for auditors."""
 
 from __future__ import annotations
 
@@ -112,13 +108,9 @@ def _read_tar(container: str, names: set[str], cap: int):
 
 def read_members(container: str, locator_hint: str, names: set[str], cap: int
                  ) -> Iterator[tuple[str, bytes | Exception]]:
-    """Yield (member, bytes or the exception met) once for every wanted member.
-
-    A tar is read as a stream in one pass, so .tar.gz needs no random access.
-    A broken archive gives its error to every member not yet read.
-    `locator_hint` is the archive's own locator or path (it decides zip or tar
-    by its suffix), not a member locator `ARCHIVE!member`.
-    """
+    """(member, bytes or the exception met), once per wanted member. A tar is streamed in
+    one pass (.tar.gz needs no seeking); a broken archive's error goes to every member not
+    yet read. `locator_hint`, the archive's own locator or path, picks zip or tar."""
     reader = _read_zip if archive_type(locator_hint) == "zip" else _read_tar
     remaining = set(names)
     try:

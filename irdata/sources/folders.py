@@ -16,8 +16,7 @@ def is_image_name(name: str) -> bool:
 
 
 def is_regular_file(path: str) -> bool:
-    """True for a plain file: not a symbolic link, FIFO, socket or device (reading
-    a FIFO would block the fetch stage forever)."""
+    """True for a plain file: no link, FIFO (it would block fetch), socket or device."""
     try:
         return stat.S_ISREG(os.lstat(path).st_mode)
     except OSError:

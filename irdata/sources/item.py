@@ -9,8 +9,7 @@ from irdata.keys import image_id
 
 @dataclass
 class SourceItem:
-    """One source item. `error` pre-fills a failure found while listing
-    (a garbage row, an archive that could not be downloaded)."""
+    """One source item; `error` pre-fills a failure found while listing (e.g. a bad row)."""
 
     locator: str  # URL, absolute path, or archive!member
     kind: str  # "url", "file" or "member"

@@ -1,9 +1,6 @@
-"""The build plan: every source item, sorted, cut into partitions, stored once.
-
-`OUT/plan/items.parquet` holds one row group per partition, so a worker reads
-only its own items; `OUT/plan/plan.json` holds counts and a fingerprint. A rerun
-recomputes the plan and refuses to continue into an output whose plan differs.
-"""
+"""The build plan: every source item, sorted, cut into partitions, stored once in
+plan/items.parquet (one row group per partition) and plan/plan.json (counts and a
+fingerprint); a rerun refuses to continue into an output whose plan differs."""
 
 from __future__ import annotations
 

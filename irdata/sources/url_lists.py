@@ -29,8 +29,7 @@ def _open_text(path: str):
 
 
 def _csv_line(line: str, delimiter: str) -> list[str] | None:
-    """One physical line as CSV fields (None: unparsable). A quote left open ends
-    with its line: one broken row never swallows the rows after it."""
+    """One physical line as CSV fields (None: unparsable); an open quote ends with it."""
     try:
         return next(csv.reader([line], delimiter=delimiter), [])
     except csv.Error:
@@ -148,9 +147,8 @@ def _item(source: dict, path: str, number: int, row: dict | str) -> SourceItem:
 
 
 def list_url_items(source: dict) -> list[SourceItem]:
-    """Every row of the list as an item; rows without a usable URL carry `bad_url`.
-    A list with no URL column at all (in JSONL: no object with that key) is a
-    ConfigError naming the file and the columns it has."""
+    """Every row as an item (without a usable URL: `bad_url`); no URL column at all (in
+    JSONL: no object with that key) is a ConfigError naming the file and its columns."""
     path, column = source["urls"], source["url_column"]
     columns, rows = _rows(path)
     if columns is not None:

@@ -1,10 +1,6 @@
-"""The build's stages, each declared as a `Stage` record: its name, what it does,
-its scope (one task per partition, or one global task over the whole build), the
-folders it reads and writes, its `outputs(index)` and its `run`.
-
-A stage's `run(config, out_root, index)` writes its outputs and returns stats; it
-never writes its stats file or its completion marker: `complete` does, after the
-outputs are in place (the runner's tasks and inline builds call it)."""
+"""The build's stages, each a declared `Stage` record. A stage's `run(config, out_root,
+index)` writes its outputs and returns stats; `complete` then writes its stats file and,
+last, its completion marker (runner tasks and inline builds call it)."""
 
 from __future__ import annotations
 
@@ -62,9 +58,8 @@ def is_enabled(name: str, config: dict) -> bool:
 
 
 def complete(name: str, config: dict, out_root: str, index: int, **extra) -> dict:
-    """Run one partition of a stage, then write its stats (with the seconds it
-    took) and, last, its completion marker ({partition, shard}: the shard record the
-    manifest lists, None for stages without one). Returns the stats."""
+    """Run one partition, write its stats (with `seconds`), then its marker {partition,
+    shard} (the shard record the manifest lists, or None). Returns the stats."""
     stage = STAGES[name]
     started = time.time()
     stats = stage.run(config, out_root, index, **extra)

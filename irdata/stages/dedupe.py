@@ -1,7 +1,5 @@
-"""Dedupe stage (the one global barrier): hashes of every usable image in,
-`dedupe/clusters.parquet` out. Only hashes and the few figures the keeper rule
-ranks by (upscaled, noise, jpeg_quality, sharpness; see irdata/dedupe/clusters.py)
-travel here, never pixels. The stats count keepers per `keeper_reason`."""
+"""Dedupe stage (the one global barrier): hashes and keeper figures in (never pixels),
+`dedupe/clusters.parquet` out; the stats count keepers per `keeper_reason`."""
 
 from __future__ import annotations
 

@@ -1,11 +1,8 @@
 """Degrade stage (optional): patches/NNNNN.tar -> paired/NNNNN.{tar,parquet,stats.json}.
 
-Per selected clean patch: `gt.png`, K degraded variants `lq.{n}.png` (several
-degraded inputs of one clean patch) and `json` with each variant's kind, params
-and seed. Every random choice comes from `rng_for(run seed, key, variant)`, so
-output bytes do not depend on workers, order or interruptions. The same
-`irdata.degrade` functions serve the online training loader.
-"""
+Per selected clean patch: `gt.png`, K degraded `lq.{n}.png` and `json` (each variant's
+kind, params, seed). Every random choice comes from `rng_for(run seed, key, variant)`,
+so output bytes do not depend on workers, order or interruptions."""
 
 from __future__ import annotations
 

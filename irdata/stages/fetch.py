@@ -1,11 +1,8 @@
 """Fetch stage: one partition of source items -> raw/NNNNN.{tar,parquet,stats.json}.
 
-`run_partition(config, out_root, index)` downloads (or reads) every item of the
-partition concurrently, inspects the bytes (one full decode per image), and writes
-the original bytes of usable images to a tar and one row per item to Parquet. The
-same decode is cut into patch cells (cells/NNNNN.{tar,parquet}), which the patch
-stage later keeps or discards by the dedupe verdict. It knows nothing of Dask.
-"""
+Downloads (or reads) items concurrently, inspects each with one full decode, writes
+usable images' original bytes to a tar and one row per item to Parquet, and cuts the
+same decode into cells (cells/NNNNN.{tar,parquet}) for the patch stage. No Dask here."""
 
 from __future__ import annotations
 
@@ -200,8 +197,7 @@ def _work(items: list[SourceItem], config: dict):
 
 def write_cells_table(out: Output, rel: str, rows: list[dict], settings: dict,
                       shard: dict) -> None:
-    """Cell rows, tagged with the `patch` settings they were cut with and the cells
-    tar's samples, bytes and sha256 (`shard`; the patch stage may adopt the tar)."""
+    """Cell rows, tagged with their `patch` settings and the cells tar's record (`shard`)."""
     table = pa.Table.from_pylist(rows, schema=cells_mod.SCHEMA)
     table = table.replace_schema_metadata({"irdata.patch": json.dumps(settings, sort_keys=True),
                                            "irdata.cells_shard": json.dumps(shard)})

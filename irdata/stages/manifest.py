@@ -1,13 +1,8 @@
-"""Manifest stage (global): consolidated tables an auditor reads without irdata.
-
-- `manifest/images.parquet`: every source item (raw rows) + `dup_of`, `cluster_id`,
-  `patch_status`, `patches_total`, `patches_kept`;
-- `manifest/patches.parquet`: every grid cell, kept or not, in shard order;
-- `manifest/degradations.parquet`: one row per degraded variant (key, variant, kind,
-  params JSON, seed, shard); no rows when the degrade stage did not run (the file
-  is always there, so queries that join it work on every build);
-- `manifest/shards.parquet`: `path`, `stage`, `samples`, `bytes`, `sha256` of every shard.
-"""
+"""Manifest stage (global): consolidated tables in manifest/ an auditor reads without
+irdata: images (raw rows + dup_of, cluster_id, patch_status, patches_total, patches_kept),
+patches (every grid cell, in shard order), degradations (one row per variant; always
+written, empty without the degrade stage, so joins work) and shards (path, stage,
+samples, bytes, sha256 of every shard)."""
 
 from __future__ import annotations
 

@@ -8,9 +8,8 @@ from itertools import islice
 
 
 def ordered_map(work, items, threads: int, window: int | None = None, name: str = "irdata"):
-    """Yield `work(item)` for each item, in item order, computed on `threads` threads;
-    at most `window` (default 2 x threads) results are submitted or held at once.
-    `items` may be a generator: it is advanced on the consuming thread."""
+    """`work(item)` per item, in item order, on `threads` threads, at most `window`
+    (default 2 x threads) in flight; a generator `items` advances on the caller's thread."""
     window = window or 2 * threads
     with ThreadPoolExecutor(threads, thread_name_prefix=name) as pool:
         source = iter(items)

@@ -1,14 +1,8 @@
 """Patch stage: the cells of unique images -> patches/NNNNN.{tar,parquet,stats.json}.
 
-The fetch stage cut every usable image into grid cells right after its one full
-decode (cells/NNNNN.{tar,parquet}: quality figures and verdict of every cell, PNG and lineage
-JSON of the kept ones). This stage keeps the cells of images that dedupe did not
-mark as duplicates, copying their stored bytes. Where those files are missing or
-were cut with other `patch` settings, it decodes the raw shard's unique images
-again and cuts them the same way (`inspect.threads` at once): the same bytes
-either way. Every grid cell gets a row. The partition's cells files are removed
-once its outputs are done.
-"""
+Copies the fetch stage's cells of images dedupe did not mark duplicate; where those are
+missing or cut with other `patch` settings, it cuts the raw images again, to the same
+bytes. Every grid cell gets a row; the partition's cells files go once it is done."""
 
 from __future__ import annotations
 
@@ -80,9 +74,8 @@ def _keep_cells(out: Output, index: int, table: pa.Table, wanted: dict,
 
 def _adopt_cells(out: Output, index: int, table: pa.Table, wanted: dict,
                  rows: PatchRows) -> tuple[Counter, dict] | None:
-    """When every image of the cells table is wanted (no duplicate among them), the
-    cells tar is already the patch shard, byte for byte: move it into place (no
-    copy) and take its rows. None when some cells must be left out."""
+    """If every image of the cells table is wanted, the cells tar is the patch shard byte
+    for byte: move it into place and take its rows. None when some cells must go."""
     shard = json.loads((table.schema.metadata or {}).get(b"irdata.cells_shard", b"null"))
     if shard is None or not set(table.column("image_id").to_pylist()) <= wanted.keys():
         return None
