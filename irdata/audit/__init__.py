@@ -1,3 +1,2 @@
-"""Auditor tools over a finished output folder: `verify` (shards against the
-manifests), `report` (one self-contained HTML page) and `lineage` (`irdata show`).
-They read only the output folder (manifest tables, shards, run.json)."""
+"""Auditor tools that read only a finished output folder (manifests, shards, run.json):
+`verify`, `report` (one HTML page) and `lineage` (`irdata show`)."""

@@ -1,5 +1,4 @@
-"""Inline SVG charts (no JavaScript, no fonts or files fetched): histograms with an
-optional threshold line, and horizontal bar charts."""
+"""Inline SVG charts, nothing fetched and no JavaScript: histograms and bar charts."""
 
 from __future__ import annotations
 
@@ -33,8 +32,7 @@ def _number(value: float) -> str:
 
 def histogram(values, title: str, bins: int = 20, threshold: float | None = None,
               threshold_label: str = "", unit: str = "") -> str:
-    """Counts of `values` (NaN: not measured) in equal bins over their range, widened
-    to hold the threshold."""
+    """Counts of the finite `values` in equal bins over their range, widened to the threshold."""
     data = np.asarray(values, dtype=np.float64)
     data = data[np.isfinite(data)]
     if data.size == 0:

@@ -1,5 +1,4 @@
-"""The numbers behind the report, computed with pyarrow over whole tables (millions
-of rows stay columnar; only the rows a sheet shows become Python objects)."""
+"""The report's numbers, columnar over whole tables (pyarrow): millions of rows stay cheap."""
 
 from __future__ import annotations
 
@@ -167,8 +166,7 @@ def cell_thresholds(run: dict) -> dict[str, tuple[str, float]]:
 
 
 def cell_drops(patches: pa.Table) -> dict[str, int]:
-    """Dropped grid cells per reason: CELL_REASONS first (those that occur), then any
-    other reason found (an older build's), most frequent first."""
+    """Dropped cells per reason: CELL_REASONS first, then others (an older build's) by count."""
     found = dict(_by(patches, pc.invert(patches["kept"]), "reason"))
     ordered = {r: found.pop(r) for r in CELL_REASONS if r in found}
     return ordered | found
@@ -181,10 +179,8 @@ def _fails(value, limit, direction: str) -> bool:
 
 
 def cell_gate(row: dict, settings: dict) -> dict | None:
-    """The gate a dropped cell (a patches row) failed under the `patch` settings:
-    the first figure of its reason that fails, in check order (or, when none does
-    under these settings, the first figure of its reason); None for a kept cell or
-    a reason no per-cell gate gives."""
+    """The gate a dropped patches row failed under `settings`: its reason's first failing
+    figure (else its first figure); None if kept or no per-cell gate gives the reason."""
     if row.get("kept") or not row.get("reason"):
         return None
     found = None

@@ -1,9 +1,5 @@
-"""What the manifests say one shard holds, and how one of its samples must look.
-
-One class per shard kind (raw, patches, paired). Each reads only the manifest
-rows of its shard, then `check(key, members)` returns the (kind, what) pairs
-where a sample disagrees with its rows.
-"""
+"""What the manifests say one shard holds: one class per shard kind reads its rows, and
+`check(key, members)` gives the (kind, what) pairs where a sample disagrees."""
 
 from __future__ import annotations
 
@@ -23,8 +19,7 @@ def _number(value) -> bool:
 
 
 def same(stored, recorded) -> bool:
-    """Equal, with float tolerance (float32 columns, rounded JSON numbers); null
-    equals null only (a figure not measured is not 0), NaN equals NaN."""
+    """Equal within float tolerance; null equals only null (unmeasured is not 0), NaN equals NaN."""
     if stored is None or recorded is None:
         return stored is None and recorded is None
     if (isinstance(stored, float) or isinstance(recorded, float)) and \
@@ -73,9 +68,8 @@ def _members(members: dict, wanted: set[str], problems: list) -> None:
 
 
 class PatchShard:
-    """patches/NNNNN.tar: `{key}.png` + `{key}.json` per kept patch of patches.parquet;
-    the json's lineage and quality figures (irdata.patching.figures.FIGURES) are the
-    row's."""
+    """patches/NNNNN.tar: `{key}.png` + `{key}.json` per kept patch, the json's lineage and
+    quality figures (irdata.patching.figures.FIGURES) those of its patches.parquet row."""
 
     LINEAGE = ("image_id", "x", "y", "size", *FIGURES)
     SOURCE = ("locator", "source", "license")

@@ -62,8 +62,7 @@ def describe(info: dict) -> str:
 
 
 def patch_png(out, info: dict) -> bytes:
-    """The stored PNG of a kept patch (checked against its sha256), or a dropped
-    cell cut again from its source."""
+    """A kept patch's stored PNG (sha256 checked), or a dropped cell cut again from its source."""
     patch = info["patch"]
     if patch["kept"]:
         data = pixels.stored_patches(out, [patch]).get(patch["key"])

@@ -1,6 +1,5 @@
-"""Pixels an auditor looks at: stored patches, paired members, source images, and
-dropped patches cut again from their source (the same decode as the patch stage,
-so a re-cut cell equals what the patch stage measured)."""
+"""Pixels an auditor looks at: stored patches, paired members, source images, and dropped
+cells cut again with the patch stage's decode (so they equal what it measured)."""
 
 from __future__ import annotations
 

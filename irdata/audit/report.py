@@ -1,9 +1,5 @@
-"""`irdata report OUT [--html FILE]`: one self-contained HTML page about a build.
-
-Everything is inline (SVG charts, JPEG thumbnails as data: URIs, CSS and a few
-lines of script that record whether the page rendered); a Content-Security-Policy
-forbids every network load.
-"""
+"""`irdata report OUT [--html FILE]`: one self-contained HTML page about a build. All is
+inline (SVG, data: URIs, CSS, a render check script); a CSP forbids every network load."""
 
 from __future__ import annotations
 

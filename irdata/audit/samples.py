@@ -1,8 +1,5 @@
-"""One pass over a tar shard: its samples, sha256 and size, and its format problems.
-
-Reading is streamed (`r|`) through a hashing reader, so a shard of any size is
-read once and never held in memory; one sample's members are held at a time.
-"""
+"""One streamed pass (`r|`) over a tar shard: its samples, sha256, size and format
+problems; one sample's members are held at a time, whatever the shard's size."""
 
 from __future__ import annotations
 
@@ -37,10 +34,8 @@ class HashingReader:
 
 def samples(reader: HashingReader, problem: Callable[[str, str, str], None]
             ) -> Iterator[tuple[str, dict[str, bytes]]]:
-    """(key, {ext: bytes}) per sample in tar order (`shards.iter_members`, grouped by
-    `shards.group_samples`). Calls `problem(key, kind, what)` for a repeated key, a
-    non-file member, or a tar that cannot be read to its end (the sample read so far
-    is still given)."""
+    """(key, {ext: bytes}) per sample in tar order; `problem(key, kind, what)` for a repeated
+    key, a non-file member or a tar unreadable to its end (the partial sample still given)."""
     def other(name: str) -> None:
         problem(split_name(name)[0], "bad_member", f"{name} is not a regular file")
 

@@ -1,5 +1,4 @@
-"""Contact sheets as HTML: thumbnails inlined as data: URIs, one caption each: kept
-patches, dropped cells (one sheet per per-cell reason), duplicate clusters, gt + variants."""
+"""HTML contact sheets of inline thumbnails: kept, dropped (per reason), clusters, pairs."""
 
 from __future__ import annotations
 
@@ -73,8 +72,7 @@ def kept_sheet(out, patches: pa.Table) -> str:
 
 def _dropped_tiles(out, images: pa.Table, patches: pa.Table, reason: str,
                    settings: dict) -> list[str]:
-    """Cells dropped for `reason`, cut again from a few of their sources; each caption
-    names the figure that failed, its value and the threshold it broke."""
+    """Cells dropped for `reason`, cut again; captions name the failed figure and threshold."""
     mine = pc.and_(pc.invert(patches["kept"]), pc.equal(patches["reason"], reason))
     ids = sorted(pc.unique(patches.filter(pc.fill_null(mine, False))["image_id"]).to_pylist())
     sources = spread(ids, DROPPED_SOURCES)
@@ -94,8 +92,7 @@ def _dropped_tiles(out, images: pa.Table, patches: pa.Table, reason: str,
 
 def dropped_sheets(out, images: pa.Table, patches: pa.Table, settings: dict
                    ) -> list[tuple[str, str]]:
-    """(reason, sheet) for every per-cell drop reason that occurs (CELL_REASONS order);
-    the sources of one reason are decoded, used and let go before the next's."""
+    """(reason, sheet) per drop reason that occurs; one reason's sources decoded at a time."""
     return [(reason, sheet(_dropped_tiles(out, images, patches, reason, settings),
                            f"no cell dropped as {reason} could be cut again"))
             for reason in counts.cell_drops(patches)]
@@ -126,8 +123,7 @@ def cluster_sheets(out, images: pa.Table, clusters: pa.Table | None) -> str:
 
 
 def _caption(row: dict, image: dict) -> str:
-    """Keeper or match and distance, size, file name; with `keeper_reason` (when the
-    clusters table has it) the criterion the keeper won on."""
+    """Keeper or match and distance, size, file name, and what the keeper won on if known."""
     size = f"{image['width']}x{image['height']}"
     why = row.get("keeper_reason")
     if row["keeper"]:

@@ -1,10 +1,5 @@
-"""`irdata verify OUT`: the shards are exactly what the manifests say.
-
-`check_shard` is a plain function over one shard (one task each, run by
-`irdata.build.runner.map_tasks`); `check_tables` checks the tables against each other
-and against the shard files present. Every discrepancy is a `Problem` naming
-the shard, the sample key and what differs.
-"""
+"""`irdata verify OUT`: the shards are exactly what the manifests say. `check_shard`
+(one task per shard) and `check_tables` report each discrepancy as a `Problem`."""
 
 from __future__ import annotations
 
@@ -106,8 +101,7 @@ def _unlisted(out: Output, listed: set[str]) -> list[Problem]:
 
 def _astray(patches: pa.Table | None, variants: pa.Table | None, listed: list[str],
             pairs: pa.Table | None = None) -> list[Problem]:
-    """Kept patches whose shard is not listed; variants of keys that are neither kept
-    patches nor pairs of `irdata pairs`."""
+    """Kept patches in unlisted shards; variants of keys neither kept nor `irdata pairs` pairs."""
     kept = patch.SCHEMA.empty_table() if patches is None else patches.filter(
         pc.fill_null(patches["kept"], False))
     in_listed = pc.fill_null(pc.is_in(kept["shard"], pa.array(listed, pa.string())), False)

@@ -1,21 +1,10 @@
 """Decoding rules shared by every stage: header checks, EXIF orientation, and the
-normalisation of any Pillow mode to 8-bit RGB.
-
-Normalisation rule (documented in ARCHITECTURE.md):
-- the first frame of multi-frame files (GIF, TIFF) is used;
-- 16-bit and 32-bit integer samples keep their high byte (value >> 8);
-  float samples are clipped to [0, 255] and rounded;
-- alpha (RGBA, LA, palette transparency) is composited over white:
-  out = round((c * a + 255 * (255 - a)) / 255);
-- CMYK, YCbCr, LAB, 1-bit, grey and palette images use Pillow's conversion to RGB;
-- ICC profiles are not applied: sample values are taken as stored;
-- EXIF orientation 2-8 is applied after normalisation, exactly once (Pillow's
-  TIFF reader applies it itself while loading; see `exif_orientation`).
-
-YCbCr and grey JPEGs are decoded by OpenCV (the same libjpeg-turbo output as
-Pillow's, pixel for pixel, straight into an array and without holding the GIL:
-~25% less decode time and no copy); anything OpenCV refuses (it refuses truncated
-and corrupt files) is decoded by Pillow, which names the problem.
+normalisation of any Pillow mode to 8-bit RGB (ARCHITECTURE.md): first frame only;
+16/32-bit integers keep their high byte, floats are clipped and rounded; alpha is
+composited over white; other modes use Pillow's RGB conversion; ICC profiles are not
+applied; EXIF orientation 2-8 is applied once, after normalisation. YCbCr and grey
+JPEGs go through OpenCV (Pillow's libjpeg-turbo pixels, straight into an array, GIL
+released); what OpenCV refuses goes to Pillow, which names the problem.
 """
 
 from __future__ import annotations
@@ -73,13 +62,9 @@ def open_header(data: bytes, fmt: str) -> Image.Image:
 
 
 def exif_orientation(img: Image.Image) -> int:
-    """EXIF orientation 1-8; 1 when absent or unreadable. Reads metadata only.
-
-    Before `load` this is the orientation the file declares; after `load` it is
-    the orientation still to apply to the decoded pixels: Pillow's TIFF reader
-    applies the orientation itself and drops the tag. A PNG's eXIf chunk may
-    follow the pixel data; it is seen only after `load` (Pillow's own PNG
-    `getexif` would decode the whole image, before any size check)."""
+    """EXIF orientation 1-8, 1 when absent or unreadable; metadata only (Pillow's PNG
+    `getexif` would decode the image). After `load` it is what is still to apply: Pillow's
+    TIFF reader applies it itself, and a PNG's eXIf chunk after the pixels is seen then."""
     if img.format == "PNG" and "exif" not in img.info:
         return 1
     try:
@@ -90,8 +75,7 @@ def exif_orientation(img: Image.Image) -> int:
 
 
 def stored_size(img: Image.Image) -> tuple[int, int]:
-    """(width, height) as stored, before orientation: Pillow's TIFF reader reports
-    an already oriented size, so its dimension tags are read instead."""
+    """(width, height) before orientation (TIFF: from its tags, as Pillow reports it oriented)."""
     if img.format == "TIFF":
         tags = img.tag_v2
         return int(tags.get(256, img.size[0])), int(tags.get(257, img.size[1]))
@@ -121,8 +105,7 @@ COMPOSITE_ROWS = 256  # rows per block: temporaries stay small on a 300 MP image
 
 
 def _composite_over_white(rgba: np.ndarray) -> np.ndarray:
-    """round((c * a + 255 * (255 - a)) / 255) in uint16 (the sum is at most 65152),
-    block by block of rows, so the temporaries stay a few MB whatever the size."""
+    """round((c * a + 255 * (255 - a)) / 255) in uint16, COMPOSITE_ROWS rows at a time."""
     out = np.empty(rgba.shape[:2] + (3,), np.uint8)
     for top in range(0, rgba.shape[0], COMPOSITE_ROWS):
         block = rgba[top:top + COMPOSITE_ROWS]
@@ -159,14 +142,13 @@ def orient(pixels: np.ndarray, orientation: int) -> np.ndarray:
     return np.asarray(image)
 
 
-# libjpeg-turbo writes RGB itself where OpenCV can ask it to (>= 4.10): ~25 ms less
-# per 12 MP photo than decoding to BGR and converting; the pixels are the same.
+# libjpeg-turbo writes RGB itself where OpenCV can ask it to (>= 4.10), saving the
+# BGR-to-RGB conversion; the pixels are the same.
 _RGB_DECODE = getattr(cv2, "IMREAD_COLOR_RGB", None)
 
 
 def _imdecode_rgb(data: bytes, flags: int = 0) -> np.ndarray | None:
-    """cv2.imdecode to HxWx3 RGB (libjpeg-turbo / libpng write RGB where OpenCV can
-    ask for it, else BGR converted in place); None where OpenCV cannot decode."""
+    """cv2.imdecode to HxWx3 RGB (from BGR where OpenCV cannot ask for RGB); None if it fails."""
     decoded = cv2.imdecode(np.frombuffer(data, np.uint8), (_RGB_DECODE or cv2.IMREAD_COLOR)
                            | flags)
     if decoded is None or _RGB_DECODE is not None:
@@ -175,8 +157,7 @@ def _imdecode_rgb(data: bytes, flags: int = 0) -> np.ndarray | None:
 
 
 def opencv_jpeg(data: bytes, img: Image.Image, fmt: str) -> np.ndarray | None:
-    """HxWx3 RGB of a YCbCr or grey JPEG through OpenCV, not oriented; None when the
-    file is of another kind or OpenCV refuses it (truncated, corrupt)."""
+    """Unoriented RGB of a YCbCr or grey JPEG via OpenCV; None for other files or refusals."""
     if fmt != "jpeg" or img.mode not in ("RGB", "L"):
         return None
     decoded = _imdecode_rgb(data, cv2.IMREAD_IGNORE_ORIENTATION)
@@ -193,17 +174,15 @@ def pixels_of(data: bytes, img: Image.Image, fmt: str) -> np.ndarray:
 
 
 def decode_rgb(data: bytes, fmt: str) -> np.ndarray:
-    """Full decode to oriented HxWx3 uint8 RGB by the module's rule (what inspection
-    and the patch stage both use). Orientation is read after loading, so what Pillow
-    already applied itself (TIFF) is not applied twice."""
+    """Full decode to oriented HxWx3 uint8 RGB (inspection and the patch stage); orientation
+    is read after loading, so what Pillow applied itself (TIFF) is not applied twice."""
     img = open_header(data, fmt)
     rgb = pixels_of(data, img, fmt)
     return orient(rgb, exif_orientation(img))
 
 
 def decode_png(data: bytes) -> np.ndarray:
-    """HxWx3 uint8 RGB of a stored patch PNG (8-bit RGB, as the build writes them);
-    ValueError when OpenCV cannot decode the bytes."""
+    """HxWx3 uint8 RGB of a stored patch PNG; ValueError when OpenCV cannot decode it."""
     decoded = _imdecode_rgb(data)
     if decoded is None:
         raise ValueError("not a decodable PNG")

@@ -1,5 +1,4 @@
-"""Lossless patch encoding: PNG through ISA-L (png_writer.py, the default) or
-OpenCV's libpng; settings chosen in benchmarks/png_settings.py."""
+"""Lossless patch PNG: ISA-L (png_writer.py, the default) or OpenCV's libpng."""
 
 from __future__ import annotations
 

@@ -1,5 +1,4 @@
-"""Image files for eval and restore: read any format irdata reads (sniffed by magic
-bytes, EXIF-oriented, normalised to 8-bit RGB as the build does), write by extension."""
+"""Image files for eval and restore: read as the build reads them, write by extension."""
 
 from __future__ import annotations
 

@@ -1,12 +1,8 @@
-"""A PNG writer for 8-bit RGB with one fixed row filter and ISA-L deflate.
+"""A PNG writer for 8-bit RGB: one fixed row filter (numpy) and ISA-L deflate.
 
-Pure: an HxWx3 uint8 RGB array in, standard PNG bytes out (IHDR, one IDAT, IEND;
-any PNG reader decodes them). The row filter is applied with numpy and the
-filtered rows are compressed by ISA-L (`isal.isal_zlib`, levels 0-3), which
-deflates ~4x faster than zlib's level 1 with its RLE strategy, the fastest zlib
-setting measured here (benchmarks/png_settings.py): 2-3 ms against ~10 ms per
-512x512 patch, and its files are ~9% smaller (RLE matches only runs). ISA-L
-releases the GIL while it compresses.
+Pure: HxWx3 uint8 in, standard PNG bytes (IHDR, one IDAT, IEND) out. ISA-L
+(`isal.isal_zlib`, levels 0-3) is faster than zlib's fastest setting with smaller
+files, and releases the GIL (benchmarks/png_settings.py, BENCHMARKS.md).
 """
 
 from __future__ import annotations

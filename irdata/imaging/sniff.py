@@ -17,8 +17,7 @@ _ISO_BMFF_UNSUPPORTED = (b"heic", b"heix", b"mif1", b"msf1", b"avif", b"avis", b
 
 
 def sniff(data: bytes) -> tuple[str, str]:
-    """Return (format, "") for a supported image, else ("", reason) where reason is
-    one of empty, html, unsupported_format, not_an_image."""
+    """(format, "") or ("", reason), reason one of empty, html, unsupported_format, not_an_image."""
     if not data:
         return "", "empty"
     head = data[:64]

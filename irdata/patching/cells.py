@@ -1,11 +1,9 @@
 """Grid cells of one decoded image, and their storage as patch rows and samples.
 
-`cut` is pure: pixels in, one `Cell` per grid cell out (its quality figures and
-verdict, irdata/patching/figures.py, and the PNG bytes of each kept cell).
-`CellWriter` stores cells as rows of the patches table (COLUMNS, counted in
-`PatchRows`) and as `{key}.png` + `{key}.json` samples of a patch-format tar. The
-fetch stage cuts every usable image right after its one full decode into
-cells/NNNNN.*; the patch stage keeps the cells of unique images.
+`cut` (pure) gives one `Cell` per grid cell: its figures, verdict and, when kept, PNG
+bytes. `CellWriter` stores cells as patches-table rows (COLUMNS, counted in
+`PatchRows`) and `{key}.png` + `{key}.json` samples. The fetch stage cuts each image
+right after its one full decode; the patch stage keeps the cells of unique images.
 """
 
 from __future__ import annotations
@@ -60,9 +58,8 @@ def _figures_of(pixels: np.ndarray, settings: dict, measured) -> list[tuple[int,
 
 
 def cut(pixels: np.ndarray, settings: dict, measured=None) -> list[Cell]:
-    """The centred grid of an HxWx3 uint8 RGB image (the `patch` settings): the
-    figures and verdict of every cell, lossless PNG of every kept one. `measured`:
-    the (y, x, CellFigures) inspection already took from these pixels."""
+    """Figures and verdict of every grid cell of an HxWx3 uint8 RGB image (the `patch`
+    settings), PNG of each kept one; `measured`: (y, x, CellFigures) already taken."""
     size = settings["size"]
     cells = []
     for y, x, found in _figures_of(pixels, settings, measured):
@@ -117,8 +114,7 @@ class PatchRows:
 
 
 class CellWriter:
-    """Stores the cells of one image after another: PNG + JSON samples in `writer`,
-    every cell's row in `rows`."""
+    """Stores one image's cells after another: samples in `writer`, rows in `rows`."""
 
     def __init__(self, writer: ShardFile, shard: str | None, size: int):
         self.writer, self.size = writer, size

@@ -1,24 +1,12 @@
 """Per-cell quality figures at native resolution, and the per-cell verdict.
 
-Every grid cell is judged where it is used: on its own pixels from the one full
-decode, never on the rest of the image (pure functions of the cell's RGB array).
-
-| figure | what (module) | reason | fails when (`patch` setting) |
-| --- | --- | --- | --- |
-| clipped | share of pixels, a channel >= 250 (quality/exposure.py) | clipped | > max_clipped |
-| crushed | share of pixels, all channels <= 8 (quality/exposure.py) | clipped | > max_crushed |
-| noise | deviation of the smoothest blocks (quality/noise.py) | noisy | > max_noise |
-| flat_fraction | flat 16x16 blocks, tone/noise-aware (patching/flat.py) | flat | > max_flat_frac. |
-| blockiness | JPEG 8x8 grid strength (quality/periodic.py) | blocky | > max_blockiness |
-| sharpness | finest-octave share of detail, dB (quality/spectrum.py) | blurry | < min_sharpness |
-| periodicity | interpolation traces (quality/periodic.py) | (source only) | |
-
-Checks run in that order; the first failure names the reason: a clipped or
-noisy cell is named so even when it is also flat (a noise floor that high makes
-every block read flat), and a flat cell (bokeh, a sky with JPEG banding) is flat
-rather than blocky or blurry. A figure that is None (a featureless cell's sharpness, a
-black cell's noise) never fails.
-Calibration: irdata/quality/CALIBRATION.md and irdata/patching/FLAT_CALIBRATION.md.
+Each grid cell is judged on its own pixels from the one full decode (pure functions
+of its RGB array). CELL_GATES maps figure -> (`patch` setting, direction, reason) in
+check order; the first failure names the reason, so a clipped or noisy cell is named
+so even when also flat (heavy noise makes every block flat), and a flat cell (bokeh,
+a banded sky) is flat rather than blocky or blurry. A None figure never fails;
+periodicity is judged per source only. Calibration: irdata/quality/CALIBRATION.md,
+irdata/patching/FLAT_CALIBRATION.md.
 """
 
 from __future__ import annotations

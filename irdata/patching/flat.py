@@ -1,36 +1,13 @@
-"""Flat-region detector: the share of small luminance blocks that carry no texture
-the eye or the sensor can tell from a plain surface.
+"""Flat-region detector: the share of luminance blocks with no texture to restore.
 
-Definition (all on the 0-255 scale):
-
-1. Luminance L = BT.601 of R, G, B. The cell is cut into `block` x `block` blocks
-   (rows and columns that do not fill a whole block are ignored). Inside each
-   block L is averaged over 2x2 pixels (half resolution) and the block's
-   **gradient energy** E is the RMS of the differences between horizontally and
-   vertically adjacent half-resolution pixels of that block (pairs that cross a
-   block edge are not counted, so a block's value depends on its own pixels only).
-2. A block is textured when E^2 > (t * tone(m))^2 + (k * s)^2, else flat:
-   - t = `threshold` (default 4.0) at mid-grey and brighter;
-   - tone(m) = min(1, (m + TONE_OFFSET) / (TONE_REFERENCE + TONE_OFFSET)) of the
-     block's mean luminance m: the same texture has smaller differences in dark
-     tones (foliage in shade, a dark forest), so the threshold falls with them,
-     to a third of t at black;
-   - s = the cell's noise deviation (`irdata.quality.noise.cell_noise`, its
-     smoothest blocks), k = NOISE_FACTOR: white noise of deviation s gives
-     E ~ s, so grain, sensor noise and a noisy black sky never count as texture,
-     while texture above the cell's own noise floor does, however low its contrast.
-     k * s is capped at NOISE_FLOOR_MAX: a cell covered edge to edge by fine
-     texture has no smooth block, so its "noise" is texture; grain stronger than
-     the cap is the noisy gate's to drop.
-3. flat_fraction = flat blocks / all blocks; a cell is dropped (reason `flat`)
-   when flat_fraction > MAX_FLAT_FRACTION (0.5, DyNet's rule).
-
-Why gradient energy and not the block's standard deviation: smooth ramps (sky
-gradients, defocused backgrounds, vignetting) have a large standard deviation
-but no texture; their gradient stays small. Why half resolution: 2x2 averaging
-halves sensor grain and JPEG noise while edges and texture survive. The
-defaults come from benchmarks/flat_calibration.py on labelled real cells
-(tests/data/cells/, FLAT_CALIBRATION.md).
+Each `block` x `block` block is averaged over 2x2 pixels and its gradient energy E
+(RMS of neighbouring differences inside the block) is compared with a threshold that
+falls in dark tones (TONE_REFERENCE, TONE_OFFSET) and rises with the cell's noise
+(NOISE_FACTOR x its deviation, capped at NOISE_FLOOR_MAX), so grain never counts as
+texture. Gradient energy, not standard deviation: smooth ramps (sky, bokeh,
+vignetting) vary but hold no texture; half resolution halves grain, edges survive.
+A cell is flat when flat_fraction > MAX_FLAT_FRACTION (DyNet's rule). Definition and
+calibration: FLAT_CALIBRATION.md.
 """
 
 from __future__ import annotations
@@ -104,8 +81,7 @@ def flat_blocks(lum: np.ndarray, block: int = DEFAULT_BLOCK,
 
 def flat_fraction(rgb: np.ndarray, block: int = DEFAULT_BLOCK,
                   threshold: float = DEFAULT_THRESHOLD, noise: float | None = None) -> float:
-    """Share of the cell's blocks that are flat; `noise` defaults to the cell's own
-    estimate (`cell_noise`)."""
+    """Share of an RGB cell's flat blocks; `noise` defaults to its own `cell_noise`."""
     lum = luminance(rgb)
     if noise is None:
         noise = cell_noise(lum)

@@ -1,12 +1,8 @@
 """The patch grid: non-overlapping size x size cells, centred on the image.
 
-The cells that fit are laid edge to edge and the leftover columns and rows
-(`width % size`, `height % size`) are split between both edges, the smaller
-half (floor) on the left / top. Why centred rather than anchored at (0, 0):
-the discarded margin is shared by both edges, so no side of a photo is always
-the one that is lost (a top-left anchor always drops the right and bottom
-borders), the grid is the same under horizontal and vertical flips (up to the
-one-pixel floor when the leftover is odd), and the corners stay integers.
+The leftover columns and rows are split between both edges (floor on the left / top),
+so no side of a photo is always the one lost, the grid is the same under flips (up to
+one pixel when the leftover is odd), and the corners stay integers.
 """
 
 from __future__ import annotations
@@ -22,10 +18,7 @@ def axis_starts(length: int, size: int = PATCH_SIZE) -> list[int]:
 
 
 def grid(width: int, height: int, size: int = PATCH_SIZE) -> list[tuple[int, int]]:
-    """(y, x) top-left corners of every cell fully inside the image, row-major.
-
-    An image smaller than one cell in either direction gives [].
-    """
+    """(y, x) top-left corners of every cell fully inside the image, row-major; [] if none."""
     if size <= 0:
         raise ValueError(f"cell size must be positive, got {size}")
     xs = axis_starts(width, size)

@@ -1,16 +1,8 @@
-"""Exposure defects: blown highlights and crushed shadows (0-255 scale).
+"""Exposure defects on the 0-255 scale: blown highlights and crushed shadows.
 
-- clipped: share of pixels with any channel >= CLIP_LEVEL (blown highlights).
-- crushed: share of pixels with every channel <= CRUSH_LEVEL (shadows crushed
-  to black: no detail left to restore).
-- tonal_range: luminance levels between the 1st and the 99th percentile of the
-  image box-averaged 4x (so that noise does not widen it). Not a gate (a foggy
-  or a night scene has a short range): within a cluster of copies of one scene,
-  the copy with the wider range is the better ground truth (pulling the exposure
-  down compresses the scale; dedupe's keeper rule).
-
-A photo's mean brightness or its darkest tones are its style, not a defect, so
-nothing here judges tone; only the share of pixels whose detail is gone.
+Only pixels whose detail is gone count: a photo's brightness is its style, not a
+defect. `tonal_range` is no gate (a foggy or night scene has a short range); dedupe's
+keeper rule prefers the copy of a scene with the wider range.
 """
 
 from __future__ import annotations
@@ -23,8 +15,7 @@ CRUSH_LEVEL = 8
 
 
 def clipped(rgb: np.ndarray, step: int = 1) -> float:
-    """Share of pixels with at least one channel at or above CLIP_LEVEL (every
-    `step`-th row: a share needs no more)."""
+    """Share of pixels with any channel >= CLIP_LEVEL, over every `step`-th row."""
     rows = rgb[::step]
     below = CLIP_LEVEL - 1
     unclipped = cv2.countNonZero(cv2.inRange(rows, (0, 0, 0), (below, below, below)))
@@ -32,8 +23,7 @@ def clipped(rgb: np.ndarray, step: int = 1) -> float:
 
 
 def crushed(rgb: np.ndarray, step: int = 1) -> float:
-    """Share of pixels whose every channel is at or below CRUSH_LEVEL (every
-    `step`-th row)."""
+    """Share of pixels with every channel <= CRUSH_LEVEL, over every `step`-th row."""
     rows = rgb[::step]
     level = CRUSH_LEVEL
     black = cv2.countNonZero(cv2.inRange(rows, (0, 0, 0), (level, level, level)))
@@ -45,8 +35,8 @@ TONAL_REDUCTION = 4
 
 
 def tonal_range(grey: np.ndarray) -> float:
-    """Luminance levels between the 1st and 99th percentiles of a uint8 luminance
-    array box-averaged TONAL_REDUCTION times (256-bin histogram)."""
+    """Levels between the 1st and 99th percentiles of uint8 luminance, box-averaged
+    TONAL_REDUCTION times first so that noise does not widen it."""
     height, width = grey.shape
     size = (max(1, width // TONAL_REDUCTION), max(1, height // TONAL_REDUCTION))
     small = cv2.resize(grey, size, interpolation=cv2.INTER_AREA)

@@ -1,32 +1,11 @@
 """All quality figures of one source image, and the verdict of the source gates.
 
-Source gates catch only defects of the whole file, never a photo's tone or
-style (a dark forest or a bright cloudscape is a scene to learn, not a defect):
-
-- from the file and the working-resolution copy (working.py): JPEG quality from
-  the quantisation tables, the graphics figures, clipped and crushed shares;
-- from the per-cell figures at native resolution (irdata.patching.figures),
-  summarised over the image's cells (`summarise`): sharpness and periodicity are
-  the medians over its textured cells (flat fraction <= 0.5: its detailed
-  regions; all cells when none is), noise the median over all cells.
-
-`judge` compares figures with the pipeline's `quality` settings and returns the
-first failing gate as (reason, detail), or ("", "") when the image passes, gates
-are disabled, or no settings are given. A figure that is None (not a JPEG, no
-cell, a featureless image) never fails its gate.
-
-| reason | fails when |
-| --- | --- |
-| low_jpeg_quality | jpeg_quality < min_jpeg_quality |
-| graphics | flat_share > graphics_flat_share, palette_share > graphics_palette_share |
-| | and sharpness >= graphics_min_sharpness (drawn edges are sharp, fog is not) |
-| upscaled | periodicity > upscale_periodicity and sharpness < upscale_sharpness |
-| blurry | sharpness < min_sharpness |
-| noisy | noise > max_noise |
-| clipped | clipped > max_clipped |
-| crushed | crushed > max_crushed |
-
-Calibration of the defaults: CALIBRATION.md (benchmarks/quality_calibration.py).
+Gates catch defects of the whole file, never tone or style (a dark forest is a scene
+to learn). JPEG quality, graphics and exposure figures come from the file and its
+working-resolution copy; sharpness, periodicity and noise from the per-cell figures
+(`summarise`). `judge` returns the first failing gate of CHECKS as (reason, detail);
+a None figure never fails. The gates and their settings: pipelines/README.md;
+calibration: CALIBRATION.md.
 """
 
 from __future__ import annotations
@@ -53,7 +32,8 @@ def _median(values) -> float | None:
 
 
 def summarise(cells) -> dict:
-    """Source sharpness, periodicity and noise from its cells' figures (CellFigures)."""
+    """Source sharpness and periodicity (medians over textured cells, or all cells when
+    none is) and noise (median over all cells) from the cells' CellFigures."""
     textured = [c for c in cells if c.flat_fraction <= TEXTURED] or list(cells)
     return {"sharpness": _rounded(_median(c.sharpness for c in textured), 3),
             "periodicity": _rounded(_median(c.periodicity for c in textured), 3),
@@ -61,8 +41,8 @@ def summarise(cells) -> dict:
 
 
 def measure(work: np.ndarray, cells, jpeg_quality: int | None = None) -> dict:
-    """Every source figure: `work` is the working-resolution HxWx3 uint8 RGB image,
-    `cells` the per-cell figures of the native-resolution grid."""
+    """Every source figure, from `work` (working-resolution HxWx3 uint8 RGB) and `cells`
+    (the per-cell figures of the native-resolution grid)."""
     return {"jpeg_quality": jpeg_quality, **summarise(cells),
             "clipped": _rounded(exposure.clipped(work), 4),
             "crushed": _rounded(exposure.crushed(work), 4),
@@ -98,8 +78,7 @@ UPSCALED = (Threshold("periodicity", "upscale_periodicity"),
 
 
 def _graphics(figures: dict, settings: dict) -> str:
-    """Flat one-colour blocks and few colours, with sharp detail somewhere: fog, haze
-    and smooth skies make flat blocks and few colours too, but no sharp edges."""
+    """Flat blocks and few colours, with sharp edges somewhere (fog and skies have none)."""
     if figures.get("sharpness") is None:  # featureless: no shapes or text to speak of
         return ""
     if figures["sharpness"] < settings["graphics_min_sharpness"]:

@@ -1,16 +1,9 @@
-"""Graphics and documents: flat regions of exactly one colour, and few colours.
+"""Graphics and documents: regions of exactly one colour, and few colours.
 
-- flat_share: share of 8x8 blocks of the working image whose pixels are all the
-  same RGB colour. Graphics (documents, charts, logos, screenshots, flat
-  illustrations, products on white) are made of such blocks; in photos they
-  occur only in clipped or letterboxed areas, because sensor noise and texture
-  break exact equality.
-- palette_share: share of pixels covered by the PALETTE most frequent colours,
-  each channel quantised to 5 bits (JPEG ringing stays in its bin).
-
-A source is graphics when both are high (see gates.py): a photo with a black
-letterbox has flat blocks but many colours; a dark low-key portrait has a
-dominant colour but no exactly flat blocks.
+flat_share counts BLOCK x BLOCK blocks of one exact RGB colour (noise and texture break
+exact equality in photos); palette_share the pixels in the PALETTE commonest colours
+at BITS bits per channel (JPEG ringing stays in its bin). The gate needs both high: a
+letterboxed photo has flat blocks but many colours, a low-key portrait the reverse.
 """
 
 from __future__ import annotations

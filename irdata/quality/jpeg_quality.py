@@ -1,10 +1,8 @@
 """JPEG quality estimated from the quantisation tables alone (no decode).
 
-Encoders built on libjpeg (Pillow, OpenCV, most software) scale the IJG
-standard tables: scale = 5000 / q for q < 50, else 200 - 2 q, and each entry is
-clip((base * scale + 50) // 100, 1, 255). The estimate is the q whose scaled
-tables are closest (mean absolute difference) to the file's; `fit` reports that
-distance, so tables that are not IJG-scaled (some cameras) can be told apart.
+libjpeg-based encoders scale the IJG tables (`scaled_table`); the estimate is the
+quality whose tables are closest (mean absolute difference) to the file's, and that
+distance tells tables that are not IJG-scaled (some cameras) apart.
 """
 
 from __future__ import annotations

@@ -1,20 +1,12 @@
-"""Noise level of one cell: a fast estimate of the standard deviation of additive
-noise, in grey levels at native resolution.
+"""Noise of one cell: the deviation of additive noise, in grey levels at native resolution.
 
-Definition (Immerkaer 1996, made robust to texture): the luminance is filtered
-with the Laplacian-difference mask [[1,-2,1],[-2,4,-2],[1,-2,1]] (separable: the
-outer product of [1,-2,1]), which cancels constant, linear and most smooth
-content; for white noise of deviation s, mean |response| * sqrt(pi/2) / 6 = s.
-That mean is taken per 16x16 block of the cell, and the estimate is the 1st
-percentile over its blocks (a 512 cell has 1024: its ~10 smoothest), where
-texture does not masquerade as noise, divided by P1_BIAS (the 1st percentile of
-block means of pure white noise is 0.81 of their mean), so pure noise of
-deviation s reads s. Blocks touching the clipped ends (<= 8 or >= 247) are
-skipped: clipping hides noise. A cell covered edge to edge by fine texture has
-no smooth block, and reads its texture as noise: the flat rule caps what it
-takes from this figure (irdata.patching.flat).
-
-A source's noise is the median over its cells (irdata.quality.gates.summarise).
+Immerkaer (1996), made robust to texture: the separable mask [1,-2,1]^T [1,-2,1]
+cancels smooth content, and for white noise of deviation s, mean |response| *
+sqrt(pi/2) / 6 = s. The mean is taken per BLOCK x BLOCK block and the 1st percentile
+over blocks kept (there texture does not pass for noise), divided by P1_BIAS (that
+percentile of white-noise block means over their mean). Blocks touching LOW or HIGH
+are skipped: clipping hides noise. Fine texture edge to edge reads as noise, so
+irdata.patching.flat caps what it takes from this figure.
 """
 
 from __future__ import annotations

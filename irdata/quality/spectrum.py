@@ -1,17 +1,10 @@
-"""Axis power spectra of one cell and its sharpness (pure functions).
+"""Axis power spectra of one cell and its sharpness.
 
-The luminance of a cell, less its mean and tapered by a Hann window along the
-axis, is Fourier-transformed row by row (x) and column by column (y); the power
-of each frequency bin is summed over the rows (columns). Frequencies are in
-cycles per pixel, 0 to 0.5.
-
-- sharpness: how much of the cell's detail lies in the finest octave, in dB:
-  10 log10(E[0.25, 0.5) / E[1/16, 0.25)) on the worse axis, each band less the
-  cell's white-noise floor. Natural detail at
-  native resolution falls off smoothly to 0.5 cycles/pixel; blur, motion blur
-  and upscaling (an image enlarged s times has almost nothing above 0.5/s)
-  empty the finest octave first. Worse axis: motion blur empties one direction.
-  None for a featureless cell (mid-band RMS below MIN_BAND_RMS grey levels).
+Rows (x) and columns (y) of the luminance, Hann-windowed, are Fourier-transformed
+and their power summed per bin; frequencies in cycles/pixel, 0 to 0.5. sharpness is
+10 log10(E[0.25, 0.5) / E[1/16, 0.25)) in dB on the worse axis, each band less the
+cell's white-noise floor: blur and upscaling empty the finest octave first, motion
+blur in one direction. None when featureless (mid-band RMS < MIN_BAND_RMS).
 """
 
 from __future__ import annotations
@@ -34,8 +27,7 @@ def _window(length: int) -> np.ndarray:
 
 
 def _row_power(values: np.ndarray) -> np.ndarray:
-    """Power per frequency bin 0..n//2 of every row, summed over rows (OpenCV's
-    packed real spectrum: Re0, Re1, Im1, ..., with Re(n/2) last when n is even)."""
+    """Power per bin 0..n//2 summed over rows, from OpenCV's packed real spectrum."""
     packed = cv2.dft(values, flags=cv2.DFT_ROWS)
     cv2.multiply(packed, packed, dst=packed)
     sums = cv2.reduce(packed, 0, cv2.REDUCE_SUM, dtype=cv2.CV_64F).ravel()
@@ -50,12 +42,9 @@ def _row_power(values: np.ndarray) -> np.ndarray:
 
 
 def axis_spectra(grey: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(power along x, power along y) of a float32 luminance array, per transformed
-    row (column); bin k is k / length.
-
-    Every ROW_STEP-th row (column) is transformed: a quarter of the work, and the
-    rows of one cell are so alike that the averaged spectrum barely moves. The mean is not
-    removed: with a Hann window it leaks into bins 0-1 only, below every band used."""
+    """(power along x, power along y) of float32 luminance per transformed row (column),
+    bin k at k / length. Every ROW_STEP-th row is enough; the mean is left in (the
+    window keeps it below every band used)."""
     rows = grey[::ROW_STEP] * _window(grey.shape[1])[None, :]
     columns = cv2.transpose(np.ascontiguousarray(grey[:, ::ROW_STEP])
                             * _window(grey.shape[0])[:, None])
@@ -90,10 +79,8 @@ def _without_noise(power: np.ndarray, band: tuple[float, float], noise: float) -
 
 def sharpness(spectra: tuple[np.ndarray, np.ndarray], noise: float | None = None
               ) -> float | None:
-    """Finest-octave share of the detail in dB, worse axis, with the white-noise floor
-    of deviation `noise` (the cell's estimate) taken out of both bands: noise would
-    otherwise read as fine detail, so a noisy copy would look sharper than its
-    original and a blurred one's lost noise would not show. None if featureless."""
+    """Finest-octave share of the detail in dB, worse axis, less the white-noise floor of
+    deviation `noise` (else noise reads as detail); None if featureless."""
     ratios = []
     for power in spectra:
         if _variance(power, MID) < MIN_BAND_RMS ** 2:

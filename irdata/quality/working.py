@@ -1,17 +1,12 @@
-"""The working resolution of the whole-image figures: graphics, clipped / crushed
-shares, tonal range, and the pHash / dHash thumbnail. (Blur, noise and upscaling
-are judged per cell at native resolution: irdata.patching.figures.)
+"""The working resolution of the whole-image figures (graphics, clipped / crushed,
+tonal range) and of the pHash / dHash thumbnail. Blur, noise and upscaling are
+judged per cell at native resolution (irdata.patching.figures).
 
-These are computed on the image scaled (never enlarged) so that its long side
-is WORK_SIDE pixels, so a figure means the same on a 2 MP and a 48 MP source.
-The fully decoded image (decoded once, for inspection and for its patch cells)
-is first box-averaged (by successive 2x2 halvings) by the largest factor of
-1/2, 1/4, 1/8 still >= the working size (the JPEG DCT scale Pillow's `draft`
-would pick: the figures were calibrated on such reduced decodes and the box
-average reproduces their sharpness within ~1%, where a direct INTER_AREA from
-full size reads up to 47% sharper), then INTER_AREA does the rest. 960 keeps the
-common 4000x3000 (1/4 -> 1000x750) and 8000x6000 (1/8) photos at a near-1 final
-resize.
+The image is scaled (never enlarged) to a long side of WORK_SIDE, so a figure means
+the same at 2 and 48 MP: first a box average by the 1/2, 1/4 or 1/8 that Pillow's
+JPEG `draft` would pick (the figures were calibrated on such decodes; INTER_AREA
+from full size reads sharper), then INTER_AREA. 960 leaves the common 4000x3000 and
+8000x6000 photos a near-1 final resize.
 """
 
 from __future__ import annotations
@@ -44,8 +39,7 @@ def reduction(width: int, height: int, side: int = WORK_SIDE) -> int:
 
 
 def to_working(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
-    """An HxWx3 uint8 RGB array scaled to the working resolution: box average by
-    `reduction`, then INTER_AREA."""
+    """HxWx3 uint8 RGB at the working resolution: `reduction` by halvings, then INTER_AREA."""
     height, width = rgb.shape[:2]
     size = working_size(width, height, side)
     if size == (width, height):
@@ -57,10 +51,8 @@ def to_working(rgb: np.ndarray, side: int = WORK_SIDE) -> np.ndarray:
 
 
 def halve(rgb: np.ndarray) -> np.ndarray:
-    """2x2 box average (OpenCV rounding), odd last row / column dropped.
-
-    Two halvings give a 4x4 box average within one level (mean +0.25) in a quarter
-    of the time of OpenCV's general integer INTER_AREA (6.8 vs 24 ms at 12 MP)."""
+    """2x2 box average (OpenCV rounding), odd last row / column dropped. Two of them give
+    a 4x4 box average within one level, faster than OpenCV's general INTER_AREA."""
     rows, cols = rgb.shape[0] // 2, rgb.shape[1] // 2
     return cv2.resize(rgb[:rows * 2, :cols * 2], (cols, rows), interpolation=cv2.INTER_AREA)
 
