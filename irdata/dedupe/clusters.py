@@ -1,40 +1,14 @@
 """Duplicate clusters: exact (sha256) and near (pHash candidate + dHash confirmation)
 links, union-find, one keeper per cluster, and the clusters table.
 
-Keeper rule: each cluster keeps its best ground truth. The copies are filtered
-criterion by criterion (`CRITERIA`): at each step only the copies within the
-criterion's tolerance of the best remaining copy stay (a tolerance, not a strict
-order, so measurement jitter between two equal copies never outranks the next
-criterion), and the last copy standing is the keeper:
-
-1. not_upscaled  not upscaled (null = not upscaled);
-2. resolution    most pixels (width * height, exact);
-3. tonal_range   the widest usable tonal scale: tonal_range - 255 * (clipped +
-                 crushed), within 24 levels (an exposure pulled down compresses the
-                 scale, one pushed up blows highlights; null = worst);
-4. detail        the most real detail: sharpness - NOISE_PENALTY * noise (dB), within
-                 1.5 dB (noise adds fine-band energy a JPEG leaves non-white, so
-                 sharpness alone favours a noisy copy, noise alone a blurred one,
-                 whose noise reading falls; null sharpness = worst);
-5. noise         the least noisy, within 0.5 grey level (null = none);
-6. jpeg_quality  the highest JPEG quality, within 5 (null = lossless, 100);
-7. bytes         most bytes (at equal figures: the least compressed);
-8. image_id      smallest image_id.
-
-Null is None or NaN; the figures are those of the raw table (fetch: `upscaled`,
-`clipped`, `crushed`, `tonal_range`, `noise` and `sharpness` from irdata/quality,
-`jpeg_quality` fitted to the quantisation tables). Copies of one scene differ in
-tone only by processing, so within a cluster the wider, unclipped tonal scale is
-the better ground truth; across clusters tone is never judged. Bytes come late
-on purpose: noise makes JPEGs bigger, so "most bytes" alone favours noisy copies.
-An exact copy has the same figures and loses on image_id. The table records,
-per row, the step that decided (`keeper_reason`): for a duplicate, the step that
-filtered it out; for the keeper, the step that filtered out the last other copy
-of its cluster. Order and tolerances: chosen among the orders tried on half A of
-the calibration photos (irdata/quality/CALIBRATION.md).
-
-Defaults (chosen by measurement, see CALIBRATION.md): `PHASH_DISTANCE`,
-`DHASH_DISTANCE`.
+Keeper: the cluster's best ground truth. Copies are filtered criterion by criterion
+(`CRITERIA`): only those within the criterion's tolerance (`TOLERANCES`) of the best
+remaining copy stay, so jitter between two equal copies never outranks the next
+criterion; the last copy standing is kept. Order: not upscaled, most pixels, widest
+usable tonal scale, most detail (sharpness - NOISE_PENALTY * noise), least noise,
+highest JPEG quality, most bytes (late: noise makes JPEGs bigger), smallest image_id.
+Null rules, and why this order: CALIBRATION.md ("Keeper rule"); the distance defaults
+were measured there too.
 """
 
 from __future__ import annotations
@@ -63,18 +37,15 @@ SCHEMA = pa.schema([
     ("match", pa.string()),  # exact (same sha256 as the keeper) or near; null for the keeper
     ("distance", pa.int8()),  # pHash Hamming distance to the keeper
     ("confirm_distance", pa.int8()),  # dHash Hamming distance to the keeper
-    # The step of CRITERIA (not_upscaled, resolution, tonal_range, detail, noise,
-    # jpeg_quality, bytes, image_id) that decided: for a
-    # duplicate, the one that filtered it out; for the keeper, the one that
-    # filtered out the last other copy.
+    # The step of CRITERIA that decided: for a duplicate, the one that filtered it out;
+    # for the keeper, the one that filtered out the last other copy.
     ("keeper_reason", pa.string()),
 ])
 
 
 def union_find(n: int, pairs: np.ndarray) -> np.ndarray:
-    """Root of each of n items after joining every pair: the smallest index of its
-    component. Vectorised hook-and-compress: each round every root hooks onto the
-    smallest root it is linked to (parent[x] <= x always); O(log n) rounds."""
+    """Root (the smallest index of its component) of each of n items after joining every pair:
+    vectorised hook-and-compress, each root hooking onto its smallest linked root."""
     parent = np.arange(n)
     pairs = np.asarray(pairs, dtype=np.int64).reshape(-1, 2)
     while True:
@@ -97,16 +68,14 @@ def _compress(parent: np.ndarray) -> np.ndarray:
 
 
 def confirm(pairs: np.ndarray, dhashes: np.ndarray, dhash_distance: int):
-    """(kept pairs, their dHash distances): a pHash candidate pair is merged only
-    if the independent dHash agrees, within `dhash_distance`."""
+    """(kept pairs, their dHash distances): the pHash candidates dHash confirms."""
     distance = hamming(dhashes[pairs[:, 0]], dhashes[pairs[:, 1]])
     ok = distance <= dhash_distance
     return pairs[ok], distance[ok]
 
 
 def _figure(column, n: int) -> tuple[np.ndarray, np.ndarray]:
-    """(values as float64, null mask) of an optional figure: None, NaN and a whole
-    column None are null; bools become 0 / 1."""
+    """(values as float64, null mask) of an optional figure: None, NaN, a None column."""
     values = np.full(n, np.nan) if column is None else np.array(column, dtype=np.float64)
     if len(values) != n:
         raise ValueError("all columns must have the same length")
@@ -116,9 +85,8 @@ def _figure(column, n: int) -> tuple[np.ndarray, np.ndarray]:
 def costs(pixels: np.ndarray, nbytes: np.ndarray, upscaled=None, noise=None,
           jpeg_quality=None, sharpness=None, lost_detail=None,
           tonal_range=None) -> list[np.ndarray]:
-    """One cost column per criterion of `TOLERANCES`, in order, lower = better, with
-    the null rules of the module docstring. Optional figures: sequences with None
-    or NaN for null, or None for a whole column of nulls."""
+    """One cost column per criterion of `TOLERANCES`, in order, lower = better. Optional
+    figures: sequences with None or NaN for null, or None for a whole column of nulls."""
     n = len(pixels)
     up, _ = _figure(upscaled, n)
     tonal, no_tonal = _figure(tonal_range, n)
@@ -140,10 +108,8 @@ def costs(pixels: np.ndarray, nbytes: np.ndarray, upscaled=None, noise=None,
 
 
 def choose(roots: np.ndarray, cost: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(keeper, deciding step) of every item: the keeper filter of the module
-    docstring over each cluster (items sharing a root; `cost` from `costs`). The
-    step is an index into CRITERIA (image_id: the last). Vectorised over clusters:
-    one pass per criterion over the members of clusters of two or more."""
+    """(keeper, deciding step as an index into CRITERIA) of every item: the keeper filter
+    over each cluster (items sharing a root), one vectorised pass per criterion."""
     n = len(roots)
     keepers, step = np.arange(n), np.full(n, len(CRITERIA) - 1, dtype=np.int64)
     members = np.flatnonzero(np.bincount(roots, minlength=n)[roots] >= 2)
@@ -174,9 +140,8 @@ def choose(roots: np.ndarray, cost: list[np.ndarray]) -> tuple[np.ndarray, np.nd
 
 
 def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(first, inverse) of items keyed by several columns, as np.unique gives them:
-    groups in key order, `first` the lowest index holding each key (lexsort is
-    stable, and much faster than np.unique(axis=0))."""
+    """(first, inverse) of items keyed by several columns, as np.unique gives them (groups in
+    key order, `first` the lowest index), by a stable lexsort (faster than axis=0)."""
     order = np.lexsort(keys[::-1])
     new = np.zeros(len(order), dtype=bool)
     new[:1] = True
@@ -189,8 +154,7 @@ def _groups(*keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _same_value_links(first: np.ndarray, inverse: np.ndarray) -> np.ndarray:
-    """Link every item to the first item of its group (`_groups`): a star per
-    group, never all pairs."""
+    """Link every item to the first of its group (`_groups`): a star, never all pairs."""
     members = np.flatnonzero(first[inverse] != np.arange(len(inverse)))
     return np.stack([first[inverse[members]], members], axis=1)
 
@@ -207,15 +171,10 @@ def _sha_columns(sha256) -> list[np.ndarray]:
 
 def near_links(phash: np.ndarray, dhash: np.ndarray, phash_distance: int,
                dhash_distance: int) -> np.ndarray:
-    """Confirmed near-duplicate links between items (index pairs).
-
-    Items with the same (pHash, dHash) signature are linked to the first of them
-    (distance 0 on both). Distinct signatures are paired by pHash with
-    `grouped_pairs`, exactly, and each pair is confirmed by dHash. The one
-    approximation: a pHash value shared by more than GROUP_CAP signatures (e.g.
-    thousands of near-blank frames) meets other values through its first
-    signature only; within it, signatures are linked by a dHash-only search
-    (their pHash distance is 0), so it never costs quadratic time."""
+    """Confirmed near-duplicate links (index pairs). Equal (pHash, dHash) signatures link to
+    their first; distinct ones are paired exactly by pHash (`grouped_pairs`), confirmed by
+    dHash. A pHash value shared by more than GROUP_CAP signatures meets other values through
+    its first signature only and is linked inside by a dHash-only search: never quadratic."""
     first, inverse = _groups(phash, dhash)
     same = _same_value_links(first, inverse)
     signature_p, signature_d = phash[first], dhash[first]
@@ -249,22 +208,15 @@ def find_duplicates(image_id, sha256, phash, dhash, width, height, nbytes,
                     dhash_distance: int = DHASH_DISTANCE, *, upscaled=None, noise=None,
                     jpeg_quality=None, sharpness=None, lost_detail=None,
                     tonal_range=None) -> pa.Table:
-    """The clusters table (`SCHEMA`) of every image in a cluster of two or more,
-    sorted by cluster_id then image_id; the same whatever the input order.
+    """The clusters table (`SCHEMA`) of every image in a cluster of two or more, sorted by
+    cluster_id then image_id, whatever the input order.
 
-    Equal-length sequences in: image_id (unique strings), sha256 (64 hex),
-    phash and dhash (16 hex), width, height, nbytes; optionally the keeper's
-    figures upscaled (bool), noise, jpeg_quality, sharpness, lost_detail (clipped +
-    crushed share), tonal_range, with None for null
-    (a whole column None: all null). Equal sha256 always
-    merges (match 'exact'); a pHash pair within `phash_distance` merges only if
-    its dHash distance is within `dhash_distance`. Clusters are the connected
-    components (union-find), so a member may sit further than the thresholds
-    from its keeper through a chain; `distance` and `confirm_distance` are the
-    pHash and dHash distances to the keeper (0 for the keeper itself). The
-    keeper is chosen by the rule of the module docstring; `keeper_reason` names
-    the criterion that decided each row.
-    `phash_distance < 0` turns near-duplicate search off (exact only)."""
+    Equal-length sequences: image_id (unique), sha256 (64 hex), phash and dhash (16 hex),
+    width, height, nbytes; optional keeper figures (lost_detail: the clipped + crushed share;
+    None = null, a whole column None = all null). Equal sha256 merges ('exact'); a pHash
+    pair within `phash_distance` merges if dHash confirms it. Clusters are connected
+    components, so a member may sit beyond the thresholds from its keeper through a chain.
+    `phash_distance < 0`: exact duplicates only."""
     figures = {"upscaled": upscaled, "noise": noise, "jpeg_quality": jpeg_quality,
                "sharpness": sharpness, "lost_detail": lost_detail, "tonal_range": tonal_range}
     ids, sha, p, d, pixels, size, figures = _sorted_inputs(

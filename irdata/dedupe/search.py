@@ -1,12 +1,9 @@
-"""Every pair of 64-bit hashes within a Hamming radius: multi-index hashing.
+"""Every pair of 64-bit hashes within a Hamming radius, exactly: multi-index hashing.
 
-The 64 bits are cut into m bands. If two hashes differ in at most r bits and
-r = s*m + a (0 <= a < m), then one of the first a+1 bands differs in at most s
-bits, or one of the others in at most s-1 (pigeonhole). For each band a
-direct-address bucket table (counts and starts over the band's 2^b values,
-hash indices sorted by band value) is probed with every flip mask of that
-band's radius, all hashes at once; every candidate is then checked on the
-full 64 bits. The result is exact: the same pairs as brute force.
+The 64 bits are cut into m bands; with r = s*m + a (0 <= a < m), a pair within r has one
+of the first a+1 bands within s bits or one of the others within s-1 (pigeonhole). Each
+band's direct-address bucket table is probed with every flip mask of its radius, all
+hashes at once, and candidates are checked on all 64 bits. Details: CALIBRATION.md.
 """
 
 from __future__ import annotations
@@ -66,10 +63,9 @@ def _mask_count(bits: int, radius: int) -> int:
 
 
 def choose_bands(n: int, radius: int) -> int:
-    """Number of bands with the least estimated work. Unit: one element of a
-    numpy pass (~10 ns here). A probe costs a fixed ~300 us of call overhead, n/2
-    queries and n * n / 2^bits candidates (two units each); a band's table
-    costs 0.3 per bucket. Measured: within ~1.5x of the best m from 20k to 1M."""
+    """Number of bands with the least estimated work, in units of one element of a numpy pass:
+    a probe costs a fixed 30,000 (call overhead), n/2 queries and n * n / 2^bits candidates
+    (two units each); a band's table 0.3 per bucket."""
     best, best_cost = 0, float("inf")
     for m in range(-(-64 // MAX_BAND_BITS), 17):
         cost = sum(0.3 * 2 ** b + _mask_count(b, r) * (30_000 + n / 2 + n * n / 2 ** b)
@@ -81,8 +77,7 @@ def choose_bands(n: int, radius: int) -> int:
 
 
 class _Band:
-    """Direct-address bucket table of one band. Hashes are held in band-value
-    order, so probes read the tables nearly sequentially (cache friendly)."""
+    """Direct-address bucket table of one band, hashes in band-value order (cache friendly)."""
 
     def __init__(self, values: np.ndarray, shift: int, bits: int):
         keys = ((values >> np.uint64(shift)) & np.uint64((1 << bits) - 1)).astype(np.int32)
@@ -101,11 +96,9 @@ class _Band:
 
     def probe(self, where: np.ndarray, keys: np.ndarray, values: np.ndarray, mask: int,
               radius: int) -> np.ndarray:
-        """Original index pairs (i, j), i != j, within `radius`, where band(j) =
-        band(i) ^ mask and i is at one of the positions `where` (band values `keys`,
-        hashes `values`). Most buckets hold a hash or two: the k-th member of every
-        probed bucket is checked in one pass per k (no pair list is built); what is
-        left after PASSES passes (crowded buckets) is expanded into pairs at once."""
+        """Original index pairs (i, j), i != j, within `radius`, band(j) = band(i) ^ mask, i at
+        positions `where` (band values `keys`, hashes `values`). The k-th member of every probed
+        bucket is checked in one pass per k; crowded buckets left after PASSES are expanded."""
         wanted = keys ^ np.int32(mask)
         first, end = self.bounds[wanted], self.bounds[wanted + 1]
         hit = np.flatnonzero(end > first)
@@ -149,10 +142,8 @@ def _band_pairs(values: np.ndarray, shift: int, bits: int, band_radius: int,
 
 
 def pairs_within(values: np.ndarray, radius: int) -> np.ndarray:
-    """All index pairs (i < j) of `values` (uint64) within `radius`, sorted.
-
-    Exact for any input; repeated values produce all their pairs (quadratic in a
-    group's size), so callers with repeats use `candidate_pairs` or `grouped_pairs`."""
+    """All index pairs (i < j) of `values` (uint64) within `radius`, sorted; exact, but
+    quadratic in a group of repeated values (use `candidate_pairs` or `grouped_pairs`)."""
     values = np.asarray(values, dtype=np.uint64)
     n = len(values)
     if n < 2 or radius < 0:
@@ -169,15 +160,10 @@ def pairs_within(values: np.ndarray, radius: int) -> np.ndarray:
 
 
 def candidate_pairs(hashes: np.ndarray, radius: int) -> np.ndarray:
-    """Index pairs (i < j) of hashes within `radius`, shape (k, 2), sorted.
-
-    The search runs over unique hash values. Images sharing one value form a
-    group: each member is linked to the group's first (lowest) index at
-    distance 0, and a near pair of two values is reported once, between the
-    two groups' first indices. With distinct values this is exactly the set
-    brute force gives; with repeats it has the same connected components but
-    O(n) pairs instead of O(group^2) (10k equal hashes give 9,999 pairs, not
-    50M). A negative radius gives only the equal-value links."""
+    """Index pairs (i < j) of hashes within `radius`, shape (k, 2), sorted, searched over
+    unique values: repeats link to their group's first index, near values pair the groups'
+    first indices. Brute force's pairs for distinct values; with repeats its connected
+    components in O(n) pairs. A negative radius gives only the equal-value links."""
     hashes = np.asarray(hashes, dtype=np.uint64)
     values, first, inverse = np.unique(hashes, return_index=True, return_inverse=True)
     inverse = inverse.ravel()
@@ -200,12 +186,10 @@ def _product(start_a, count_a, start_b, count_b, same):
 
 
 def grouped_pairs(hashes: np.ndarray, radius: int, cap: int = GROUP_CAP):
-    """Index pairs (i < j) within `radius`, exact like brute force, except for
-    values held by more than `cap` items: such a group takes part in pairs with
-    other values through its first (lowest) index only, and gives no pairs
-    within itself. Returns (pairs, big): `big` lists the index arrays of those
-    groups, for the caller to link by other means. Cost: one search over unique
-    values plus at most cap^2 pairs per pair of values."""
+    """(pairs, big): index pairs (i < j) within `radius`, exact like brute force except for
+    values held by more than `cap` items, which pair with other values through their first
+    index only and not within themselves; `big` lists those groups' indices for the caller
+    to link. Cost: one search over unique values plus at most cap^2 pairs per value pair."""
     hashes = np.asarray(hashes, dtype=np.uint64)
     order = np.argsort(hashes, kind="stable")
     values, start, count = np.unique(hashes[order], return_index=True, return_counts=True)

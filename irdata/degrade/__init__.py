@@ -1,12 +1,7 @@
 """Degradations: one implementation for offline pairs and online training inputs.
 
 Each kind is ``sample(rng, config) -> params`` (a small JSON-able dict) and
-``apply(image, params) -> image`` on float32 HxWx3 images in [0, 1]; see
-README.md in this folder for kinds, parameters, ranges and costs.
-
-    rng = rng_for(run_seed, key, variant)
-    steps = [("jpeg", sample("jpeg", rng, {"quality": [20, 60]}))]
-    lq = to_uint8(apply_chain(to_float(gt), steps))
+``apply(image, params) -> image`` on float32 HxWx3 in [0, 1]; kinds, ranges: README.md.
 """
 
 from .convert import check_image, to_float, to_uint8

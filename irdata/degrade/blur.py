@@ -1,10 +1,5 @@
-"""Gaussian or motion blur, one type per sample.
-
-- ``gaussian``: isotropic, ``sigma`` in pixels.
-- ``motion``: a straight anti-aliased line kernel of ``length`` pixels at
-  ``angle`` degrees (from horizontal, counter-clockwise on screen; 0-180).
-Borders are reflected (OpenCV's reflect-101).
-"""
+"""Gaussian (``sigma`` px) or motion blur (an anti-aliased line of ``length`` px at ``angle``
+degrees from horizontal, counter-clockwise, 0-180), one type per sample; reflect-101 borders."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""uint8 <-> float32 at the library's boundaries.
-
-Inside, images are float32 HxWx3 in [0, 1]. The rounding rule back to 8 bits:
-clip to [0, 1], multiply by 255 in float32, round half to even (``np.rint``),
-cast. ``to_uint8(to_float(x)) == x`` for every uint8 ``x``.
-"""
+"""uint8 <-> float32 HxWx3 in [0, 1] at the library's boundaries. Back to 8 bits: clip, x 255
+in float32, round half to even (``np.rint``), so ``to_uint8(to_float(x)) == x``."""
 
 from __future__ import annotations
 

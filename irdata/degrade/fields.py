@@ -1,10 +1,6 @@
-"""Random fields for ``apply`` steps: pure functions of (seed, shape).
-
-OpenCV's generator (``cv2.randn``/``cv2.randu``) is ~2x faster than NumPy's
-here; its state is per thread, so seeding and drawing in one call is
-deterministic under threads. Exact values depend on the OpenCV version
-(recorded in run.json).
-"""
+"""Random fields for ``apply`` steps, pure functions of (seed, shape), from OpenCV's generator:
+faster than NumPy's, and per thread, so seeding and drawing in one call is deterministic under
+threads. Exact values depend on the OpenCV version (recorded in run.json)."""
 
 from __future__ import annotations
 
@@ -31,8 +27,7 @@ def uniform(seed: int, shape: tuple[int, ...]) -> np.ndarray:
 
 
 def add_to_channels(image: np.ndarray, plane: np.ndarray) -> np.ndarray:
-    """``image[..., c] += plane`` for every channel, in place (no 3-channel
-    temporary: a 3 MB temporary per call costs more in page faults than the sum)."""
+    """``image[..., c] += plane`` for every channel, in place (no 3-channel temporary)."""
     for channel in range(image.shape[2]):
         view = image[..., channel]
         view += plane
@@ -40,9 +35,8 @@ def add_to_channels(image: np.ndarray, plane: np.ndarray) -> np.ndarray:
 
 
 def smooth(seed: int, height: int, width: int, cell: float) -> np.ndarray:
-    """A smooth random field in [0, 1]: uniform noise on a ``cell``-pixel lattice,
-    cubic-upsampled to quarter size, then bilinear to full size (a cubic
-    resize straight to full size costs ~2.5 ms on 512x512)."""
+    """A smooth random field in [0, 1]: uniform noise on a ``cell``-pixel lattice, cubic-upsampled
+    to quarter size, then bilinear to full size (cheaper than one cubic resize to full size)."""
     rows = max(2, int(np.ceil(height / cell)) + 1)
     cols = max(2, int(np.ceil(width / cell)) + 1)
     quarter = (max(cols, width // 4), max(rows, height // 4))

@@ -1,8 +1,5 @@
 """Additive white Gaussian noise, sigma on the 0-255 scale, independent per channel.
-
-PromptIR / DyNet protocol: fixed levels 15, 25, 50 (``{"sigma": 25}``, or
-``{"sigma": {"choice": [15, 25, 50]}}`` to draw one of them).
-"""
+PromptIR / DyNet protocol: ``{"sigma": 25}``, or ``{"sigma": {"choice": [15, 25, 50]}}``."""
 
 from __future__ import annotations
 

@@ -1,10 +1,6 @@
-"""Atmospheric scattering: I = J t + A (1 - t), t = exp(-beta d).
-
-The depth proxy d in [0, 1] mixes a vertical ramp (1 at the top, 0 at the
-bottom: far sky above, near ground below) with a smooth random field
-(uniform noise on a ``cell``-pixel lattice, cubic-upsampled):
-``d = gradient * ramp + (1 - gradient) * field``. ``A`` is a grey airlight.
-"""
+"""Atmospheric scattering: I = J t + A (1 - t), t = exp(-beta d), ``A`` a grey airlight.
+Depth proxy d = gradient * ramp + (1 - gradient) * field in [0, 1]: the ramp runs from 1 at
+the top to 0 at the bottom (far sky, near ground), the field is smooth (``cell`` px)."""
 
 from __future__ import annotations
 

@@ -1,9 +1,5 @@
-"""A real JPEG round trip (OpenCV / libjpeg-turbo) at a drawn quality.
-
-``subsampling``: chroma sampling, "420" (libjpeg's default), "422" or "444".
-The image is rounded to uint8 first (``convert.to_uint8``); the result is the
-decoded uint8 image as float.
-"""
+"""A real JPEG round trip (OpenCV / libjpeg-turbo) of the image rounded to uint8, at a drawn
+quality and chroma ``subsampling`` ("420", libjpeg's default, "422" or "444")."""
 
 from __future__ import annotations
 

@@ -1,10 +1,8 @@
 """Line kernels and a filter that keeps OpenCV on its direct (sparse) path.
 
-``cv2.filter2D`` skips zero taps when it filters directly, but switches to a
-DFT for float kernels of 130 taps or more (11x11 already costs ~8 ms, a 21x21
-line ~30 ms on 512x512x3). ``sparse_filter`` cuts a kernel into bands whose
-bounding boxes stay under that size, filters each directly and sums: the cost
-follows the number of non-zero taps.
+``cv2.filter2D`` skips zero taps when it filters directly, but switches to a slow DFT
+for float kernels of 130 taps or more. ``sparse_filter`` cuts a kernel into bands whose
+bounding boxes stay under that, filters each directly and sums: cost follows the taps.
 """
 
 from __future__ import annotations
@@ -18,13 +16,8 @@ DIRECT_TAPS = 120  # below OpenCV's DFT switch (130) for float32
 
 
 def line_kernel(length: float, angle: float) -> np.ndarray:
-    """Anti-aliased line of ``length`` px at ``angle`` degrees (from horizontal,
-    counter-clockwise on screen), normalised to sum 1; odd square size.
-
-    The kernel is uniform motion over ``length`` px: points every 1/8 px along
-    the segment are splatted bilinearly (an axis-aligned line stays one pixel
-    wide, its ends are anti-aliased); taps under 5% of the peak are dropped.
-    """
+    """Uniform motion over ``length`` px at ``angle`` degrees (from horizontal, counter-clockwise),
+    odd square, sum 1: points every 1/8 px splatted bilinearly, taps under 5% of peak dropped."""
     size = (int(math.ceil(length)) + 2) | 1
     centre = size // 2
     steps = max(2, int(math.ceil(length * 8)))
@@ -89,8 +82,7 @@ def _trim(kernel: np.ndarray) -> np.ndarray:
 
 
 def sparse_filter(image: np.ndarray, kernel: np.ndarray) -> np.ndarray:
-    """Correlate ``image`` with an odd-sized ``kernel`` (centre anchor,
-    reflect-101 border) like ``cv2.filter2D``, never through a DFT."""
+    """``cv2.filter2D`` with an odd-sized kernel (centre anchor, reflect-101), never via a DFT."""
     kernel = _trim(kernel)
     if kernel.size < DIRECT_TAPS:
         return cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REFLECT_101)

@@ -1,9 +1,5 @@
-"""MAE-style masking: a share ``ratio`` of square ``cell`` x ``cell`` cells set to ``fill``.
-
-Exactly ``round(ratio * cells)`` cells of the grid are masked (cells at the
-right/bottom edge may be partial). The mask (HxW float32, 1 = masked) is the
-auxiliary output.
-"""
+"""MAE-style masking: exactly ``round(ratio * cells)`` square ``cell`` x ``cell`` cells set to
+``fill`` (edge cells may be partial); aux: the mask, HxW float32, 1 = masked."""
 
 from __future__ import annotations
 

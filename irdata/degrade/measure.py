@@ -1,8 +1,5 @@
-"""Measurements of rain residuals (for the tests and the realism benchmark).
-
-All take an HxW float32 map in [0, 1] (a rain layer, or a residual
-``rainy - clean`` on luminance, positive part).
-"""
+"""Measurements of rain residuals (tests, realism benchmark), on an HxW float32 map in [0, 1]:
+a rain layer, or the positive part of ``rainy - clean`` on luminance."""
 
 from __future__ import annotations
 
@@ -23,16 +20,14 @@ def residual(rainy: np.ndarray, clean: np.ndarray) -> np.ndarray:
 
 
 def split_veil(res: np.ndarray, size: int = 9) -> tuple[np.ndarray, np.ndarray]:
-    """(streaks, veil): a grey opening removes anything thinner than ``size`` px
-    (the streaks) and leaves the smooth veil; the streaks are the white top-hat."""
+    """(streaks, veil): a grey opening of ``size`` px leaves the veil; streaks = white top-hat."""
     kernel = cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (size, size))
     veil = cv2.morphologyEx(res, cv2.MORPH_OPEN, kernel)
     return res - veil, veil
 
 
 def streak_angle(layer: np.ndarray) -> float:
-    """Dominant streak direction in degrees from vertical, positive for ``\\``
-    (top-left to bottom-right): from the structure tensor (Scharr gradients)."""
+    """Dominant streak direction (structure tensor), degrees from vertical, positive for ``\\``."""
     smooth = cv2.GaussianBlur(np.ascontiguousarray(layer, np.float32), (0, 0), 1.0)
     gx = cv2.Scharr(smooth, cv2.CV_32F, 1, 0)
     gy = cv2.Scharr(smooth, cv2.CV_32F, 0, 1)
@@ -76,10 +71,8 @@ def _half_lag(corr: np.ndarray, dx: float, dy: float, limit: int) -> float:
 
 
 def streak_length_width(layer: np.ndarray, angle: float | None = None) -> tuple[float, float]:
-    """(length, width) in px from the autocorrelation along and across the
-    streaks: a box of length L has a triangular autocorrelation that halves at
-    L / 2, so length = 2 x half lag; a Gaussian profile of FWHM w gives an
-    autocorrelation of FWHM w sqrt(2), so width = 2 x half lag / sqrt(2)."""
+    """(length, width) px from the autocorrelation along / across the streaks: a box of length
+    L halves at L / 2; a Gaussian of FWHM w has an autocorrelation of FWHM w sqrt(2)."""
     angle = streak_angle(layer) if angle is None else angle
     corr = _autocorrelation(layer)
     rad = math.radians(angle)

@@ -1,11 +1,8 @@
 """Named per-sample policies: which kinds (if any) degrade a training input.
 
-``dynet_pretrain`` (DyNet pre-training): with probability ``p_degrade`` one of
-``degrade_kinds`` (uniformly) at random strength, else with probability
-``p_mask`` MAE-style masking, else unchanged (defaults 0.5 / 0.3 / 0.2: 80%
-modified). ``kinds`` holds per-kind configs (ranges), e.g.
-``{"jpeg": {"quality": [20, 80]}, "mask": {"ratio": 0.5}}``. The pipeline YAML
-passes the same dict; ``name`` picks the policy.
+``dynet_pretrain``: with probability ``p_degrade`` one of ``degrade_kinds`` at random
+strength, else with ``p_mask`` MAE-style masking, else unchanged. ``kinds`` holds per-kind
+configs, e.g. ``{"mask": {"ratio": 0.5}}``; the pipeline YAML passes the same dict.
 """
 
 from __future__ import annotations

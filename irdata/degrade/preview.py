@@ -1,10 +1,6 @@
-"""A labelled contact sheet of every kind at low / mid / high strength.
-
-Rows are kinds (``random_noise`` and ``blur`` get a row per type), columns the
-clean crop and the three levels of the kind's ``LEVELS``. Degradations are
-applied at full resolution to a centre crop, so the sheet shows pixels as the
-training patches will see them.
-"""
+"""A labelled contact sheet: a row per kind (per type for ``random_noise`` and ``blur``),
+columns clean / low / mid / high (``LEVELS``), applied at full resolution to a centre crop
+so the sheet shows pixels as the training patches will see them."""
 
 from __future__ import annotations
 

@@ -1,26 +1,12 @@
-"""Synthetic rain streaks, screen-blended onto the image.
+"""Synthetic rain streaks, screen-blended: ``I = 1 - (1 - J)(1 - R)``; aux: the rain layer R.
 
-Each layer is drawn in its own frame rotated to that layer's direction, where
-streaks are vertical: uniform noise is thresholded into sparse seeds (a share
-``density`` of the pixels, brightness spread uniformly over (0, ``brightness``]),
-the seeds are stretched by a vertical box of ``length`` px, widened by a
-horizontal Gaussian of FWHM ``thickness`` px (peak kept), softened at the ends,
-and the frame is rotated back. Layers add up (clipped to 1); heavier rain has
-more layers (1-3). Along the streaks a frame is up to 4x coarser than the image
-(streaks keep >= 4 frame rows), which the rotation back interpolates: ~4x less
-work, no visible change.
-
-By default a layer's density is drawn through its ``coverage`` (streak area
-per image area, ``density * length * max(thickness, 1)``), so the amount of rain does
-not depend on how long or thick the streaks are; a ``density`` in the config
-replaces this.
-
-``angle``: the wind, in degrees from vertical; positive means the rain falls
-towards the right (streaks run top-left to bottom-right, like ``\\``). Each
-layer's direction is ``angle`` plus up to +-``spread`` degrees (real heavy rain
-shows crossing streaks). Blend: ``I = 1 - (1 - J)(1 - R)`` (screen), so
-``I - J = R (1 - J)``. The rain layer R (HxW float32 in [0, 1]) is the
-auxiliary output.
+Each layer is drawn in a frame rotated so its streaks are vertical: sparse seeds (a share
+``density`` of the pixels), stretched by a box of ``length`` px, widened by a Gaussian of
+FWHM ``thickness`` px, softened at the ends, rotated back; layers add up, clipped to 1.
+The frame is up to 4x coarser along the streaks (less work, no visible change).
+``density`` is drawn through ``coverage`` (streak area per image area) unless set, so the
+amount of rain does not depend on the streak size. ``angle``: the wind, degrees from
+vertical, positive = falling to the right (``\\``); each layer adds up to +-``spread``.
 """
 
 from __future__ import annotations
@@ -91,8 +77,7 @@ def sample(rng: np.random.Generator, config: dict | None = None) -> dict:
 
 def _frame(height: int, width: int, angle: float, length: float, squeeze: int
            ) -> tuple[int, int, np.ndarray]:
-    """Rotated frame size (rows ``squeeze`` times coarser along the streaks) and
-    the affine map image (x, y) -> frame (x, y)."""
+    """Frame size (``squeeze`` x coarser along the streaks) and the image -> frame affine map."""
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
     margin = int(length / 2 + 4 * END_SOFTNESS) // squeeze + 2
     frame_w = int(math.ceil(width * abs(c) + height * abs(s))) + 4

@@ -1,13 +1,9 @@
-"""Non-Gaussian noise, one type per sample.
+"""Non-Gaussian noise, one type per sample; ``sigma`` on the 0-255 scale unless noted.
 
-- ``shot``: signal-dependent (Poisson) noise, std ``sigma * sqrt(x)`` on the
-  0-255 scale, i.e. a photon count of ``(255 / sigma)^2`` at white; drawn as its
-  Gaussian approximation (exact Poisson sampling costs ~100 ms per patch).
-- ``speckle``: multiplicative, ``x * (1 + n)``, ``n ~ N(0, sigma^2)`` (sigma relative).
+- ``shot``: std ``sigma * sqrt(x)``, the Gaussian approximation of Poisson (far faster).
+- ``speckle``: ``x * (1 + n)``, ``n ~ N(0, sigma^2)`` (sigma relative).
 - ``salt_pepper``: a share ``amount`` of pixels set to 0 or 1 (half each, all channels).
-- ``correlated``: Gaussian noise drawn on a grid ``scale`` times coarser and
-  cubic-upsampled (blotchy, like noise after demosaicing/denoising), then
-  scaled to std ``sigma`` (0-255 scale).
+- ``correlated``: Gaussian noise on a grid ``scale`` x coarser, cubic-upsampled, std ``sigma``.
 """
 
 from __future__ import annotations

@@ -1,13 +1,6 @@
-"""Config values -> drawn parameters.
-
-A config value is one of:
-
-- a number or string: fixed (``{"sigma": 25}``);
-- a two-item list ``[lo, hi]``: uniform in [lo, hi] (integers: inclusive);
-- ``{"choice": [a, b, ...]}``: one of the items, uniformly.
-
-``resolve`` merges a config over a kind's ``DEFAULTS`` and rejects unknown keys.
-"""
+"""Config values -> drawn parameters: a number or string is fixed, ``[lo, hi]`` uniform
+(integers: inclusive), ``{"choice": [a, b, ...]}`` one of the items; ``resolve`` merges a
+config over a kind's ``DEFAULTS`` and rejects unknown keys."""
 
 from __future__ import annotations
 

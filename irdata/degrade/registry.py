@@ -1,10 +1,8 @@
 """Kinds by name, and the chain that applies several in order.
 
-A kind is a module (or any object) with ``NAME``, ``DEFAULTS``, ``LEVELS``
-(low / mid / high configs, for previews), ``sample(rng, config) -> params``
-and ``apply(image, params) -> image``; kinds with an auxiliary target (rain
-layer, mask, transmission) also have ``apply_with_aux(image, params) ->
-(image, aux)``, aux being HxW float32 in [0, 1].
+A kind is any object with ``NAME``, ``DEFAULTS``, ``LEVELS`` (for previews), ``sample`` and
+``apply``; kinds with an aux target (rain layer, mask, transmission) also have
+``apply_with_aux(image, params) -> (image, aux)``, aux HxW float32 in [0, 1].
 """
 
 from __future__ import annotations

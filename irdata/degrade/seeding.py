@@ -1,8 +1,5 @@
-"""Generators seeded by (run seed, sample key, variant) through a stable hash.
-
-The same triple gives the same stream in any process, on any worker, in any
-order: nothing depends on Python's ``hash`` or on global state.
-"""
+"""Generators seeded by (run seed, sample key, variant) through a stable hash: the same
+stream in any process, worker or order (no Python ``hash``, no global state)."""
 
 from __future__ import annotations
 

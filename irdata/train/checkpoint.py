@@ -1,10 +1,7 @@
-"""Checkpoints: model, optimizer, scheduler, step, RNG states and config in one file.
-
-`RUN/checkpoints/step_NNNNNNN.pt` every `checkpoint_every` steps and at the end,
-`last.pt` a hard link to the newest (replaced atomically). Files hold only
-tensors, numbers, strings, lists and dicts, and are always loaded with
-`torch.load(..., weights_only=True)`: a checkpoint cannot run code.
-"""
+"""Checkpoints: model, optimizer, scheduler, step, RNG states and config in one file,
+`RUN/checkpoints/step_NNNNNNN.pt`, with `last.pt` a hard link to the newest (replaced
+atomically). Only tensors, numbers, strings, lists and dicts, always loaded with
+`weights_only=True`: a checkpoint cannot run code."""
 
 from __future__ import annotations
 

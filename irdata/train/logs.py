@@ -1,10 +1,7 @@
-"""Training log: one JSON object per log step in RUN/log.jsonl and a line on stdout.
-
-Fields: step, phase, crop, batch, loss (mean over the steps since the last line
-and over ranks), lr, samples_per_s (all ranks), data_wait (share of the
-interval spent waiting for batches, rank 0), variants (L/S counts), tasks
-(sample counts per task), seconds (since the run started), world.
-"""
+"""Training log: one JSON object per log step in RUN/log.jsonl and a line on stdout. Fields:
+step, phase, crop, batch, loss (mean since the last line, over ranks), lr, samples_per_s (all
+ranks), data_wait (share of the interval waiting for batches, rank 0), variants (L/S counts),
+tasks (samples per task), seconds (since the start), world."""
 
 from __future__ import annotations
 

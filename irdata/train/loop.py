@@ -1,13 +1,9 @@
 """The training loop behind `irdata train pretrain|finetune`.
 
-Each step: the step's batch (stream.py), a variant (DyNet-L with probability
-p_large, else DyNet-S; drawn from rng_for(seed, "variant", step), so every rank
-and every resumed run draws the same), L1 loss on the whole patch (masked
-regions included), backward, gradient clipping, optimizer and scheduler step.
-bf16 autocast on CUDA (amp: auto), fp32 on CPU. DistributedDataParallel when
-started by torchrun. A resumed run loads model, optimizer, scheduler, RNG
-states and config from RUN/checkpoints/last.pt and continues with the batch
-and variant the uninterrupted run would have used.
+Each step: the step's batch, a variant (DyNet-L with probability p_large, else S, drawn from
+rng_for(seed, "variant", step): the same on every rank and after resume), L1 loss on the
+whole patch, backward, gradient clipping, optimizer and scheduler step; bf16 autocast on
+CUDA (amp: auto), DDP under torchrun. Resume (RUN/checkpoints/last.pt) continues exactly.
 """
 
 from __future__ import annotations
@@ -35,8 +31,8 @@ def choose_variant(model, seed: int, step: int, p_large: float) -> str | None:
 
 
 def cpu_threads(config: dict, ctx) -> int:
-    """`threads`, else the cores left to this rank after its loader workers (on a
-    busy CPU, more torch threads than free cores make every step several times slower)."""
+    """`threads`, else the cores left to this rank after its loader workers (more torch
+    threads than free cores slow every step down)."""
     if config.get("threads"):
         return config["threads"]
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()

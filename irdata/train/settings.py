@@ -1,10 +1,6 @@
 """Training YAML (`irdata train pretrain|finetune CONFIG.yaml`): schema, defaults, checks.
-
-A config is loaded into a plain dict with every default filled in; it is stored
-in every checkpoint, so `--resume` continues with exactly the settings it began
-with. Problems raise ConfigError naming the file and the key (one stderr line,
-exit 2). Every setting with its default: `describe()` (pipelines/TRAINING.md).
-"""
+The config (every default filled in) is stored in every checkpoint, so `--resume` keeps its
+settings; problems raise ConfigError naming file and key. Every setting: `describe()`."""
 
 from __future__ import annotations
 

@@ -75,8 +75,7 @@ def task_urls(config: dict, world: int = 1) -> dict[str, list[str]]:
 
 
 class Feed:
-    """Yields (step, batch) from `start` to the run's last step; `wait` is the
-    seconds the caller spent blocked on data since the last `take_wait()`."""
+    """(step, segment, batch) from `start` on; `wait`: seconds blocked on data since take_wait."""
 
     def __init__(self, config: dict, rank: int = 0, world: int = 1, pin_memory: bool = False):
         self.config, self.rank, self.world = config, rank, world

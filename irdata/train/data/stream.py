@@ -1,18 +1,11 @@
 """Deterministic training streams: the batch of every step is a function of
 (seed, phase, epoch, rank, step), so `--resume` continues exactly.
 
-Training steps are cut into phases (the progressive crop/batch schedule) and
-each phase into data epochs of `epoch_steps` steps. In one epoch each rank runs
-L lanes (L = DataLoader workers, 1 without workers); lane l serves the steps
-j = l, l + L, l + 2L, ... of the epoch, so the DataLoader's round-robin order
-puts step j's batch from lane j % L. A lane reads shards in an order drawn
-from its own generator (with replacement in resampled mode; else a per-epoch
-permutation of its disjoint share: split by node and worker), keeps a seeded
-shuffle buffer of raw (undecoded) samples, and chooses each sample's task by
-weight. To start at step k of an epoch (resume), each lane replays its shard
-order, buffer and task draws without decoding anything and drops what it
-would already have served. Per-sample randomness (crop, flip, degradation)
-comes from rng_for(seed, lane id, sample number), independent of timing.
+In a data epoch each rank runs L lanes (L = DataLoader workers, or 1); lane l serves steps
+l, l + L, ..., the DataLoader's round-robin order. A lane draws its shard order (with
+replacement, or a permutation of its disjoint share), keeps a seeded shuffle buffer of
+undecoded samples and picks each sample's task by weight; to resume mid-epoch it replays
+these draws without decoding. Per-sample randomness: rng_for(seed, lane, sample number).
 """
 
 from __future__ import annotations
@@ -36,9 +29,7 @@ class EmptyShards(RuntimeError):
 
 
 def read_shard(url: str) -> Iterator[dict]:
-    """Samples ({'__key__': ..., ext: bytes}) of one tar shard, streamed via fsspec.
-
-    Only bytes are read: nothing is decoded or unpickled here."""
+    """Samples ({'__key__': ..., ext: bytes}) of one tar shard via fsspec; nothing decoded."""
     with fsspec.open(url, "rb") as fh:
         members = ({**member, "__url__": url} for member in tar_file_iterator(fh))
         yield from group_by_keys(members)
@@ -127,10 +118,8 @@ def _collate(items: list[tuple], step: int) -> dict:
 
 
 class EpochBatches(IterableDataset):
-    """Batches of steps [offset, steps) of one data epoch of one rank.
-
-    Use with a DataLoader of `lanes` workers (or none for lanes == 1) and
-    batch_size=None; each batch carries `step`, its index in the epoch."""
+    """Batches of steps [offset, steps) of one data epoch of one rank, for a DataLoader of
+    `lanes` workers (none for 1) and batch_size=None; each carries `step`, its epoch index."""
 
     def __init__(self, tasks: dict[str, dict], urls: dict[str, list[str]], *, seed: int,
                  segment: str, rank: int, world: int, lanes: int, offset: int, steps: int,

@@ -1,15 +1,8 @@
-"""Training samples from raw shard samples: one pure function per task kind.
-
-Each maker takes (rng, sample, crop) — `sample` is a WebDataset sample dict of
-bytes — and returns (lq, gt) as float32 HxWx3 arrays in [0, 1], cropped and
-flipped/rotated together, plus a short description of what was applied.
-
-- policy:    clean patch shards; the input is drawn by an irdata.degrade policy
-             (DyNet pre-training: masking or one degradation, or unchanged).
-- noise:     clean patch shards; Gaussian noise of a fixed sigma (0-255 scale).
-- synthetic: clean patch shards; one irdata.degrade kind with its settings.
-- paired:    paired shards (degrade stage or `irdata pairs`): gt + one stored lq.
-"""
+"""Training samples from raw shard samples: one pure maker per task kind, (rng, WebDataset
+sample of bytes, crop) -> (lq, gt, what was applied), float32 HxWx3 in [0, 1], cropped and
+flipped/rotated together. On clean patch shards: policy (an irdata.degrade policy input,
+DyNet pre-training), noise (Gaussian, fixed sigma on the 0-255 scale), synthetic (one
+irdata.degrade kind); on paired shards (degrade stage or `irdata pairs`): paired."""
 
 from __future__ import annotations
 

@@ -1,12 +1,7 @@
-"""`irdata eval`: PSNR / SSIM of a checkpoint on a pairs folder or on noisy copies
-of clean images, beside the degraded input's own scores.
-
-Scores are on RGB in [0, 1] (metrics.py, equal to scikit-image's): the input as
-read (8-bit), the output as the network gives it, clamped to [0, 1] and not
-rounded (as DyNet and PromptIR report). Denoising inputs: the clean image plus
-N(0, sigma / 255) noise from numpy's default_rng(0), restarted for every image,
-clipped to [0, 1] and rounded to 8 bits like a saved noisy photo.
-"""
+"""`irdata eval`: PSNR / SSIM of a checkpoint on a pairs folder or on noisy copies of clean
+images, beside the input's own scores. On RGB in [0, 1]: the input as read (8-bit), the output
+clamped, not rounded (as DyNet and PromptIR report). Noisy inputs: N(0, sigma / 255) from
+default_rng(0), restarted per image, clipped and rounded to 8 bits like a saved photo."""
 
 from __future__ import annotations
 

@@ -1,11 +1,6 @@
-"""PSNR and SSIM on RGB images in [0, 1], as DyNet and PromptIR report them.
-
-Both equal scikit-image's `peak_signal_noise_ratio(gt, out, data_range=1)` and
-`structural_similarity(gt, out, data_range=1, channel_axis=2)` with its defaults:
-a 7x7 uniform window, K1 = 0.01, K2 = 0.03, sample covariance (N / (N - 1)), the
-mean over the image less a 3-pixel border, then the mean over the channels.
-Computed in float64 with OpenCV box filters (no scikit-image needed at run time).
-"""
+"""PSNR and SSIM on RGB in [0, 1], as DyNet and PromptIR report them: equal to scikit-image's
+with data_range=1 and its defaults (7x7 uniform window, K1 0.01, K2 0.03, sample covariance,
+mean less a 3 px border, then over channels), in float64 with OpenCV box filters."""
 
 from __future__ import annotations
 

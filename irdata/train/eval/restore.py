@@ -1,10 +1,6 @@
-"""Restore images of any size with a trained model: whole when small, else in
-overlapping tiles blended with linear ramps (no seams), each tile padded to the
-network's multiple (DyNet pads itself by reflection and crops back).
-
-`restore_array(model, rgb)` is the pure core (uint8 in, uint8 out, same size);
-`restore_path` handles files and folders for `irdata restore`.
-"""
+"""Restore images of any size with a trained model: whole when small, else in overlapping
+tiles blended with linear ramps (no seams). `restore_array` is the pure core (uint8 in and
+out, same size); `restore_path` handles files and folders for `irdata restore`."""
 
 from __future__ import annotations
 

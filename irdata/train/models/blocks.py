@@ -1,16 +1,7 @@
-"""Shared building blocks: Restormer (Zamir et al., CVPR 2022) and PromptIR prompts.
-
-Restormer: `LayerNorm` over channels (with-bias or bias-free), `MDTA` (multi-Dconv
-head transposed attention: attention across channels, linear in pixels), `GDFN`
-(gated-Dconv feed-forward), `TransformerBlock` (pre-norm MDTA + GDFN, residual),
-`OverlapPatchEmbed` (3x3 conv), `Downsample` / `Upsample` (3x3 conv + pixel
-(un)shuffle: half the channels at twice the size and back).
-
-PromptIR (Potlapalli et al., NeurIPS 2023): `PromptGen` (PGM: `prompt_len` learnable
-prompt components mixed by softmax weights from pooled features, resized to the
-feature map, 3x3 conv) and `PromptInteract` (PIM: concat features and prompt,
-one Transformer block, 1x1 conv to the output width). `PromptBlock` is the pair.
-"""
+"""Shared building blocks: Restormer (Zamir et al., CVPR 2022) and PromptIR (Potlapalli et
+al., NeurIPS 2023). Restormer: channel `LayerNorm`, `MDTA` (attention across channels, linear
+in pixels), `GDFN`, `TransformerBlock`, `OverlapPatchEmbed`, `Downsample` / `Upsample`.
+PromptIR: `PromptGen` (PGM), `PromptInteract` (PIM) and the pair, `PromptBlock`."""
 
 from __future__ import annotations
 
@@ -22,10 +13,7 @@ LAYERNORM_TYPES = ("WithBias", "BiasFree")
 
 
 class LayerNorm(nn.Module):
-    """LayerNorm over the channels of a (B, C, H, W) map, eps 1e-5 as Restormer.
-
-    "WithBias" is the usual affine LayerNorm; "BiasFree" skips the mean and the bias.
-    """
+    """LayerNorm over the channels of (B, C, H, W), eps 1e-5; "BiasFree" skips mean and bias."""
 
     def __init__(self, channels: int, kind: str = "WithBias"):
         super().__init__()
@@ -136,12 +124,8 @@ class Upsample(nn.Module):
 
 
 class PromptGen(nn.Module):
-    """PGM: a prompt of `prompt_dim` channels at the input's size, conditioned on it.
-
-    `prompt_len` learnable components of prompt_dim x size x size are mixed with
-    softmax(Linear(global-average-pooled features)), resized bilinearly to the
-    feature map and passed through a 3x3 conv.
-    """
+    """PGM: `prompt_len` learnable prompt_dim x size x size components mixed by softmax(Linear(
+    pooled features)), resized bilinearly to the feature map, then a 3x3 conv."""
 
     def __init__(self, channels: int, prompt_dim: int, prompt_len: int = 5,
                  prompt_size: int = 16):

@@ -1,42 +1,15 @@
-"""DyNet (Dudhane et al., "Dynamic Pre-training: Towards Efficient and Scalable
-All-in-One Image Restoration", arXiv 2404.02154): one set of weights, two networks.
+"""DyNet (Dudhane et al., "Dynamic Pre-training: Towards Efficient and Scalable All-in-One
+Image Restoration", arXiv 2404.02154): one set of weights, two networks.
 
-What is built here (`DyNet()`, the paper configuration):
-
-- A 4-level Restormer encoder-decoder, widths 48 / 96 / 192 / 384, heads 1 / 2 / 4 / 8,
-  GDFN expansion 2.66, no conv biases, with-bias LayerNorm, 3x3 patch embedding,
-  pixel-(un)shuffle resampling, a 3x3 output conv and a global residual
-  (out = net(x) + x).
-- Weight sharing: each level has ONE `TransformerBlock` on the encoder side
-  (`encoder1`, `encoder2`, `encoder3`, `latent`) and ONE on the decoder side
-  (`decoder3`, `decoder2`, `decoder1`), each applied f times in a row. The variant
-  picks f, per level: DyNet-L f = [4, 6, 6, 8], DyNet-S f = [2, 3, 3, 4]
-  (`forward(x, variant="L" | "S" | [f1, f2, f3, f4])`); the decoder levels 3, 2, 1
-  reuse f3, f2, f1. Same parameters for every variant, so one state_dict serves both
-  and every parameter gets a gradient under either.
-- Refinement: 4 separate Transformer blocks at width 96, each run once, under every
-  variant (the variant does not change it). This follows the authors' released model
-  code; one shared refinement block would give 16.26M parameters, 2.8% under the paper.
-- Prompts (PromptIR's PGM + PIM, prompt length 5) where DyNet puts them, on the skip
-  connections and the latent instead of PromptIR's decoder side:
-  `latent_prompt` (prompt dim 320, 16x16 components) on the latent, its PIM reducing
-  384 + 320 -> 192 channels before `up4_3`; `skip_prompt3` (128, 32x32) on the level-3
-  skip, 192 + 128 -> 192; `skip_prompt2` (64, 64x64) on the level-2 skip, 96 + 64 -> 96.
-  The level-1 skip is plain. PIM blocks use 4 heads. Component sizes match 128x128
-  training crops; other sizes are resized bilinearly.
-- Decoder joins as PromptIR/Restormer: level 3 = 1x1 conv(up(latent) 96 + skip 192
-  -> 192); level 2 = 1x1 conv(96 + 96 -> 96); level 1 = concat(48 + 48) = 96, no conv.
-
-Parameter count: 16,613,135 (16.61M; paper 16.73M, -0.7%). The authors' released
-module also holds three 1x1 convs that its forward never calls (112,896 parameters);
-with those the count is 16,726,031, the paper's figure. They are left out here.
-Compute (torch FlopCounterMode, conv + matmul, one 224x224 image): DyNet-L 132.2 GMACs,
-DyNet-S 90.8 GMACs.
-
-Inputs of any H x W: `forward` pads to a multiple of 8 (reflect, `pad_to_multiple`)
-and crops back. `DyNet.tiny()` / `dynet_config("tiny")` is a small model for tests
-and demos (width 8, one head per level, f: S = [1, 1, 1, 1], L = [2, 2, 2, 2]).
-`model.config` is a plain dict: `DyNet(**model.config)` rebuilds the model.
+A 4-level Restormer encoder-decoder (`CONFIGS["paper"]`) with a global residual. Each level
+has ONE encoder and ONE decoder `TransformerBlock`, applied f times in a row; the variant picks
+f per level (DyNet-L [4, 6, 6, 8], DyNet-S [2, 3, 3, 4], or four numbers), the decoder reusing
+f3, f2, f1, so one state_dict serves both. The refinement blocks are separate and run once, as
+in the authors' released code (whose three unused 1x1 convs are left out). PromptIR prompts
+(PGM + PIM) sit on the latent and the level-3 and level-2 skips, not on the decoder side;
+their components match 128 px crops and are resized for others. Any H x W: `forward` pads to
+a multiple of 8 and crops back. `DyNet(**model.config)` rebuilds a model; `DyNet.tiny()` is
+a small one for tests and demos.
 """
 
 from __future__ import annotations
@@ -80,11 +53,8 @@ def dynet_config(name: str = "paper") -> dict:
 
 
 def pad_to_multiple(x: torch.Tensor, multiple: int = MULTIPLE) -> torch.Tensor:
-    """Pad (B, C, H, W) at the bottom and right so H and W are multiples of `multiple`.
-
-    Reflect padding, or replicate where the map is too small to reflect; crop the
-    result back with `[..., :H, :W]`.
-    """
+    """Pad (B, C, H, W) at the bottom and right to multiples of `multiple` (reflect, or
+    replicate where too small to reflect); crop back with `[..., :H, :W]`."""
     h, w = x.shape[-2:]
     ph, pw = -h % multiple, -w % multiple
     if not ph and not pw:

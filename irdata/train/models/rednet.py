@@ -1,13 +1,7 @@
-"""RED-Net (Mao et al., "Image Restoration Using Very Deep Convolutional
-Encoder-Decoder Networks with Symmetric Skip Connections", NeurIPS 2016).
-
-`REDNet(depth=30)`: depth/2 3x3 conv layers then depth/2 3x3 deconv layers, all
-`features` wide (64) with ReLU, stride 1 (no pooling, so any H x W). Every two layers
-the conv feature map is added to its mirrored deconv output before that layer's
-ReLU: conv output k (1-based, k even) joins deconv output depth/2 - k. The last
-deconv maps back to image channels and the input is added (out = net(x) + x).
-RED30 has 1,037,507 parameters, RED20 668,227.
-"""
+"""RED-Net (Mao et al., "Image Restoration Using Very Deep Convolutional Encoder-Decoder
+Networks with Symmetric Skip Connections", NeurIPS 2016): depth/2 3x3 convs then depth/2
+3x3 deconvs, `features` wide, ReLU, stride 1 (any H x W). Conv output k (k even) is added to
+deconv output depth/2 - k before its ReLU; the input is added at the end (net(x) + x)."""
 
 from __future__ import annotations
 
