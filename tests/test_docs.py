@@ -3,6 +3,7 @@
 from pathlib import Path
 
 from irdata.config import describe
+from irdata.stages import describe as describe_stages
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -11,6 +12,11 @@ def test_pipelines_readme_lists_every_setting_with_its_default():
     text = (ROOT / "pipelines" / "README.md").read_text()
     missing = [row for row in describe().splitlines() if row not in text]
     assert missing == []
+
+
+def test_pipelines_readme_says_what_every_stage_does():
+    text = (ROOT / "pipelines" / "README.md").read_text()
+    assert [row for row in describe_stages().splitlines() if row not in text] == []
 
 
 def test_readme_starts_with_the_two_make_commands():

@@ -38,3 +38,10 @@ def encode_png(rgb: np.ndarray, compression: int = 1, strategy: str = "rle",
     if not ok:
         raise ValueError("PNG encode failed")
     return buf.tobytes()
+
+
+def encode_patch_png(rgb: np.ndarray, patch: dict) -> bytes:
+    """`encode_png` with the `patch` settings' png_* options: how every stored patch
+    and degraded variant is written."""
+    return encode_png(rgb, patch["png_compression"], patch["png_strategy"],
+                      patch["png_filter"], patch["png_encoder"])

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 import pyarrow as pa
 
-from irdata.imaging.encode import encode_png
+from irdata.imaging.encode import encode_patch_png
 from irdata.keys import patch_key
 from irdata.patching import figures as cell_figures
 from irdata.patching.figures import FIGURES, CellFigures
@@ -66,9 +66,7 @@ def cut(pixels: np.ndarray, settings: dict, measured=None) -> list[Cell]:
         reason = cell_figures.judge(found, settings)
         png = None
         if not reason:
-            png = encode_png(pixels[y:y + size, x:x + size], settings["png_compression"],
-                             settings["png_strategy"], settings["png_filter"],
-                             settings["png_encoder"])
+            png = encode_patch_png(pixels[y:y + size, x:x + size], settings)
         cells.append(Cell(y, x, found, reason, png))
     return cells
 

@@ -68,3 +68,16 @@ def complete(name: str, config: dict, out_root: str, index: int, **extra) -> dic
     out.write_json(paths["stats"], stats)
     out.write_json(paths["done"], {"partition": index, "shard": stats.get("shard")})
     return stats
+
+
+def describe() -> str:
+    """The stages as the Markdown table in pipelines/README.md."""
+    rows = ["| stage | tasks | reads | writes | what it does |", "| --- | --- | --- | --- | --- |"]
+    for stage in STAGES.values():
+        tasks = "one for the build" if stage.is_global else "one per partition"
+        optional = " (optional)" if stage.enabled else ""
+        reads = ", ".join(f"`{folder}/`" for folder in stage.reads)
+        folders = dict.fromkeys(path.split("/")[0] for path in stage.outputs(0).values())
+        writes = ", ".join(f"`{folder}/`" for folder in folders)
+        rows.append(f"| `{stage.name}`{optional} | {tasks} | {reads} | {writes} | {stage.does} |")
+    return "\n".join(rows)

@@ -16,14 +16,13 @@ import pyarrow.parquet as pq
 from irdata import degrade as lib
 from irdata import shards
 from irdata.imaging.decode import decode_png
-from irdata.imaging.encode import encode_png
+from irdata.imaging.encode import encode_patch_png
 from irdata.keys import partition_name
 from irdata.stages import patch
 from irdata.storage import Output
 
 STAGE = "degrade"
 FOLDER = "paired"
-PNG_SETTINGS = ("png_encoder", "png_compression", "png_strategy", "png_filter")  # from patch
 SELECT_VARIANT = -1  # rng_for(seed, key, -1) decides whether a patch is paired
 UNCHANGED = "none"  # a policy variant that leaves the input clean
 SCHEMA = pa.schema([("key", pa.string()), ("variant", pa.int32()), ("kind", pa.string()),
@@ -79,15 +78,14 @@ def selected(settings: dict, seed: int, key: str) -> bool:
     return bool(lib.rng_for(seed, key, SELECT_VARIANT).random() < settings["fraction"])
 
 
-def _degrade_one(key: str, png: bytes, settings: dict, seed: int, shard: str):
+def _degrade_one(key: str, png: bytes, settings: dict, patch_settings: dict, seed: int,
+                 shard: str):
     gt = lib.to_float(decode_png(png))
     variants = plan_variants(settings, seed, key)
     members: dict[str, bytes | dict] = {"gt.png": png}
     for item in variants:
         lq = lib.to_uint8(apply_variant(gt, item))
-        members[f"lq.{item['variant']}.png"] = encode_png(
-            lq, settings["png_compression"], settings["png_strategy"], settings["png_filter"],
-            settings["png_encoder"])
+        members[f"lq.{item['variant']}.png"] = encode_patch_png(lq, patch_settings)
     members["json"] = {"key": key, "variants": variants}
     rows = [{"key": key, "variant": v["variant"], "kind": v["kind"],
              "params": json.dumps(v["params"], sort_keys=True), "seed": seed, "shard": shard}
@@ -99,14 +97,15 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Write K degraded variants of each selected clean patch of one patch shard."""
     out = Output(out_root)
     paths = outputs(index)
-    settings = dict(config["degrade"], **{k: config["patch"][k] for k in PNG_SETTINGS})
+    settings = config["degrade"]
     rows, kinds, skipped = [], Counter(), 0
     with shards.ShardFile(out, paths["tar"]) as writer:
         for key, png in _clean_patches(out, index):
             if not selected(settings, config["seed"], key):
                 skipped += 1
                 continue
-            members, sample_rows = _degrade_one(key, png, settings, config["seed"], paths["tar"])
+            members, sample_rows = _degrade_one(key, png, settings, config["patch"],
+                                                config["seed"], paths["tar"])
             writer.add(key, members)
             rows += sample_rows
             kinds.update(r["kind"] for r in sample_rows)
