@@ -1,83 +1,27 @@
-"""Training YAML (`irdata train pretrain|finetune CONFIG.yaml`): schema, defaults, checks.
-The config (every default filled in) is stored in every checkpoint, so `--resume` keeps its
-settings; problems raise ConfigError naming file and key. Every setting: `describe()`."""
+"""Training YAML (`irdata train pretrain|finetune CONFIG.yaml`), checked against the
+settings declared in training_settings.yaml. The config (every default filled in) is
+stored in every checkpoint, so `--resume` keeps its settings; problems raise ConfigError
+naming file and key. Every setting: `describe()`."""
 
 from __future__ import annotations
 
 import copy
+import os
 from typing import Any
 
 from irdata.errors import ConfigError
-from irdata.settings_schema import TABLE_HEAD, Field, fill_section, read_yaml, table_rows
+from irdata.settings_schema import TABLE_HEAD, fill_section, read_fields, read_yaml, table_rows
 
 MODES = ("pretrain", "finetune")
-MODEL_NAMES = ("dynet", "rednet")
-TASK_KINDS = ("policy", "noise", "synthetic", "paired")
 
-TOP = {
-    "seed": Field("int", 0, "run seed: data order, crops, degradations and L/S choices"),
-    "out": Field("str", None, "run folder: checkpoints/, log.jsonl, config.json (or --out)"),
-    "steps": Field("int", None, "total steps (default: the sum of `schedule` steps; more "
-                   "extends the last phase)", 1),
-    "init": Field("str", None, "finetune: checkpoint whose model weights start the run "
-                  "(or --init)"),
-    "log_every": Field("int", 10, "steps between log lines (stdout and log.jsonl)", 1),
-    "checkpoint_every": Field("int", 500, "steps between checkpoints (and at the end)", 1),
-    "keep_checkpoints": Field("int", 3, "step checkpoints kept besides last.pt", 0),
-    "amp": Field("str", "auto", "auto: bf16 autocast on CUDA, fp32 on CPU; bf16; off",
-                 choices=("auto", "bf16", "off")),
-    "p_large": Field("float", 0.5, "probability that an iteration runs DyNet-L (else "
-                     "DyNet-S) on the shared weights", 0),
-    "threads": Field("int", None, "torch CPU threads per process (default: the cores per "
-                     "rank less data.workers, at least 1)", 1),
-}
-MODEL = {
-    "name": Field("str", "dynet", "dynet or rednet", choices=MODEL_NAMES),
-    "config": Field("str", "paper", "dynet: named configuration (paper, tiny)"),
-    "options": Field("dict", {}, "keyword arguments overriding the configuration, e.g. "
-                     "{dim: 16} (rednet: {depth: 20, features: 64})"),
-}
-DATA = {
-    "shards": Field("str", None, "pretrain: clean patch shards: a folder of .tar, a brace "
-                    "pattern, a glob or an fsspec URL (or --shards)"),
-    "workers": Field("int", 2, "DataLoader worker processes per rank (0: in the main "
-                     "process); exact resume needs the same number", 0),
-    "shuffle": Field("int", 256, "shuffle buffer of undecoded samples per task and worker "
-                     "(~330 KB each for 512 px PNG patches)", 1),
-    "epoch_steps": Field("int", 1000, "steps per data epoch; a resumed run re-reads (without "
-                         "decoding) at most one epoch of samples", 1),
-    "resampled": Field("bool", True, "draw shards with replacement (every rank and worker "
-                       "sees all shards); false: disjoint shards per rank and worker "
-                       "(split_by_node / split_by_worker)"),
-    "policy": Field("dict", None, "pretrain input policy (irdata.degrade), default "
-                    "{name: dynet_pretrain}"),
-}
-PHASE = {
-    "steps": Field("int", None, "steps in this phase", 1),
-    "crop": Field("int", 128, "random crop side, pixels", 8),
-    "batch": Field("int", 8, "samples per step and rank", 1),
-}
-TASK = {
-    "kind": Field("str", None, "policy (pretrain policy on clean shards), noise (Gaussian "
-                  "noise of `sigma` on clean shards), synthetic (`degradation` with `params` "
-                  "on clean shards) or paired (stored gt + lq shards)", choices=TASK_KINDS),
-    "shards": Field("str", None, "shards of this task (same forms as data.shards)"),
-    "weight": Field("float", 1.0, "sampling weight among the tasks", 0),
-    "sigma": Field("float", None, "noise: deviation on the 0-255 scale (15, 25, 50)", 0),
-    "degradation": Field("str", None, "synthetic: an irdata.degrade kind (rain, haze, ...)"),
-    "params": Field("dict", {}, "synthetic: settings of that kind"),
-}
-OPTIM = {
-    "name": Field("str", None, "adam or adamw", choices=("adam", "adamw")),
-    "lr": Field("float", None, "peak learning rate", 0),
-    "betas": Field("list", [0.9, 0.999], "Adam betas"),
-    "weight_decay": Field("float", None, "weight decay", 0),
-    "lr_schedule": Field("str", None, "constant or cosine (after the warm-up)",
-                         choices=("constant", "cosine")),
-    "warmup_steps": Field("int", None, "linear warm-up steps", 0),
-    "min_lr": Field("float", 1e-6, "cosine: final learning rate", 0),
-    "grad_clip": Field("float", 0.01, "clip the gradient norm to this (0: off)", 0),
-}
+# every setting, its default, bound and doc: data, in training_settings.yaml
+SETTINGS_FILE = os.path.join(os.path.dirname(__file__), "training_settings.yaml")
+_DECLARED = read_fields(SETTINGS_FILE)
+TOP, MODEL, DATA, PHASE, TASK, OPTIM = (_DECLARED[name] for name in
+                                        ("top", "model", "data", "phase", "task", "optim"))
+MODEL_NAMES = MODEL["name"].choices
+TASK_KINDS = TASK["kind"].choices
+
 OPTIM_DEFAULTS = {
     "pretrain": {"name": "adam", "lr": 1e-4, "weight_decay": 0.0, "lr_schedule": "constant",
                  "warmup_steps": 0},
