@@ -11,12 +11,16 @@ from typing import Any
 
 import yaml
 
+try:  # libyaml's safe loader where the wheel has it (faster than pure Python)
+    from yaml import CSafeLoader as SafeLoader
+except ImportError:  # pragma: no cover
+    from yaml import SafeLoader
+
 from irdata.errors import ConfigError
 
 MiB = 1024 * 1024
 GiB = 1024 * MiB
 _SIZE_RE = re.compile(r"^\s*(\d+(?:\.\d+)?)\s*([KMGT]i?B?|B)?\s*$", re.IGNORECASE)
-_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)  # libyaml where the wheel has it
 _UNITS = {"": 1, "B": 1, "K": 1024, "M": MiB, "G": GiB, "T": 1024 * GiB}
 
 
@@ -125,7 +129,7 @@ def read_fields(path: str, **variables: str) -> dict[str, dict[str, Field]]:
     minimum, choices, doc); `{name}` in a str default is filled from `variables`,
     a bytes default may be written '64MiB'."""
     with open(path, encoding="utf-8") as fh:
-        declared = yaml.load(fh, Loader=_LOADER)
+        declared = yaml.load(fh, Loader=SafeLoader)
     return {section: {name: _field(spec, variables) for name, spec in fields.items()}
             for section, fields in declared.items()}
 

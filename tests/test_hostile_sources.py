@@ -398,7 +398,11 @@ def _unsafe_loads(tree) -> list[str]:
             continue
         owner, name = node.func.value.id, node.func.attr
         keywords = {k.arg: k.value for k in node.keywords}
-        if (owner, name) in UNPICKLERS:
+        if (owner, name) == ("yaml", "load"):
+            loader = keywords.get("Loader")
+            if loader is None or not ast.unparse(loader).endswith("SafeLoader"):
+                found.append("yaml.load without a SafeLoader")
+        elif (owner, name) in UNPICKLERS:
             found.append(f"{owner}.{name}")
         elif (owner, name) == ("torch", "load"):
             flag = keywords.get("weights_only")
@@ -428,4 +432,7 @@ def test_no_product_code_can_unpickle():
     assert problems == {}
     assert _unsafe_loads(ast.parse("import torch\ntorch.load(p)\npickle.loads(b)")) == [
         "torch.load without weights_only=True", "pickle.loads"]  # the check itself works
+    assert _unsafe_loads(ast.parse("yaml.load(f)\nyaml.load(f, Loader=yaml.Loader)\n"
+                                   "yaml.load(f, Loader=SafeLoader)")) == [
+        "yaml.load without a SafeLoader", "yaml.load without a SafeLoader"]
     assert torch_loads >= 1  # the checkpoint loader is among the files checked
