@@ -28,6 +28,8 @@ SECTIONS = {name: _DECLARED[name] for name in
             ("fetch", "inspect", "quality", "dedupe", "patch", "degrade")}
 FETCH, INSPECT, QUALITY, DEDUPE, PATCH, DEGRADE = SECTIONS.values()
 SOURCE_FIELDS = _DECLARED["source"]
+EXCLUSION_FIELDS = _DECLARED["exclusion"]
+EXCLUSION_KINDS = ("dir", "archive", "hashes")
 DEGRADE_KINDS = DEGRADE["kinds"].default
 REMOVED = {
     "quality.min_highlights": "a photo's darkest tones are its style, not a defect; "
@@ -141,7 +143,7 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
         raise ConfigError(where, "the file is empty: a pipeline needs at least 'sources'")
     if not isinstance(raw, dict):
         raise ConfigError(where, "the pipeline must be a YAML mapping")
-    known = set(TOP) | set(SECTIONS) | {"sources"}
+    known = set(TOP) | set(SECTIONS) | {"sources", "exclude"}
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(where, f"unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
@@ -158,7 +160,40 @@ def validate(raw: Any, where: str = "", config_dir: str = ".") -> dict:
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ConfigError(where, f"source name '{dup}' is used twice")
+    config["exclude"] = _check_exclusions(raw.get("exclude"), where, config_dir)
     return config
+
+
+def _check_exclusions(raw: Any, where: str, config_dir: str) -> list[dict]:
+    """`exclude:`: a list of evaluation sets, each a name and one of dir, archive, hashes
+    (paths resolved as sources' are); the sets themselves are read before the build."""
+    if raw is None:
+        return []
+    if not isinstance(raw, list):
+        raise ConfigError(where, "'exclude' must be a list of {name, dir | archive | hashes}")
+    sets = []
+    for index, spec in enumerate(raw):
+        label = f"exclude[{index}]"
+        if not isinstance(spec, dict):
+            raise ConfigError(where, f"'{label}' must be a mapping with a name and one of "
+                                     f"{', '.join(EXCLUSION_KINDS)}")
+        found = fill_section(EXCLUSION_FIELDS, spec, where, f"{label}.")
+        if not found["name"] or not NAME_RE.match(found["name"]):
+            raise ConfigError(where, f"'{label}.name' must be 1-64 letters, digits, '_', '-' "
+                                     f"or '.', got {found['name']!r}")
+        kinds = [k for k in EXCLUSION_KINDS if found[k]]
+        if len(kinds) != 1:
+            raise ConfigError(where, f"'{label}' ({found['name']}) needs exactly one of "
+                                     f"{', '.join(EXCLUSION_KINDS)}")
+        location = resolve_path(found[kinds[0]], config_dir)
+        if location is None:
+            raise ConfigError(where, f"'{label}.{kinds[0]}': not found: {found[kinds[0]]}")
+        sets.append({"name": found["name"], "kind": kinds[0], "path": location})
+    names = [s["name"] for s in sets]
+    dup = next((n for n in names if names.count(n) > 1), None)
+    if dup:
+        raise ConfigError(where, f"exclusion set name '{dup}' is used twice")
+    return sets
 
 
 def load(path: str) -> dict:
@@ -171,4 +206,5 @@ def describe() -> str:
     rows = TABLE_HEAD + table_rows("", TOP)
     for section, fields in SECTIONS.items():
         rows += table_rows(f"{section}.", fields)
-    return "\n".join(rows + table_rows("sources[].", SOURCE_FIELDS))
+    rows += table_rows("sources[].", SOURCE_FIELDS)
+    return "\n".join(rows + table_rows("exclude[].", EXCLUSION_FIELDS))

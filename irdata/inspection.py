@@ -9,6 +9,7 @@ come from the native-resolution cells. Without `quality` settings nothing is dro
 from __future__ import annotations
 
 import hashlib
+import json
 from dataclasses import asdict, dataclass
 
 import numpy as np
@@ -52,6 +53,13 @@ class Inspection:
     flat_share: float | None = None
     palette_share: float | None = None
     upscaled: bool | None = None  # the upscale detector's verdict (also with gates off)
+    # The strongest exclusion-set match (irdata/exclude), and every contained region
+    # as JSON [{set, file, kind, distance, box: [x0, y0, x1, y1]}].
+    excluded_set: str | None = None
+    excluded_file: str | None = None
+    excluded_kind: str | None = None
+    excluded_distance: float | None = None
+    excluded_regions: str | None = None
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -75,6 +83,26 @@ def _apply_gates(result: Inspection, work: np.ndarray, cells: list,
     result.upscaled = gates.is_upscaled(figures, quality or DEFAULT_QUALITY)
     reason, detail = gates.judge(figures, quality)
     return _drop(result, reason, detail) if reason else result
+
+
+def _apply_exclusions(result: Inspection, pixels: np.ndarray, work: np.ndarray,
+                      exclusions) -> bool:
+    """Record the exclusion matches (`exclusions.find`, an irdata.exclude index); True
+    when the whole image is an evaluation image (dropped, reason `excluded`)."""
+    matches = exclusions.find(result.sha256, pixels, work, result.phash, result.dhash)
+    if not matches:
+        return False
+    first = matches[0]
+    result.excluded_set, result.excluded_file = first.set, first.file
+    result.excluded_kind, result.excluded_distance = first.kind, first.distance
+    if first.whole:
+        _drop(result, "excluded", f"{first.set}/{first.file} ({first.kind}, distance "
+                                  f"{first.distance:g})")
+        return True
+    result.excluded_regions = json.dumps([
+        {"set": m.set, "file": m.file, "kind": m.kind, "distance": m.distance,
+         "box": list(m.region)} for m in matches if not m.whole])
+    return False
 
 
 def measure_cells(pixels: np.ndarray, patch: dict) -> list[tuple[int, int, object]]:
@@ -101,7 +129,7 @@ def examine(data: bytes, max_pixels: int, min_side: int, quality: dict | None = 
 
 
 def examine_cells(data: bytes, max_pixels: int, min_side: int, quality: dict | None = None,
-                  patch: dict | None = None):
+                  patch: dict | None = None, exclusions=None):
     """`examine` and the (y, x, CellFigures) of every grid cell (None unless status ok)."""
     result = Inspection(sha256=hashlib.sha256(data).hexdigest(), bytes=len(data))
     fmt, problem = sniff(data)
@@ -134,6 +162,8 @@ def examine_cells(data: bytes, max_pixels: int, min_side: int, quality: dict | N
     work = working.to_working(pixels)
     thumb = hashing.thumbnail(work)
     result.phash, result.dhash = hashing.phash(thumb), hashing.dhash(thumb)
+    if exclusions is not None and _apply_exclusions(result, pixels, work, exclusions):
+        return result, None, None
     patch = patch or DEFAULT_PATCH
     cells = measure_cells(pixels, patch)
     result = _apply_gates(result, work, cells, quality)

@@ -25,7 +25,7 @@ CASES = [
      "irdata: error: {p}: the pipeline must be a YAML mapping"),
     ("unknown-top-key", "outptu: out\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'outptu' "
-     "(known: dedupe, degrade, fetch, images_per_partition, inspect, output, patch, quality, seed, "
+     "(known: dedupe, degrade, exclude, fetch, images_per_partition, inspect, output, patch, quality, seed, "
      "sources)"),
     ("unknown-fetch-key", "fetch: {thread: 4}\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'fetch.thread' (known: allow_private_networks, "
@@ -149,14 +149,15 @@ def test_missing_command(capsys):
     assert cli.main([]) == 2
     assert capsys.readouterr().err == (
         "irdata: a command is required: build, demo, degrade, verify, report, show, train, "
-        "eval, restore, pairs (see 'irdata --help')\n")
+        "eval, restore, pairs, exclusions, check-overlap (see 'irdata --help')\n")
 
 
 def test_unknown_command(capsys):
     assert cli.main(["bild"]) == 2
     assert capsys.readouterr().err == (
         "irdata: argument COMMAND: invalid choice: 'bild' (choose from 'build', 'demo', 'degrade', "
-        "'verify', 'report', 'show', 'train', 'eval', 'restore', 'pairs') "
+        "'verify', 'report', 'show', 'train', 'eval', 'restore', 'pairs', 'exclusions', "
+        "'check-overlap') "
         "(see 'irdata --help')\n")
 
 

@@ -18,6 +18,7 @@ FLOORS = [
     {"imaging", "settings_schema"},
     {"config", "patching"},
     {"inspection", "sources"},
+    {"exclude"},
     {"stages"},
     {"build", "pairs"},
     {"audit", "demo", "train"},

@@ -15,6 +15,7 @@ from irdata.build.lock import build_lock
 from irdata.build.progress import Progress, summary_table
 from irdata.build.warm import warm_up
 from irdata.errors import UsageError
+from irdata.exclude.sets import compile_sets
 from irdata.sources.plan import make_plan
 from irdata.stages import ORDER, STAGES, complete, is_enabled
 from irdata.storage import Output
@@ -158,6 +159,7 @@ def run_stage(client, name: str, config: dict, out: Output, partitions: int,
 def _prepare(config: dict, out: Output, stages: list[str], argv, quiet: bool):
     """Clean leftovers, plan, check prerequisites, start run.json."""
     out.remove_temps("")  # leftovers of a killed run (the lock keeps other builds out)
+    compile_sets(config, out)  # exclusion sets read (or reused) before any work
     plan = make_plan(config, out)  # before the cluster: bad sources fail fast
     problem = missing_prerequisites(out, config, stages, plan.partitions)
     if problem:

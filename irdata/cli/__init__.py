@@ -6,14 +6,14 @@ import argparse
 import sys
 
 from irdata import __version__
-from irdata.cli import audit, build, degrade, pairs, train
+from irdata.cli import audit, build, degrade, exclusions, pairs, train
 from irdata.cli.options import Parser
 from irdata.errors import UsageError
 
 # Each adds its subcommands to the `commands` subparsers and sets `handler` on them;
 # the order is the order of `irdata --help`.
 COMMAND_GROUPS = [build.add_commands, degrade.add_commands, audit.add_commands,
-                  train.add_commands, pairs.add_commands]
+                  train.add_commands, pairs.add_commands, exclusions.add_commands]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -30,6 +30,8 @@ COLUMNS = (
     *columns(("x", "y", "size"), pa.int32(), True), *columns(FIGURES, pa.float32(), True),
     Column("kept", pa.bool_()), Column("reason", pa.string()), Column("shard", pa.string()),
     Column("sha256", pa.string()), Column("bytes", pa.int64()),
+    *columns(("excluded_set", "excluded_file", "excluded_kind"), pa.string()),
+    Column("excluded_distance", pa.float32()),
 )
 SCHEMA = schema(COLUMNS)
 FROM_IMAGE = ("locator", "source", "license")  # the image's lineage in each patch's JSON
@@ -42,6 +44,7 @@ class Cell:
     figures: CellFigures
     reason: str  # "" when kept
     png: bytes | None  # None: dropped
+    excluded: dict | None = None  # the exclusion region it overlaps (set, file, kind, ...)
 
     @property
     def fraction(self) -> float:
@@ -57,18 +60,26 @@ def _figures_of(pixels: np.ndarray, settings: dict, measured) -> list[tuple[int,
             for y, x in grid(pixels.shape[1], pixels.shape[0], size)]
 
 
-def cut(pixels: np.ndarray, settings: dict, measured=None) -> list[Cell]:
-    """Figures and verdict of every grid cell of an HxWx3 uint8 RGB image (the `patch`
-    settings), PNG of each kept one; `measured`: (y, x, CellFigures) already taken."""
+def cut(pixels: np.ndarray, settings: dict, measured=None, excluded=()) -> list[Cell]:
+    """The centred grid of an HxWx3 uint8 RGB image (the `patch` settings): the
+    figures and verdict of every cell, lossless PNG of every kept one. `measured`:
+    the (y, x, CellFigures) inspection already took from these pixels; `excluded`:
+    exclusion regions ({set, box, ...}); a cell overlapping one is `excluded:<set>`."""
     size = settings["size"]
     cells = []
     for y, x, found in _figures_of(pixels, settings, measured):
-        reason = cell_figures.judge(found, settings)
+        region = next((r for r in excluded if _overlaps(r["box"], x, y, size)), None)
+        reason = f"excluded:{region['set']}" if region else cell_figures.judge(found, settings)
         png = None
         if not reason:
             png = encode_patch_png(pixels[y:y + size, x:x + size], settings)
-        cells.append(Cell(y, x, found, reason, png))
+        cells.append(Cell(y, x, found, reason, png, region))
     return cells
+
+
+def _overlaps(box, x: int, y: int, size: int) -> bool:
+    x0, y0, x1, y1 = box
+    return x < x1 and x0 < x + size and y < y1 and y0 < y + size
 
 
 def sample_json(image_row: dict, patch_row: dict) -> dict:
@@ -85,7 +96,9 @@ def patch_row(image_id: str, cell: Cell, size: int, shard: str | None) -> dict:
         "y": cell.y, "size": size, **cell.figures.to_dict(), "kept": kept,
         "reason": cell.reason, "shard": shard if kept else None,
         "sha256": hashlib.sha256(cell.png).hexdigest() if kept else None,
-        "bytes": len(cell.png) if kept else None})
+        "bytes": len(cell.png) if kept else None,
+        **{f"excluded_{k}": (cell.excluded or {}).get(k)
+           for k in ("set", "file", "kind", "distance")}})
 
 
 class PatchRows:

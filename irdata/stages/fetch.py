@@ -15,6 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata.errors import describe
+from irdata.exclude.sets import exclusion_index
 from irdata.imaging.sniff import extension
 from irdata.inspection import Inspection, examine_cells
 from irdata.keys import partition_name
@@ -47,7 +48,10 @@ COLUMNS = (
     *columns(("format", "mode"), pa.string(), True),
     Column("orientation", pa.int8(), True), Column("frames", pa.int32(), True),
     Column("jpeg_quality", pa.int8(), True), *columns(QUALITY_FIGURES, pa.float32(), True),
-    Column("upscaled", pa.bool_(), True), Column("extra", pa.string(), True),
+    Column("upscaled", pa.bool_(), True),
+    *columns(("excluded_set", "excluded_file", "excluded_kind"), pa.string(), True),
+    Column("excluded_distance", pa.float32(), True), Column("excluded_regions", pa.string()),
+    Column("extra", pa.string(), True),
     Column("partition", pa.int32()), Column("shard", pa.string()),
 )
 SCHEMA = schema(COLUMNS)
@@ -133,19 +137,22 @@ def _download(item: SourceItem, fetcher: Fetcher, members: dict, config: dict
                               detail=describe(exc))
 
 
-def _examine(got: tuple[SourceItem, Download], config: dict
+def _examine(got: tuple[SourceItem, Download], config: dict, exclusions
              ) -> tuple[SourceItem, Download, Inspection | None, list | None]:
-    """Inspect a download (one full decode) and cut a usable image into patch cells."""
+    """Inspect a download (one full decode, exclusion sets matched) and cut a usable
+    image into patch cells."""
     item, download = got
     if download.status != "ok":
         return item, download, None, None
     inspection, pixels, measured = examine_cells(
         download.data, config["inspect"]["max_pixels"], config["inspect"]["min_side"],
-        config.get("quality"), config["patch"])
+        config.get("quality"), config["patch"], exclusions)
     if pixels is None:
         download.data = b""
         return item, download, inspection, None
-    return item, download, inspection, cells_mod.cut(pixels, config["patch"], measured)
+    regions = json.loads(inspection.excluded_regions or "[]")
+    return item, download, inspection, cells_mod.cut(pixels, config["patch"], measured,
+                                                     regions)
 
 
 def _row(item: SourceItem, download: Download, inspection: Inspection | None,
@@ -181,7 +188,7 @@ def _member_readers(items: list[SourceItem], cap: int) -> dict[str, _SequentialM
             for container, group in wanted.items()}
 
 
-def _work(items: list[SourceItem], config: dict):
+def _work(items: list[SourceItem], config: dict, exclusions=None):
     """(item, download, inspection, cells) in item order: downloads on `fetch.threads`
     threads, decode + inspection + cutting on `inspect.threads`."""
     fetcher = Fetcher(config["fetch"])
@@ -189,7 +196,7 @@ def _work(items: list[SourceItem], config: dict):
     try:
         downloads = ordered_map(lambda item: _download(item, fetcher, members, config),
                                 items, config["fetch"]["threads"], name="irdata-fetch")
-        yield from ordered_map(lambda got: _examine(got, config), downloads,
+        yield from ordered_map(lambda got: _examine(got, config, exclusions), downloads,
                                config["inspect"]["threads"], name="irdata-inspect")
     finally:
         fetcher.close()
@@ -213,7 +220,7 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     rows, counts, reasons = [], Counter(), Counter()
     total_bytes = 0
     with (ShardFile(out, paths["tar"]) as raw, ShardFile(out, paths["cells_tar"]) as cells_tar,
-          closing(_work(items, config)) as results):
+          closing(_work(items, config, exclusion_index(out, config))) as results):
         cutter = cells_mod.CellWriter(cells_tar, None, config["patch"]["size"])
         for item, download, inspection, cells in results:
             row = _row(item, download, inspection, index)

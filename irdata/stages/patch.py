@@ -100,7 +100,10 @@ def _decode(row: dict, data: bytes) -> tuple[np.ndarray | None, str]:
 def _cut_one(got: tuple[dict, bytes], settings: dict) -> tuple[dict, list | None, str]:
     row, data = got
     pixels, problem = _decode(row, data)
-    return row, (None if pixels is None else cells_mod.cut(pixels, settings)), problem
+    if pixels is None:
+        return row, None, problem
+    regions = json.loads(row.get("excluded_regions") or "[]")  # as fetch cut them
+    return row, cells_mod.cut(pixels, settings, excluded=regions), problem
 
 
 def _cut_again(out: Output, index: int, wanted: dict, cutter: CellWriter,

@@ -1,0 +1,176 @@
+"""Exclusion sets: a folder, an archive or a hash list -> one fingerprint row per
+evaluation image (`SCHEMA`); written as Parquet, so a set can be shared without
+its images. Every problem is an `ExclusionError` naming the set and the file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from collections.abc import Iterator
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from irdata.errors import UsageError
+from irdata.exclude import fingerprint
+from irdata.exclude.index import ExclusionIndex
+from irdata.inspection import examine
+from irdata.quality import working
+from irdata.sources.archives import archive_type, list_archive_items, read_members
+from irdata.sources.folders import list_folder_items
+
+MAX_PIXELS = 300_000_000
+MAX_MEMBER_BYTES = 256 * 1024 * 1024
+FORMAT = "irdata.exclusions/1"
+SCHEMA = pa.schema([
+    ("set", pa.string()), ("file", pa.string()), ("width", pa.int32()),
+    ("height", pa.int32()), ("sha256", pa.string()), ("pixels_sha256", pa.string()),
+    ("phashes", pa.list_(pa.string())), ("dhashes", pa.list_(pa.string())),
+    ("work_width", pa.int32()), ("work_height", pa.int32()),
+    ("points", pa.binary()), ("descriptors", pa.binary()),
+    ("mirror_points", pa.binary()), ("mirror_descriptors", pa.binary()),
+])
+
+
+class ExclusionError(UsageError):
+    """An exclusion set that cannot be read: missing, empty, corrupt or not a set."""
+
+
+def fingerprint_row(name: str, file: str, data: bytes) -> dict:
+    """The fingerprint of one evaluation image (decoded by the build's rule)."""
+    found, pixels = examine(data, MAX_PIXELS, 1)
+    if pixels is None:
+        raise ExclusionError(f"exclusion set {name!r}: {file}: not a usable image "
+                             f"({found.reason}: {found.detail})")
+    work = working.to_working(pixels)
+    hashes = fingerprint.flip_hashes(work)
+    xy, desc = fingerprint.features_at_scales(work)
+    mirror_xy, mirror_desc = fingerprint.features_at_scales(fingerprint.flipped(work, "mirror"))
+    return {"set": name, "file": file, "width": pixels.shape[1], "height": pixels.shape[0],
+            "sha256": found.sha256, "pixels_sha256": fingerprint.pixels_sha256(pixels),
+            "phashes": [h[1] for h in hashes], "dhashes": [h[2] for h in hashes],
+            "work_width": work.shape[1], "work_height": work.shape[0],
+            "points": xy.tobytes(), "descriptors": desc.tobytes(),
+            "mirror_points": mirror_xy.tobytes(), "mirror_descriptors": mirror_desc.tobytes()}
+
+
+def _images(spec: dict) -> Iterator[tuple[str, bytes]]:
+    """(file name relative to the set, bytes) of every image of a folder or archive."""
+    where = {"name": spec["name"], "license": ""}
+    if spec["kind"] == "dir":
+        for item in list_folder_items({**where, "dir": spec["path"]}):
+            with open(item.locator, "rb") as fh:
+                yield os.path.relpath(item.locator, spec["path"]), fh.read()
+        return
+    try:
+        archive_type(spec["path"])
+        members = [i.member for i in list_archive_items(where, spec["path"], spec["path"])]
+        for member, data in read_members(spec["path"], spec["path"], set(members),
+                                         MAX_MEMBER_BYTES):
+            if isinstance(data, Exception):
+                raise ExclusionError(f"exclusion set {spec['name']!r}: {member}: {data}")
+            yield member, data
+    except ExclusionError:
+        raise
+    except Exception as exc:
+        raise ExclusionError(f"exclusion set {spec['name']!r}: cannot read archive "
+                             f"{spec['path']}: {exc}") from None
+
+
+def build_table(spec: dict) -> pa.Table:
+    """The fingerprints of a folder or archive set (`spec`: name, kind, path), in
+    file-name order; an empty set is an error."""
+    rows = [fingerprint_row(spec["name"], file, data) for file, data in _images(spec)]
+    if not rows:
+        raise ExclusionError(f"exclusion set {spec['name']!r}: no images in {spec['path']}")
+    rows.sort(key=lambda row: row["file"])
+    return pa.Table.from_pylist(rows, schema=SCHEMA)
+
+
+def write_table(table: pa.Table, path: str, signature: str = "") -> None:
+    """Write a set's fingerprints (marked with the format and `signature`)."""
+    meta = {"irdata.format": FORMAT, "irdata.signature": signature}
+    tmp = f"{path}.tmp-{os.getpid()}"
+    pq.write_table(table.replace_schema_metadata(meta), tmp)
+    os.replace(tmp, path)
+
+
+def read_table(path: str, name: str | None = None) -> pa.Table:
+    """A hash list written by `write_table`; `name` renames its set."""
+    try:
+        table = pq.read_table(path)
+    except Exception as exc:
+        raise ExclusionError(f"exclusion hash list {path}: not a readable Parquet file "
+                             f"({exc})") from None
+    meta = table.schema.metadata or {}
+    if meta.get(b"irdata.format") != FORMAT.encode() or not table.schema.equals(
+            SCHEMA.with_metadata(table.schema.metadata)):
+        raise ExclusionError(f"exclusion hash list {path}: not written by `irdata exclusions "
+                             f"build` (format {FORMAT})")
+    if name is not None:
+        table = table.set_column(0, "set", pa.array([name] * len(table), pa.string()))
+    return table
+
+
+def signature(spec: dict) -> str:
+    """Changes when the set's files change (names, sizes, times) or the matcher does."""
+    parts = [FORMAT, str(fingerprint.FEATURES), str(fingerprint.SCALES), spec["name"],
+             spec["kind"]]
+    paths = [spec["path"]]
+    if spec["kind"] == "dir":
+        paths = [os.path.join(folder, n) for folder, _, names in os.walk(spec["path"])
+                 for n in sorted(names)]
+    for path in sorted(paths):
+        stat = os.stat(path)
+        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def compile_set(spec: dict, path: str) -> str:
+    """OUT/exclude/NAME.parquet for one configured set, rebuilt only when it changed."""
+    sign = signature(spec)
+    if os.path.exists(path):
+        meta = pq.read_schema(path).metadata or {}
+        if meta.get(b"irdata.signature") == sign.encode():
+            return path
+    table = read_table(spec["path"], spec["name"]) if spec["kind"] == "hashes" \
+        else build_table(spec)
+    write_table(table, path, sign)
+    return path
+
+
+_CACHE: dict[tuple, ExclusionIndex] = {}
+
+
+def load_index(paths: list[str]) -> ExclusionIndex | None:
+    """The index of the compiled sets, built once per process (and per set files)."""
+    if not paths:
+        return None
+    key = tuple((p, os.stat(p).st_mtime_ns) for p in paths)
+    if key not in _CACHE:
+        _CACHE.clear()
+        _CACHE[key] = ExclusionIndex(pa.concat_tables([read_table(p) for p in paths]))
+    return _CACHE[key]
+
+
+
+FOLDER = "exclude"  # OUT/exclude/NAME.parquet: the configured sets, compiled
+
+
+def compiled_path(name: str) -> str:
+    return f"{FOLDER}/{name}.parquet"
+
+
+def compile_sets(config: dict, out) -> list[str]:
+    """Compile every configured set into the output (before any task runs)."""
+    if not config.get("exclude"):
+        return []
+    out.makedirs(FOLDER)
+    return [compile_set(spec, out.path(compiled_path(spec["name"])))
+            for spec in config["exclude"]]
+
+
+def exclusion_index(out, config: dict) -> ExclusionIndex | None:
+    """The index of the configured sets, as compiled into the output."""
+    return load_index([out.path(compiled_path(s["name"])) for s in config.get("exclude", [])])

@@ -1,0 +1,266 @@
+"""Benchmark decontamination: copies and crops of excluded images are found and
+dropped; distinct images are not; bad sets fail before any work."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import subprocess
+import sys
+
+import cv2
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+from inline_build import build_inline
+from PIL import Image
+
+from irdata import config as config_mod
+from irdata.demo import synth
+from irdata.errors import ConfigError
+from irdata.exclude import sets
+from irdata.exclude.index import ExclusionIndex
+from irdata.inspection import examine, examine_cells
+from irdata.patching import cells as cells_mod
+from irdata.quality import working
+
+EXCLUDED = [synth.procedural_image(seed, 1024, 768) for seed in (11, 12, 13)]
+BIG = synth.procedural_image(21, 4000, 3000)  # sky above y ~1400, texture below
+CROP = (2400, 1500, 3424, 2268)  # x0, y0, x1, y1 of the 1x crop in BIG
+
+
+def _downscaled_crop(factor: int) -> tuple[np.ndarray, tuple[int, int, int, int]]:
+    """A region of BIG (512 x 384 times `factor`), shrunk `factor` times."""
+    x0, y0 = 300, 1440
+    x1, y1 = x0 + 512 * factor, y0 + 384 * factor
+    region = BIG[y0:y1, x0:x1]
+    small = cv2.resize(region, ((x1 - x0) // factor, (y1 - y0) // factor),
+                       interpolation=cv2.INTER_AREA)
+    return small, (x0, y0, x1, y1)
+
+
+def _png(pixels: np.ndarray) -> bytes:
+    return synth.encode(pixels, "png")
+
+
+def _cmyk_jpeg(pixels: np.ndarray) -> bytes:
+    buf = io.BytesIO()
+    Image.fromarray(pixels).convert("CMYK").save(buf, "JPEG", quality=90)
+    return buf.getvalue()
+
+
+def _grey(pixels: np.ndarray) -> np.ndarray:
+    return np.repeat(cv2.cvtColor(pixels, cv2.COLOR_RGB2GRAY)[..., None], 3, axis=2)
+
+
+def _resized(pixels: np.ndarray, scale: float) -> np.ndarray:
+    return cv2.resize(pixels, None, fx=scale, fy=scale,
+                      interpolation=cv2.INTER_AREA if scale < 1 else cv2.INTER_CUBIC)
+
+
+@pytest.fixture(scope="module")
+def index() -> ExclusionIndex:
+    rows = [sets.fingerprint_row("evalset", f"e{i}.png", _png(p)) for i, p in enumerate(EXCLUDED)]
+    rows.append(sets.fingerprint_row("evalset", "crop1x.png",
+                                     _png(BIG[CROP[1]:CROP[3], CROP[0]:CROP[2]])))
+    for factor in (2, 3, 4):
+        rows.append(sets.fingerprint_row("evalset", f"crop{factor}x.png",
+                                         _png(_downscaled_crop(factor)[0])))
+    return ExclusionIndex(pa.Table.from_pylist(rows, schema=sets.SCHEMA))
+
+
+def _matches(index: ExclusionIndex, data: bytes):
+    found, pixels = examine(data, 10**9, 1)
+    return index.find(found.sha256, pixels, working.to_working(pixels), found.phash, found.dhash)
+
+
+COPIES = {
+    "same bytes": lambda p: _png(p),
+    "jpeg q50": lambda p: synth.encode(p, "jpg", 50),
+    "jpeg q95": lambda p: synth.encode(p, "jpg", 95),
+    "resized 0.25x": lambda p: synth.encode(_resized(p, 0.25), "jpg", 90),
+    "resized 0.5x": lambda p: synth.encode(_resized(p, 0.5), "jpg", 90),
+    "resized 1.5x": lambda p: synth.encode(_resized(p, 1.5), "jpg", 90),
+    "resized 2x": lambda p: synth.encode(_resized(p, 2.0), "jpg", 90),
+    "grey": lambda p: synth.encode(_grey(p), "jpg", 90),
+    "cmyk": _cmyk_jpeg,
+    "mirrored": lambda p: synth.encode(np.ascontiguousarray(p[:, ::-1]), "jpg", 90),
+    "flipped": lambda p: synth.encode(np.ascontiguousarray(p[::-1]), "jpg", 90),
+    "rotated 180": lambda p: synth.encode(np.ascontiguousarray(p[::-1, ::-1]), "jpg", 90),
+}
+
+
+@pytest.mark.parametrize("copy", sorted(COPIES))
+def test_copies_of_an_excluded_image_are_whole_image_matches(index, copy):
+    for number, pixels in enumerate(EXCLUDED):
+        matches = _matches(index, COPIES[copy](pixels))
+        assert matches and matches[0].whole, (copy, number)
+        assert (matches[0].set, matches[0].file) == ("evalset", f"e{number}.png"), copy
+
+
+def test_the_same_pixels_in_another_format_are_an_exact_pixel_match(index):
+    buf = io.BytesIO()
+    Image.fromarray(EXCLUDED[0]).save(buf, "TIFF")
+    assert _matches(index, buf.getvalue())[0].kind == "pixels"
+    assert _matches(index, _png(EXCLUDED[0]))[0].kind == "exact"
+
+
+def _close(box, truth, tolerance=0.03) -> bool:
+    span = max(truth[2] - truth[0], truth[3] - truth[1])
+    return all(abs(a - b) <= tolerance * span for a, b in zip(box, truth, strict=True))
+
+
+def test_a_source_holding_crops_of_excluded_images_is_found_with_their_regions(index):
+    matches = {m.file: m for m in _matches(index, synth.encode(BIG, "jpg", 90))}
+    assert matches["crop1x.png"].kind == "contained"
+    assert _close(matches["crop1x.png"].region, CROP)
+    for factor in (2, 3, 4):
+        assert _close(matches[f"crop{factor}x.png"].region, _downscaled_crop(factor)[1]), factor
+
+
+def test_a_crop_covering_most_of_the_source_excludes_the_whole_image(index):
+    x0, y0, x1, y1 = _downscaled_crop(4)[1]
+    matches = _matches(index, synth.encode(BIG[y0 - 100:y1 + 100, x0 - 100:x1 + 100], "jpg", 90))
+    assert matches[0].file == "crop4x.png" and matches[0].whole
+
+
+def test_distinct_images_match_nothing(index):
+    for seed in range(100, 112):
+        pixels = synth.procedural_image(seed, 2000, 1500)
+        assert _matches(index, synth.encode(pixels, "jpg", 90)) == [], seed
+
+
+def test_cells_overlapping_a_region_are_dropped_and_the_rest_judged():
+    index = ExclusionIndex(pa.Table.from_pylist(
+        [sets.fingerprint_row("evalset", "crop2x.png", _png(_downscaled_crop(2)[0]))],
+        schema=sets.SCHEMA))
+    data = synth.encode(BIG[1000:], "jpg", 92)
+    found, pixels, measured = examine_cells(data, 10**9, 1, None, None, index)
+    assert found.status == "ok" and found.excluded_kind == "contained"
+    regions = json.loads(found.excluded_regions)
+    patch = {name: spec.default for name, spec in config_mod.PATCH.items()}
+    cut = cells_mod.cut(pixels, patch, measured, regions)
+    excluded = [c for c in cut if c.reason == "excluded:evalset"]
+    assert excluded and all(c.png is None for c in excluded)
+    boxes = [r["box"] for r in regions]
+    for cell in cut:
+        touches = any(c.x < b[2] and b[0] < c.x + 512 and c.y < b[3] and b[1] < c.y + 512
+                      for b in boxes for c in [cell])
+        assert touches == (cell.reason == "excluded:evalset"), (cell.x, cell.y)
+    assert any(c.png is not None for c in cut)  # cells away from the crops are kept
+    row = cells_mod.patch_row("img", excluded[0], 512, None)
+    assert row["excluded_set"] == "evalset" and row["excluded_kind"] == "contained"
+
+
+def test_a_whole_image_match_drops_the_image_in_inspection(index):
+    found, pixels, _ = examine_cells(synth.encode(EXCLUDED[1], "jpg", 70), 10**9, 1,
+                                     None, None, index)
+    assert pixels is None and (found.status, found.reason) == ("dropped", "excluded")
+    assert found.detail.startswith("evalset/e1.png (near") and found.excluded_file == "e1.png"
+
+
+# ---------------------------------------------------------------- sets and the build
+
+def _write(folder, name, data: bytes):
+    (folder / name).parent.mkdir(parents=True, exist_ok=True)
+    (folder / name).write_bytes(data)
+
+
+def _pipeline(tmp_path, exclude) -> dict:
+    photos = tmp_path / "photos"
+    for seed in (31, 32, 33):
+        _write(photos, f"distinct{seed}.jpg",
+               synth.encode(synth.procedural_image(seed, 1536, 1024), "jpg", 92))
+    _write(photos, "copy_of_e0.jpg", synth.encode(_resized(EXCLUDED[0], 1.5), "jpg", 85))
+    _write(photos, "holds_crop.jpg", synth.encode(BIG[1000:2600, :2600], "jpg", 92))
+    raw = {"sources": [{"name": "photos", "dir": str(photos)}], "exclude": exclude,
+           "inspect": {"min_side": 256}}
+    return config_mod.validate(raw, "test.yaml", str(tmp_path))
+
+
+def test_a_build_drops_copies_and_crops_and_keeps_the_rest(tmp_path):
+    evalset = tmp_path / "evalset"
+    _write(evalset, "e0.png", _png(EXCLUDED[0]))
+    _write(evalset, "sub/crop2x.png", _png(_downscaled_crop(2)[0]))
+    out = tmp_path / "out"
+    build_inline(_pipeline(tmp_path, [{"name": "evalset", "dir": str(evalset)}]), str(out))
+    images = {r["locator"].rsplit("/", 1)[1]: r
+              for r in pq.read_table(out / "manifest" / "images.parquet").to_pylist()}
+    assert images["copy_of_e0.jpg"]["reason"] == "excluded"
+    assert images["copy_of_e0.jpg"]["excluded_file"] == "e0.png"
+    held = images["holds_crop.jpg"]
+    assert held["status"] == "ok" and held["excluded_file"] == os.path.join("sub", "crop2x.png")
+    for name in ("distinct31.jpg", "distinct32.jpg", "distinct33.jpg"):
+        assert images[name]["excluded_set"] is None and images[name]["reason"] != "excluded"
+    patches = pq.read_table(out / "manifest" / "patches.parquet").to_pylist()
+    excluded = [p for p in patches if p["reason"] == "excluded:evalset"]
+    assert excluded and all(not p["kept"] and p["excluded_file"] for p in excluded)
+    assert not any(p["kept"] and p["excluded_set"] for p in patches)
+    assert (out / "exclude" / "evalset.parquet").exists()
+
+
+def test_a_hash_list_excludes_as_the_folder_does(tmp_path):
+    evalset = tmp_path / "evalset"
+    _write(evalset, "e0.png", _png(EXCLUDED[0]))
+    hashes = tmp_path / "evalset.parquet"
+    run = subprocess.run([sys.executable, "-m", "irdata", "exclusions", "build", str(evalset),
+                          "--name", "shared", "--out", str(hashes)],
+                         capture_output=True, text=True, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "1 images of shared" in run.stderr
+    out = tmp_path / "out"
+    build_inline(_pipeline(tmp_path, [{"name": "mine", "hashes": str(hashes)}]), str(out))
+    images = pq.read_table(out / "manifest" / "images.parquet").to_pylist()
+    dropped = [r for r in images if r["reason"] == "excluded"]
+    assert len(dropped) == 1 and dropped[0]["excluded_set"] == "mine"
+
+
+def test_check_overlap_finds_what_an_unprotected_build_kept(tmp_path):
+    out = tmp_path / "out"
+    build_inline(_pipeline(tmp_path, None), str(out))
+    evalset = tmp_path / "evalset"
+    _write(evalset, "e0.png", _png(EXCLUDED[0]))
+    _write(evalset, "crop2x.png", _png(_downscaled_crop(2)[0]))
+    run = subprocess.run([sys.executable, "-m", "irdata", "check-overlap", str(out),
+                          "--against", str(evalset)], capture_output=True, text=True,
+                         timeout=300)
+    assert run.returncode == 1, run.stderr
+    found = sorted(line.split("\t")[0].rsplit("/", 1)[1] for line in run.stdout.splitlines())
+    assert found == ["copy_of_e0.jpg", "holds_crop.jpg"]
+    assert "2 overlap(s)" in run.stderr
+
+
+def test_a_missing_set_is_a_config_error(tmp_path):
+    with pytest.raises(ConfigError, match=r"exclude\[0\]\.dir': not found"):
+        _pipeline(tmp_path, [{"name": "gone", "dir": str(tmp_path / "nowhere")}])
+    with pytest.raises(ConfigError, match="exactly one of dir, archive, hashes"):
+        _pipeline(tmp_path, [{"name": "both", "dir": str(tmp_path), "hashes": "x.parquet"}])
+
+
+@pytest.mark.parametrize("problem", ["corrupt image", "empty", "bad hash list"])
+def test_a_bad_set_fails_the_build_before_any_work(tmp_path, problem):
+    evalset = tmp_path / "evalset"
+    evalset.mkdir()
+    spec = {"name": "evalset", "dir": str(evalset)}
+    if problem == "corrupt image":
+        _write(evalset, "ok.png", _png(EXCLUDED[0]))
+        _write(evalset, "broken.png", _png(EXCLUDED[1])[:300])
+    if problem == "bad hash list":
+        bad = tmp_path / "bad.parquet"
+        pq.write_table(pa.table({"x": [1]}), bad)
+        spec = {"name": "evalset", "hashes": str(bad)}
+    config = _pipeline(tmp_path, [spec])
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(json.dumps({"sources": config["sources"][0:1] and
+                                    [{"name": "photos", "dir": str(tmp_path / "photos")}],
+                                    "exclude": [spec], "output": str(tmp_path / "out")}))
+    run = subprocess.run([sys.executable, "-m", "irdata", "build", str(pipeline)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    message = run.stderr.strip().splitlines()
+    assert len(message) == 1 and "exclusion" in message[0], run.stderr
+    assert {"corrupt image": "broken.png", "empty": "no images",
+            "bad hash list": "not written by"}[problem] in message[0]
+    assert not (tmp_path / "out" / "raw").exists()  # nothing fetched
