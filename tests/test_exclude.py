@@ -264,3 +264,32 @@ def test_a_bad_set_fails_the_build_before_any_work(tmp_path, problem):
     assert {"corrupt image": "broken.png", "empty": "no images",
             "bad hash list": "not written by"}[problem] in message[0]
     assert not (tmp_path / "out" / "raw").exists()  # nothing fetched
+
+
+def test_verify_flags_a_kept_patch_inside_an_excluded_region(tmp_path):
+    from irdata.audit.verify import verify
+
+    evalset = tmp_path / "evalset"
+    _write(evalset, "crop2x.png", _png(_downscaled_crop(2)[0]))
+    out = tmp_path / "out"
+    build_inline(_pipeline(tmp_path, [{"name": "evalset", "dir": str(evalset)}]), str(out))
+    run_inline = lambda function, calls: [function(*call) for call in calls]  # noqa: E731
+    assert verify(str(out), run_inline)["problems"] == []
+    path = out / "manifest" / "patches.parquet"
+    table = pq.read_table(path)
+    rows = table.to_pylist()
+    victim = next(r for r in rows if r["reason"] == "excluded:evalset")
+    victim.update(kept=True, reason="", excluded_set=None, excluded_file=None,
+                  excluded_kind=None, excluded_distance=None)
+    pq.write_table(pa.Table.from_pylist(rows, schema=table.schema), path)
+    problems = verify(str(out), run_inline)["problems"]
+    assert [p.key for p in problems if p.kind == "excluded_kept"] == [victim["key"]]
+
+
+def test_matching_is_deterministic(index):
+    """Outputs must not depend on run or order: the same source, matched again after
+    other sources, gives the same regions and distances."""
+    data = synth.encode(BIG, "jpg", 90)
+    first = _matches(index, data)
+    _matches(index, synth.encode(EXCLUDED[2], "jpg", 80))
+    assert [_matches(index, data) for _ in range(3)] == [first] * 3

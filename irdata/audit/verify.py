@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import posixpath
 import time
 from collections import Counter
@@ -132,7 +133,39 @@ def check_tables(out: Output, shard_rows: list[dict]) -> list[Problem]:
                        "image id listed again")
             + _repeats(variants, ["key", "variant"], "manifest/degradations.parquet",
                        "variant listed again")
-            + _astray(patches, variants, listed, pairs) + _unlisted(out, set(listed)))
+            + _astray(patches, variants, listed, pairs) + _unlisted(out, set(listed))
+            + _contaminated(out))
+
+
+def _contaminated(out: Output) -> list[Problem]:
+    """A kept patch that carries an exclusion match, belongs to an image excluded as a
+    whole, or overlaps an excluded region of its image (manifests of builds made before
+    exclusion sets existed have nothing to check)."""
+    images = tables.read(out, "images")
+    patches = tables.read(out, "patches")
+    if images is None or patches is None or "excluded_set" not in images.schema.names:
+        return []
+    excluded = {r["image_id"]: r for r in images.select(
+        ["image_id", "reason", "excluded_set", "excluded_regions"]).to_pylist()
+        if r["excluded_set"]}
+    kept = patches.filter(pc.field("kept")).select(
+        ["key", "image_id", "x", "y", "size", "excluded_set"]).to_pylist()
+    problems = []
+    for row in kept:
+        image = excluded.get(row["image_id"])
+        if row["excluded_set"] or (image and _in_excluded_region(row, image)):
+            problems.append(Problem("manifest/patches.parquet", row["key"], "excluded_kept",
+                                    f"kept patch overlaps evaluation set "
+                                    f"{row['excluded_set'] or image['excluded_set']}"))
+    return problems
+
+
+def _in_excluded_region(patch: dict, image: dict) -> bool:
+    if image["reason"] == "excluded":
+        return True
+    x, y, size = patch["x"], patch["y"], patch["size"]
+    return any(x < b[2] and b[0] < x + size and y < b[3] and b[1] < y + size
+               for b in (r["box"] for r in json.loads(image["excluded_regions"] or "[]")))
 
 
 def verify(root: str, run_tasks) -> dict:
