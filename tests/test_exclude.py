@@ -293,3 +293,20 @@ def test_matching_is_deterministic(index):
     first = _matches(index, data)
     _matches(index, synth.encode(EXCLUDED[2], "jpg", 80))
     assert [_matches(index, data) for _ in range(3)] == [first] * 3
+
+
+def test_the_report_shows_the_matches_per_set(tmp_path):
+    from irdata.audit.report import write_report
+
+    evalset = tmp_path / "evalset"
+    _write(evalset, "e0.png", _png(EXCLUDED[0]))
+    _write(evalset, "crop2x.png", _png(_downscaled_crop(2)[0]))
+    out = tmp_path / "out"
+    build_inline(_pipeline(tmp_path, [{"name": "evalset", "dir": str(evalset)}]), str(out))
+    page = open(write_report(str(out)), encoding="utf-8").read()
+    section = page.split("Decontamination (evaluation sets kept out)", 1)[1].split("<section>")[0]
+    cells = int(section.split("<td>evalset</td>", 1)[1].split("</tr>")[0]
+                .replace("</td>", "").split("<td>")[-1])
+    assert "<td>evalset</td><td>1</td><td>1</td>" in section and cells > 0
+    assert "evalset/crop2x.png (contained" in section and "evalset/e0.png (near" in section
+    assert section.count("<img") == 4  # region + thumbnail, placeholder + thumbnail

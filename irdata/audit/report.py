@@ -8,7 +8,7 @@ from html import escape
 
 import pyarrow.compute as pc
 
-from irdata.audit import charts, counts, sheets, tables
+from irdata.audit import charts, counts, decontamination, sheets, tables
 from irdata.errors import UsageError
 from irdata.patching.figures import CELL_GATES, FIGURES
 from irdata.stages import STAGES, degrade, patch
@@ -145,6 +145,19 @@ def _sheets(out, data: dict, run: dict) -> str:
     return "".join(parts)
 
 
+def _decontamination(out, data: dict) -> str:
+    """Evaluation-set matches, when the build had `exclude:` sets."""
+    images = data["images"]
+    if "excluded_set" not in images.schema.names or not out.exists("exclude"):
+        return ""
+    rows = decontamination.per_set(images, data["patches"])
+    return _section("Decontamination (evaluation sets kept out)",
+                    _table(["set", "images dropped whole", "images with a contained region",
+                            "cells dropped"], rows) if rows else
+                    sheets.sheet([], "no source matched an evaluation set"),
+                    decontamination.match_sheet(out, images))
+
+
 def _or_empty(table, schema):
     return schema.empty_table() if table is None else table
 
@@ -167,7 +180,7 @@ def render(out) -> str:
     run = data["run"]
     body = (_header(out, run) + _overview(data) + _sources(data)
             + _distributions(data) + _cells(data, run) + _quality(data, run)
-            + _sheets(out, data, run))
+            + _decontamination(out, data) + _sheets(out, data, run))
     return (f'<!doctype html><html lang="en"><head><meta charset="utf-8">'
             f'<meta http-equiv="Content-Security-Policy" content="{CSP}">'
             f"<title>irdata report: {escape(out.root)}</title><style>{STYLE}</style>"

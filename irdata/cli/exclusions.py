@@ -18,6 +18,8 @@ def add_commands(commands) -> None:
     build.add_argument("source", help="folder or archive (.zip, .tar, .tar.gz, .tgz) of images")
     build.add_argument("--name", required=True, help="the set's name (drop reason excluded:NAME)")
     build.add_argument("--out", required=True, help="the hash list to write (.parquet)")
+    build.add_argument("--no-thumbnails", action="store_true",
+                       help="leave out the 160 px thumbnails that reports show")
     build.set_defaults(handler=_cmd_build)
     overlap = commands.add_parser("check-overlap", help="which images of an evaluation set "
                                   "an existing corpus contains (exit 1 if any)",
@@ -43,12 +45,17 @@ def _spec(path: str, name: str | None) -> dict:
 
 
 def _cmd_build(args) -> int:
+    import pyarrow as pa
+
     from irdata.exclude import sets
 
     spec = _spec(args.source, args.name)
     if spec["kind"] == "hashes":
         raise UsageError(f"{args.source} is already a hash list")
     table = sets.build_table(spec)
+    if args.no_thumbnails:
+        column = table.schema.get_field_index("thumbnail")
+        table = table.set_column(column, "thumbnail", pa.nulls(len(table), pa.binary()))
     sets.write_table(table, args.out)
     print(f"irdata: {len(table)} images of {spec['name']} -> {args.out}", file=sys.stderr)
     return 0

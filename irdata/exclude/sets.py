@@ -9,6 +9,8 @@ import json
 import os
 from collections.abc import Iterator
 
+import cv2
+import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
@@ -22,7 +24,8 @@ from irdata.sources.folders import list_folder_items
 
 MAX_PIXELS = 300_000_000
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
-FORMAT = "irdata.exclusions/1"
+FORMAT = "irdata.exclusions/2"
+THUMB_SIDE = 160  # the JPEG thumbnail kept for reports
 SCHEMA = pa.schema([
     ("set", pa.string()), ("file", pa.string()), ("width", pa.int32()),
     ("height", pa.int32()), ("sha256", pa.string()), ("pixels_sha256", pa.string()),
@@ -30,6 +33,7 @@ SCHEMA = pa.schema([
     ("work_width", pa.int32()), ("work_height", pa.int32()),
     ("points", pa.binary()), ("descriptors", pa.binary()),
     ("mirror_points", pa.binary()), ("mirror_descriptors", pa.binary()),
+    ("thumbnail", pa.binary()),  # a small JPEG for reports; null in lists built without
 ])
 
 
@@ -52,7 +56,16 @@ def fingerprint_row(name: str, file: str, data: bytes) -> dict:
             "phashes": [h[1] for h in hashes], "dhashes": [h[2] for h in hashes],
             "work_width": work.shape[1], "work_height": work.shape[0],
             "points": xy.tobytes(), "descriptors": desc.tobytes(),
-            "mirror_points": mirror_xy.tobytes(), "mirror_descriptors": mirror_desc.tobytes()}
+            "mirror_points": mirror_xy.tobytes(), "mirror_descriptors": mirror_desc.tobytes(),
+            "thumbnail": _thumbnail(work)}
+
+
+def _thumbnail(work: np.ndarray) -> bytes:
+    scale = THUMB_SIDE / max(work.shape[:2])
+    small = cv2.resize(work, (max(1, round(work.shape[1] * scale)),
+                              max(1, round(work.shape[0] * scale))), interpolation=cv2.INTER_AREA)
+    return cv2.imencode(".jpg", cv2.cvtColor(small, cv2.COLOR_RGB2BGR),
+                        [cv2.IMWRITE_JPEG_QUALITY, 85])[1].tobytes()
 
 
 def _images(spec: dict) -> Iterator[tuple[str, bytes]]:
