@@ -173,6 +173,10 @@ def _scaled_rows(count: int) -> list[dict]:
             for n in range(count)]
 
 
+def _half(paths: list[str], half: str) -> list[str]:
+    return paths if half == "all" else paths[half == "B"::2]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("folders", nargs="+", help="sources: none a copy of an excluded image")
@@ -180,13 +184,16 @@ def main() -> None:
     parser.add_argument("--crops-from", required=True, help="folder of large photos")
     parser.add_argument("--scale", type=int, default=500,
                         help="synthetic excluded images added for the cost figure")
+    parser.add_argument("--half", choices=("A", "B", "all"), default="all",
+                        help="every other photo and source (A: even, B: odd positions): "
+                             "choose thresholds on one half, report on the other")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     tune()
-    exclude, photos = image_paths([args.exclude]), image_paths([args.crops_from])
+    exclude, photos = image_paths([args.exclude]), _half(image_paths([args.crops_from]), args.half)
     copies, _, exclude_rows = _copies_recall(exclude)
     crops, wrong, crop_rows = _crop_recall(photos)
-    sources = image_paths(args.folders)
+    sources = _half(image_paths(args.folders), args.half)
     index = ExclusionIndex(pa.Table.from_pylist(exclude_rows, schema=sets.SCHEMA))
     dropped, count, seconds, inspect_seconds = _false_drops(index, sources)
     started = time.perf_counter()
@@ -210,7 +217,8 @@ def main() -> None:
     print("\n".join(lines))
     if not args.no_record:
         result = "; ".join(line.strip() for line in lines)
-        print(append_result("exclusion_calibration", f"exclude {args.exclude}, crops from "
+        print(append_result("exclusion_calibration",
+                            f"half {args.half}: exclude {args.exclude}, crops from "
                             f"{args.crops_from}, sources {' '.join(args.folders)}",
                             f"one thread, {machine()}", result))
 

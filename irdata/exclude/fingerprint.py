@@ -11,8 +11,8 @@ import numpy as np
 
 from irdata.imaging import hashing
 
-FEATURES = 400  # ORB keypoints per excluded image and scale
-SOURCE_FEATURES = 1500  # per source: enough to cover a small cropped region too
+FEATURES = 300  # ORB keypoints per excluded image and scale
+SOURCE_FEATURES = 1000  # per source: enough to cover a small cropped region too
 FLIPS = ("none", "mirror", "flip", "both")  # as cv2.flip codes below
 _FLIP_CODES = {"mirror": 1, "flip": 0, "both": -1}
 _LOCAL = threading.local()  # an ORB detector per thread (inspect.threads share none)

@@ -16,13 +16,16 @@ from irdata.dedupe.clusters import DHASH_DISTANCE, PHASH_DISTANCE
 from irdata.dedupe.search import hex_to_u64, popcount
 from irdata.exclude import fingerprint
 
-BAND_BITS = 16  # descriptor bits per lookup key
-BANDS = 16  # keys per descriptor (all of its 256 bits)
-MAX_DESCRIPTOR_DISTANCE = 48  # of 256 bits: a candidate descriptor match
-MIN_VOTES = 8  # matched descriptors before a geometric check is tried
-MIN_INLIERS = 12  # descriptor matches under one similarity transform: a crop
-MIN_INLIER_SHARE = 0.25  # ... and at least this share of the tried matches
+MIN_KEY_BITS, MAX_KEY_BITS = 16, 24  # descriptor bits per lookup key, by index size
+MAX_DESCRIPTOR_DISTANCE = 40  # of 256 bits: a candidate descriptor match
+RATIO = 0.8  # ... whose distance is under this share of the query's next-best one
+MIN_VOTES = 5  # matched descriptors before a geometric check is tried
 REPROJECTION = 4.0  # RANSAC tolerance, working-copy pixels
+# What a crop must show (chosen on half A of the calibration crops and photos,
+# reported on half B: BENCHMARKS.md, exclusion_calibration rows):
+MIN_INLIERS = 6  # descriptor matches under one similarity transform
+MIN_INLIER_SHARE = 0.5  # ... and at least this share of the tried matches
+MIN_INSIDE = 0.6  # share of the mapped excluded image that lies inside the source
 WHOLE_AREA = 0.5  # a contained region over this share of the source: the whole image
 
 
@@ -44,11 +47,18 @@ def _bits(descriptors: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray(descriptors).view(">u8").astype(np.uint64).reshape(-1, 4)
 
 
-def _band_keys(descriptors: np.ndarray) -> np.ndarray:
-    """N x BANDS lookup keys: consecutive BAND_BITS-bit slices of each descriptor."""
-    bits = np.unpackbits(descriptors, axis=1)[:, :BANDS * BAND_BITS]
-    weights = (1 << np.arange(BAND_BITS - 1, -1, -1)).astype(np.int64)
-    return bits.reshape(len(descriptors), BANDS, BAND_BITS).astype(np.int64) @ weights
+def key_bits(count: int) -> int:
+    """Bits per lookup key for an index of `count` descriptors: about one descriptor
+    per key value, so a lookup stays cheap as the sets grow."""
+    return int(np.clip(np.ceil(np.log2(max(count, 2))), MIN_KEY_BITS, MAX_KEY_BITS))
+
+
+def band_keys(descriptors: np.ndarray, bits: int) -> np.ndarray:
+    """N x (256 // bits) lookup keys: consecutive `bits`-bit slices of each descriptor."""
+    bands = 256 // bits
+    unpacked = np.unpackbits(descriptors, axis=1)[:, :bands * bits]
+    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.int64)
+    return unpacked.reshape(len(descriptors), bands, bits).astype(np.int64) @ weights
 
 
 def _blob(array: np.ndarray) -> bytes:
@@ -89,8 +99,9 @@ class ExclusionIndex:
         descriptors = np.vstack(descriptors) if descriptors else np.zeros((0, 32), np.uint8)
         self.words = _bits(descriptors)
         self.owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
-        keys = _band_keys(descriptors)
-        self.order = [np.argsort(keys[:, band], kind="stable") for band in range(BANDS)]
+        self.bits = key_bits(len(descriptors))
+        keys = band_keys(descriptors, self.bits)
+        self.order = [np.argsort(keys[:, band], kind="stable") for band in range(keys.shape[1])]
         self.sorted_keys = [keys[order, band] for band, order in enumerate(self.order)]
 
     def find(self, sha256: str, pixels: np.ndarray, work: np.ndarray, phash: str,
@@ -124,9 +135,9 @@ class ExclusionIndex:
 
     def _candidates(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(query index, indexed descriptor) pairs sharing at least one band key."""
-        keys = _band_keys(descriptors)
+        keys = band_keys(descriptors, self.bits)
         queries, found = [], []
-        for band in range(BANDS):
+        for band in range(keys.shape[1]):
             column = self.sorted_keys[band]
             lo = np.searchsorted(column, keys[:, band], "left")
             hi = np.searchsorted(column, keys[:, band], "right")
@@ -139,8 +150,8 @@ class ExclusionIndex:
             found.append(self.order[band][np.repeat(lo, counts) + offsets])
         if not queries:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        pairs = np.unique(np.stack([np.concatenate(queries), np.concatenate(found)]), axis=1)
-        return pairs[0], pairs[1]
+        pairs = np.unique(np.concatenate(queries) * len(self.owner) + np.concatenate(found))
+        return pairs // len(self.owner), pairs % len(self.owner)
 
     def _contained(self, shape: tuple, work: np.ndarray) -> list[Match]:
         if not len(self.owner):
@@ -148,29 +159,39 @@ class ExclusionIndex:
         xy, descriptors = fingerprint.features(work, fingerprint.SOURCE_FEATURES)
         if not len(descriptors):
             return []
-        query, found = self._candidates(descriptors)
-        distance = popcount(_bits(descriptors)[query] ^ self.words[found]).sum(axis=1,
-                                                                            dtype=np.int64)
-        keep = distance <= MAX_DESCRIPTOR_DISTANCE
-        query, found, distance = query[keep], found[keep], distance[keep]
+        query, found, distance = self._matched(descriptors)
         owner = self.owner[found]
+        votes = np.bincount(owner, minlength=2 * len(self.rows))
         matches = []
-        for variant in np.unique(owner):
+        for variant in np.flatnonzero(votes >= MIN_VOTES):
             mine = owner == variant
-            if len(np.unique(query[mine])) < MIN_VOTES:
-                continue
-            match = self._verify(int(variant), query[mine], found[mine], distance[mine], xy,
-                                 shape, work.shape)
-            if match:
-                matches.append(match)
+            evidence = self.evidence(int(variant), query[mine], found[mine], distance[mine],
+                                     xy, shape, work.shape)
+            if evidence and accepted(evidence):
+                matches.append(self._placed(evidence))
         return sorted(matches, key=lambda m: (m.region is not None, m.distance, m.set, m.file))
 
-    def _verify(self, variant: int, query, found, distance, xy, shape, work_shape):
-        """A Match when one similarity transform maps enough of the excluded image's
-        features onto the source's, else None."""
-        order = np.lexsort((distance, query))  # best indexed match per query descriptor
-        first = np.r_[True, query[order][1:] != query[order][:-1]]
-        query, found, distance = query[order][first], found[order][first], distance[order][first]
+    def _matched(self, descriptors: np.ndarray):
+        """Each source descriptor's best indexed match, when close and clearly better
+        than its next-best (Lowe's ratio test over the candidates)."""
+        query, found = self._candidates(descriptors)
+        distance = popcount(_bits(descriptors)[query] ^ self.words[found]).sum(
+            axis=1, dtype=np.int64)
+        order = np.lexsort((distance, query))
+        query, found, distance = query[order], found[order], distance[order]
+        first = np.r_[True, query[1:] != query[:-1]]
+        starts = np.flatnonzero(first)
+        second = np.full(len(starts), 256, np.int64)
+        has_second = np.r_[starts[1:], len(query)] - starts > 1
+        second[has_second] = distance[starts[has_second] + 1]
+        best = distance[starts]
+        keep = (best <= MAX_DESCRIPTOR_DISTANCE) & (best < RATIO * second)
+        chosen = starts[keep]
+        return query[chosen], found[chosen], distance[chosen]
+
+    def evidence(self, variant: int, query, found, distance, xy, shape, work_shape):
+        """The geometric evidence that excluded image `variant // 2` (mirrored when odd)
+        lies in the source: a RANSAC similarity transform and what supports it."""
         source = xy[query].reshape(-1, 1, 2)
         excluded = self.points[found].reshape(-1, 1, 2)
         transform, inliers = cv2.estimateAffinePartial2D(
@@ -179,29 +200,39 @@ class ExclusionIndex:
         if transform is None:
             return None
         inliers = inliers.ravel().astype(bool)
-        if inliers.sum() < MIN_INLIERS or inliers.mean() < MIN_INLIER_SHARE:
-            return None
-        scale = float(np.hypot(*transform[:, 0]))
-        if not 0.05 <= scale <= 20:
-            return None
-        return self._placed(variant // 2, transform, float(np.median(distance[inliers])),
-                            shape, work_shape)
-
-    def _placed(self, i: int, transform, distance: float, shape, work_shape) -> Match:
-        """The excluded image's corners mapped into the source, as a clipped box in
-        source pixels; the whole image when the box covers most of it."""
+        i = variant // 2
         width, height = self.corners[i]
         corners = np.array([[0, 0], [width, 0], [0, height], [width, height]], np.float64)
         mapped = corners @ transform[:, :2].T + transform[:, 2]
+        low, high = mapped.min(axis=0), mapped.max(axis=0)
+        clipped = np.clip(high, 0, work_shape[1::-1]) - np.clip(low, 0, work_shape[1::-1])
+        full = np.prod(high - low)
+        return {"image": i, "inliers": int(inliers.sum()), "share": float(inliers.mean()),
+                "inside": float(np.prod(clipped) / full) if full > 0 else 0.0,
+                "scale": float(np.hypot(*transform[:, 0])),
+                "distance": float(np.median(distance[inliers])) if inliers.any() else 256.0,
+                "box": (low, high), "shape": shape, "work_shape": work_shape}
+
+    def _placed(self, evidence: dict) -> Match:
+        """The excluded image's box in source pixels, clipped; the whole image when the
+        box covers most of it."""
+        shape, work_shape = evidence["shape"], evidence["work_shape"]
         factor = shape[1] / work_shape[1]
-        x0, y0 = np.clip(mapped.min(axis=0) * factor, 0, (shape[1], shape[0]))
-        x1, y1 = np.clip(mapped.max(axis=0) * factor, 0, (shape[1], shape[0]))
-        area = (x1 - x0) * (y1 - y0) / (shape[0] * shape[1])
-        if area > WHOLE_AREA:
+        low, high = evidence["box"]
+        x0, y0 = np.clip(low * factor, 0, (shape[1], shape[0]))
+        x1, y1 = np.clip(high * factor, 0, (shape[1], shape[0]))
+        i, distance = evidence["image"], evidence["distance"]
+        if (x1 - x0) * (y1 - y0) / (shape[0] * shape[1]) > WHOLE_AREA:
             return self._match(i, "contained", distance)
         region = (int(x0), int(y0), int(np.ceil(x1)), int(np.ceil(y1)))
         return self._match(i, "contained", distance, region)
 
+
+def accepted(evidence: dict) -> bool:
+    """Whether the evidence shows a crop (thresholds above)."""
+    return (evidence["inliers"] >= MIN_INLIERS and evidence["share"] >= MIN_INLIER_SHARE
+            and evidence["inside"] >= MIN_INSIDE
+            and 0.05 <= evidence["scale"] <= 20)
 
 def region_json(matches: list[Match]) -> str | None:
     """The contained regions of a source's matches, for the images table."""
