@@ -16,7 +16,7 @@ from irdata.dedupe.clusters import DHASH_DISTANCE, PHASH_DISTANCE
 from irdata.dedupe.search import hex_to_u64, popcount
 from irdata.exclude import fingerprint
 
-MIN_KEY_BITS, MAX_KEY_BITS = 16, 24  # descriptor bits per lookup key, by index size
+MAX_BUCKET = 8  # a key shared by more indexed descriptors says little: not looked up
 MAX_DESCRIPTOR_DISTANCE = 40  # of 256 bits: a candidate descriptor match
 RATIO = 0.8  # ... whose distance is under this share of the query's next-best one
 MIN_VOTES = 5  # matched descriptors before a geometric check is tried
@@ -48,17 +48,21 @@ def _bits(descriptors: np.ndarray) -> np.ndarray:
 
 
 def key_bits(count: int) -> int:
-    """Bits per lookup key for an index of `count` descriptors: about one descriptor
-    per key value, so a lookup stays cheap as the sets grow."""
-    return int(np.clip(np.ceil(np.log2(max(count, 2))), MIN_KEY_BITS, MAX_KEY_BITS))
+    """Bits per lookup key for an index of `count` descriptors: 16, or 24 past a
+    million descriptors, so a key value stays rare as the sets grow."""
+    return 16 if count < 1 << 20 else 24
 
 
 def band_keys(descriptors: np.ndarray, bits: int) -> np.ndarray:
-    """N x (256 // bits) lookup keys: consecutive `bits`-bit slices of each descriptor."""
-    bands = 256 // bits
-    unpacked = np.unpackbits(descriptors, axis=1)[:, :bands * bits]
-    weights = (1 << np.arange(bits - 1, -1, -1)).astype(np.int64)
-    return unpacked.reshape(len(descriptors), bands, bits).astype(np.int64) @ weights
+    """N x (256 // bits) int32 lookup keys: consecutive 2- or 3-byte slices of each
+    descriptor (computed from the bytes, without unpacking bits)."""
+    width = bits // 8
+    bands = 32 // width
+    parts = descriptors[:, :bands * width].reshape(len(descriptors), bands, width)
+    keys = np.zeros((len(descriptors), bands), np.int32)
+    for byte in range(width):
+        keys = (keys << 8) | parts[:, :, byte].astype(np.int32)
+    return keys
 
 
 def _blob(array: np.ndarray) -> bytes:
@@ -101,7 +105,9 @@ class ExclusionIndex:
         self.owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
         self.bits = key_bits(len(descriptors))
         keys = band_keys(descriptors, self.bits)
-        self.order = [np.argsort(keys[:, band], kind="stable") for band in range(keys.shape[1])]
+        # int32 (keys have at most 24 bits): ~50 bytes per descriptor and band pair
+        self.order = [np.argsort(keys[:, band], kind="stable").astype(np.int32)
+                      for band in range(keys.shape[1])]
         self.sorted_keys = [keys[order, band] for band, order in enumerate(self.order)]
 
     def find(self, sha256: str, pixels: np.ndarray, work: np.ndarray, phash: str,
@@ -141,7 +147,7 @@ class ExclusionIndex:
             column = self.sorted_keys[band]
             lo = np.searchsorted(column, keys[:, band], "left")
             hi = np.searchsorted(column, keys[:, band], "right")
-            counts = hi - lo
+            counts = np.where(hi - lo <= MAX_BUCKET, hi - lo, 0)
             if not counts.any():
                 continue
             query = np.repeat(np.arange(len(keys)), counts)
@@ -150,7 +156,8 @@ class ExclusionIndex:
             found.append(self.order[band][np.repeat(lo, counts) + offsets])
         if not queries:
             return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        pairs = np.unique(np.concatenate(queries) * len(self.owner) + np.concatenate(found))
+        pairs = np.sort(np.concatenate(queries) * len(self.owner) + np.concatenate(found))
+        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # a pair found by several bands
         return pairs // len(self.owner), pairs % len(self.owner)
 
     def _contained(self, shape: tuple, work: np.ndarray) -> list[Match]:
