@@ -185,6 +185,9 @@ def _check_exclusions(raw: Any, where: str, config_dir: str) -> list[dict]:
         if len(kinds) != 1:
             raise ConfigError(where, f"'{label}' ({found['name']}) needs exactly one of "
                                      f"{', '.join(EXCLUSION_KINDS)}")
+        if is_remote(found[kinds[0]]):
+            raise ConfigError(where, f"'{label}.{kinds[0]}': a URL; exclusion sets are read "
+                                     f"from local paths (download it first)")
         location = resolve_path(found[kinds[0]], config_dir)
         if location is None:
             raise ConfigError(where, f"'{label}.{kinds[0]}': not found: {found[kinds[0]]}")

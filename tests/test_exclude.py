@@ -235,6 +235,8 @@ def test_check_overlap_finds_what_an_unprotected_build_kept(tmp_path):
 def test_a_missing_set_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"exclude\[0\]\.dir': not found"):
         _pipeline(tmp_path, [{"name": "gone", "dir": str(tmp_path / "nowhere")}])
+    with pytest.raises(ConfigError, match="a URL; exclusion sets are read from local paths"):
+        _pipeline(tmp_path, [{"name": "far", "archive": "https://example.org/bsd.zip"}])
     with pytest.raises(ConfigError, match="exactly one of dir, archive, hashes"):
         _pipeline(tmp_path, [{"name": "both", "dir": str(tmp_path), "hashes": "x.parquet"}])
 
@@ -310,3 +312,20 @@ def test_the_report_shows_the_matches_per_set(tmp_path):
     assert "<td>evalset</td><td>1</td><td>1</td>" in section and cells > 0
     assert "evalset/crop2x.png (contained" in section and "evalset/e0.png (near" in section
     assert section.count("<img") == 4  # region + thumbnail, placeholder + thumbnail
+
+
+def test_an_archive_set_reads_like_a_folder(tmp_path):
+    import zipfile
+
+    archive = tmp_path / "set.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("inner/e1.png", _png(EXCLUDED[1]))
+        zf.writestr("notes.txt", "not an image")
+    table = sets.build_table({"name": "zipped", "kind": "archive", "path": str(archive)})
+    assert table.column("file").to_pylist() == ["inner/e1.png"]
+    index = ExclusionIndex(table)
+    assert _matches(index, synth.encode(EXCLUDED[1], "jpg", 60))[0].file == "inner/e1.png"
+    broken = tmp_path / "broken.zip"
+    broken.write_bytes(b"PK\x03\x04 not really a zip")
+    with pytest.raises(sets.ExclusionError, match="cannot read archive"):
+        sets.build_table({"name": "broken", "kind": "archive", "path": str(broken)})

@@ -145,12 +145,13 @@ class ExclusionIndex:
         queries, found = [], []
         for band in range(keys.shape[1]):
             column = self.sorted_keys[band]
-            lo = np.searchsorted(column, keys[:, band], "left")
-            hi = np.searchsorted(column, keys[:, band], "right")
+            asked = np.argsort(keys[:, band], kind="stable")  # sorted needles: cache-friendly
+            lo = np.searchsorted(column, keys[asked, band], "left")
+            hi = np.searchsorted(column, keys[asked, band], "right")
             counts = np.where(hi - lo <= MAX_BUCKET, hi - lo, 0)
             if not counts.any():
                 continue
-            query = np.repeat(np.arange(len(keys)), counts)
+            query = np.repeat(asked, counts)
             offsets = np.arange(counts.sum()) - np.repeat(np.cumsum(counts) - counts, counts)
             queries.append(query)
             found.append(self.order[band][np.repeat(lo, counts) + offsets])
