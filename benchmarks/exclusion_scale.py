@@ -95,10 +95,12 @@ def main() -> None:
         false = sum(bool(index.find(s[0].sha256, s[1], s[2], s[0].phash, s[0].dhash))
                     for s in sources)
         per_source = 1000 * (time.perf_counter() - started) / len(sources)
-        parts.append(f"{size} images ({len(index.owner)} descriptors, {index.bits}-bit keys): "
-                     f"index {_index_bytes(index) / 2**20:.0f} MiB built in {build:.1f} s; "
-                     f"{per_source:.1f} ms per source ({100 * per_source / inspect_ms:.1f}% of "
-                     f"inspection), {false} of {len(sources)} sources matched")
+        share = 100 * per_source / inspect_ms
+        parts.append(" ".join([
+            f"{size} images ({len(index.owner)} descriptors, {index.bits}-bit keys):",
+            f"index {_index_bytes(index) / 2**20:.0f} MiB built in {build:.1f} s;",
+            f"{per_source:.1f} ms per source ({share:.1f}% of inspection),",
+            f"{false} of {len(sources)} sources matched"]))
     print("\n".join(parts))
     if not args.no_record:
         print(append_result("exclusion_scale", f"sources {args.folder}; {args.base} procedural "

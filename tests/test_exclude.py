@@ -180,12 +180,19 @@ def _pipeline(tmp_path, exclude) -> dict:
     return config_mod.validate(raw, "test.yaml", str(tmp_path))
 
 
-def test_a_build_drops_copies_and_crops_and_keeps_the_rest(tmp_path):
+def _built(tmp_path, files: dict[str, bytes]):
+    """A build of the test photos with an `evalset` folder set holding `files`."""
     evalset = tmp_path / "evalset"
-    _write(evalset, "e0.png", _png(EXCLUDED[0]))
-    _write(evalset, "sub/crop2x.png", _png(_downscaled_crop(2)[0]))
+    for name, data in files.items():
+        _write(evalset, name, data)
     out = tmp_path / "out"
     build_inline(_pipeline(tmp_path, [{"name": "evalset", "dir": str(evalset)}]), str(out))
+    return out
+
+
+def test_a_build_drops_copies_and_crops_and_keeps_the_rest(tmp_path):
+    out = _built(tmp_path, {"e0.png": _png(EXCLUDED[0]),
+                            "sub/crop2x.png": _png(_downscaled_crop(2)[0])})
     images = {r["locator"].rsplit("/", 1)[1]: r
               for r in pq.read_table(out / "manifest" / "images.parquet").to_pylist()}
     assert images["copy_of_e0.jpg"]["reason"] == "excluded"
@@ -271,10 +278,7 @@ def test_a_bad_set_fails_the_build_before_any_work(tmp_path, problem):
 def test_verify_flags_a_kept_patch_inside_an_excluded_region(tmp_path):
     from irdata.audit.verify import verify
 
-    evalset = tmp_path / "evalset"
-    _write(evalset, "crop2x.png", _png(_downscaled_crop(2)[0]))
-    out = tmp_path / "out"
-    build_inline(_pipeline(tmp_path, [{"name": "evalset", "dir": str(evalset)}]), str(out))
+    out = _built(tmp_path, {"crop2x.png": _png(_downscaled_crop(2)[0])})
     run_inline = lambda function, calls: [function(*call) for call in calls]  # noqa: E731
     assert verify(str(out), run_inline)["problems"] == []
     path = out / "manifest" / "patches.parquet"
@@ -300,11 +304,8 @@ def test_matching_is_deterministic(index):
 def test_the_report_shows_the_matches_per_set(tmp_path):
     from irdata.audit.report import write_report
 
-    evalset = tmp_path / "evalset"
-    _write(evalset, "e0.png", _png(EXCLUDED[0]))
-    _write(evalset, "crop2x.png", _png(_downscaled_crop(2)[0]))
-    out = tmp_path / "out"
-    build_inline(_pipeline(tmp_path, [{"name": "evalset", "dir": str(evalset)}]), str(out))
+    out = _built(tmp_path, {"e0.png": _png(EXCLUDED[0]),
+                            "crop2x.png": _png(_downscaled_crop(2)[0])})
     page = open(write_report(str(out)), encoding="utf-8").read()
     section = page.split("Decontamination (evaluation sets kept out)", 1)[1].split("<section>")[0]
     cells = int(section.split("<td>evalset</td>", 1)[1].split("</tr>")[0]
