@@ -21,11 +21,12 @@ MAX_DESCRIPTOR_DISTANCE = 40  # of 256 bits: a candidate descriptor match
 RATIO = 0.8  # ... whose distance is under this share of the query's next-best one
 MIN_VOTES = 5  # matched descriptors before a geometric check is tried
 REPROJECTION = 4.0  # RANSAC tolerance, working-copy pixels
-# What a crop must show (chosen on half A of the calibration crops and photos,
-# reported on half B: BENCHMARKS.md, exclusion_calibration rows):
+# What a crop must show, chosen on half A of the calibration crops and photos (true
+# crops: 6+ inliers, all inside; false candidates: up to 8 inliers, at most 80%
+# inside), reported on half B (BENCHMARKS.md, exclusion_calibration rows):
 MIN_INLIERS = 6  # descriptor matches under one similarity transform
-MIN_INLIER_SHARE = 0.5  # ... and at least this share of the tried matches
-MIN_INSIDE = 0.6  # share of the mapped excluded image that lies inside the source
+MIN_INLIER_SHARE = 0.2  # ... and this share of the tried matches (repeated content lowers it)
+MIN_INSIDE = 0.9  # share of the mapped excluded image inside the source (a crop lies in it)
 WHOLE_AREA = 0.5  # a contained region over this share of the source: the whole image
 
 
@@ -181,17 +182,20 @@ class ExclusionIndex:
 
     def _matched(self, descriptors: np.ndarray):
         """Each source descriptor's best indexed match, when close and clearly better
-        than its next-best (Lowe's ratio test over the candidates)."""
+        than its best match in any other excluded image (Lowe's ratio test over the
+        candidates; an image's own scales and mirror do not compete)."""
         query, found = self._candidates(descriptors)
         distance = popcount(_bits(descriptors)[query] ^ self.words[found]).sum(
             axis=1, dtype=np.int64)
         order = np.lexsort((distance, query))
         query, found, distance = query[order], found[order], distance[order]
-        first = np.r_[True, query[1:] != query[:-1]]
-        starts = np.flatnonzero(first)
-        second = np.full(len(starts), 256, np.int64)
-        has_second = np.r_[starts[1:], len(query)] - starts > 1
-        second[has_second] = distance[starts[has_second] + 1]
+        if not len(query):
+            return query, found, distance
+        starts = np.flatnonzero(np.r_[True, query[1:] != query[:-1]])
+        image = self.owner[found] // 2
+        group = np.cumsum(np.r_[True, query[1:] != query[:-1]]) - 1
+        other = np.where(image != image[starts][group], distance, 256)
+        second = np.minimum.reduceat(other, starts)
         best = distance[starts]
         keep = (best <= MAX_DESCRIPTOR_DISTANCE) & (best < RATIO * second)
         chosen = starts[keep]
