@@ -5,7 +5,6 @@ transform: a crop of the source at any scale and position)."""
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 
 import cv2
@@ -22,11 +21,8 @@ MAX_DESCRIPTOR_DISTANCE = 40  # of 256 bits: a candidate descriptor match
 RATIO = 0.8  # ... whose distance is under this share of the query's next-best one
 MIN_VOTES = 5  # matched descriptors before a geometric check is tried
 REPROJECTION = 4.0  # RANSAC tolerance, working-copy pixels
-# What a crop must show, chosen on half A of the calibration crops and photos (true
-# crops: 6+ inliers, all inside, the two under 8 inliers at median distance 9 and
-# 18; false candidates: up to 8 inliers but at most 80% inside, and a 6-inlier one
-# fully inside at distance 33 among 1,000 synthetic excluded images),
-# reported on half B (BENCHMARKS.md, exclusion_calibration rows):
+# What a crop must show: chosen on half A of the calibration photos, reported on
+# half B (irdata/exclude/CALIBRATION.md).
 MIN_INLIERS = 6  # descriptor matches under one similarity transform
 MIN_INLIER_SHARE = 0.2  # ... and this share of the tried matches (repeated content lowers it)
 STRONG_INLIERS = 8  # fewer inliers are weak evidence: their descriptors must be close
@@ -70,9 +66,6 @@ def band_keys(descriptors: np.ndarray, bits: int) -> np.ndarray:
         keys = (keys << 8) | parts[:, :, byte].astype(np.int32)
     return keys
 
-
-def _blob(array: np.ndarray) -> bytes:
-    return np.ascontiguousarray(array).tobytes()
 
 
 def _unblob(data: bytes | None, dtype, width: int) -> np.ndarray:
@@ -266,8 +259,3 @@ def accepted(evidence: dict) -> bool:
             and evidence["inside"] >= MIN_INSIDE
             and (evidence["inliers"] >= STRONG_INLIERS or evidence["distance"] <= WEAK_DISTANCE)
             and 0.05 <= evidence["scale"] <= 20)
-
-def region_json(matches: list[Match]) -> str | None:
-    """The contained regions of a source's matches, for the images table."""
-    boxes = [list(m.region) for m in matches if m.region is not None]
-    return json.dumps(boxes) if boxes else None
