@@ -50,9 +50,9 @@ def _bits(descriptors: np.ndarray) -> np.ndarray:
 
 
 def key_bits(count: int) -> int:
-    """Bits per lookup key for an index of `count` descriptors: 16, or 24 past a
-    million descriptors, so a key value stays rare as the sets grow."""
-    return 16 if count < 1 << 20 else 24
+    """Bits per lookup key for an index of `count` descriptors: 16, or 24 past
+    2**18 descriptors (4 per 16-bit key), so a key value stays rare as sets grow."""
+    return 16 if count < 1 << 18 else 24
 
 
 def band_keys(descriptors: np.ndarray, bits: int) -> np.ndarray:
@@ -166,6 +166,7 @@ class ExclusionIndex:
         prefix = keys >> self.shift
         lo, hi = starts[prefix], starts[prefix + 1]
         counts = hi - lo
+        counts[counts > MAX_BUCKET << self.shift] = 0  # a crowded key range: skipped
         query = np.repeat(np.arange(len(keys)), counts)
         where = np.repeat(lo, counts) + np.arange(counts.sum()) - np.repeat(
             np.cumsum(counts) - counts, counts)
