@@ -34,17 +34,15 @@ def per_set(images: pa.Table, patches: pa.Table) -> list[tuple]:
 
 
 def _thumbnails(out) -> dict[tuple[str, str], np.ndarray]:
+    """(set, file) -> the thumbnail kept in the compiled sets under OUT/exclude/."""
     found = {}
-    folder = out.path("exclude")
-    if not out.exists("exclude"):
-        return found
-    for name in sorted(os.listdir(folder)):
-        if name.endswith(".parquet"):
-            table = pq.read_table(os.path.join(folder, name), columns=["set", "file", "thumbnail"])
-            for row in table.to_pylist():
-                if row["thumbnail"]:
-                    bgr = cv2.imdecode(np.frombuffer(row["thumbnail"], np.uint8), cv2.IMREAD_COLOR)
-                    found[row["set"], row["file"]] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
+    for path in sorted(out.fs.glob(out.path("exclude/*.parquet"))):
+        with out.fs.open(path, "rb") as fh:
+            table = pq.read_table(fh, columns=["set", "file", "thumbnail"])
+        for row in table.to_pylist():
+            if row["thumbnail"]:
+                bgr = cv2.imdecode(np.frombuffer(row["thumbnail"], np.uint8), cv2.IMREAD_COLOR)
+                found[row["set"], row["file"]] = cv2.cvtColor(bgr, cv2.COLOR_BGR2RGB)
     return found
 
 

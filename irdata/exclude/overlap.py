@@ -58,7 +58,7 @@ def check_overlap(output: str, spec: dict) -> dict:
             if key not in wanted:
                 continue
             data = next(v for k, v in sample.items() if k != "json")
-            found, pixels = examine(data, 10**10, 1)
+            found, pixels = examine(data, sets.MAX_PIXELS, 1)
             if pixels is None:
                 continue
             work = working.to_working(pixels)
