@@ -16,6 +16,7 @@ from irdata.audit import tables
 from irdata.audit.expect import BY_STAGE
 from irdata.audit.samples import HashingReader, samples
 from irdata.pairs.write import PAIRS_TABLE
+from irdata.patching.grid import cell_overlaps
 from irdata.stages import STAGES, patch
 from irdata.storage import Output
 
@@ -163,9 +164,8 @@ def _contaminated(out: Output) -> list[Problem]:
 def _in_excluded_region(patch: dict, image: dict) -> bool:
     if image["reason"] == "excluded":
         return True
-    x, y, size = patch["x"], patch["y"], patch["size"]
-    return any(x < b[2] and b[0] < x + size and y < b[3] and b[1] < y + size
-               for b in (r["box"] for r in json.loads(image["excluded_regions"] or "[]")))
+    return any(cell_overlaps(r["box"], patch["x"], patch["y"], patch["size"])
+               for r in json.loads(image["excluded_regions"] or "[]"))
 
 
 def verify(root: str, run_tasks) -> dict:

@@ -12,6 +12,7 @@ from irdata.errors import UsageError
 from irdata.exclude import sets
 from irdata.exclude.index import ExclusionIndex
 from irdata.inspection import examine
+from irdata.patching.grid import cell_overlaps
 from irdata.quality import working
 from irdata.storage import Output
 
@@ -36,9 +37,7 @@ def _tables(out: Output) -> tuple[list[dict], dict[str, list[dict]]]:
 def _overlapping(match, patches: list[dict]) -> list[dict]:
     if match.whole:
         return patches
-    x0, y0, x1, y1 = match.region
-    return [p for p in patches if p["x"] < x1 and x0 < p["x"] + p["size"]
-            and p["y"] < y1 and y0 < p["y"] + p["size"]]
+    return [p for p in patches if cell_overlaps(match.region, p["x"], p["y"], p["size"])]
 
 
 def check_overlap(output: str, spec: dict) -> dict:

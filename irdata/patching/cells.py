@@ -19,7 +19,7 @@ from irdata.imaging.encode import encode_patch_png
 from irdata.keys import patch_key
 from irdata.patching import figures as cell_figures
 from irdata.patching.figures import FIGURES, CellFigures
-from irdata.patching.grid import grid
+from irdata.patching.grid import cell_overlaps, grid
 from irdata.rows import Column, columns, make_row, sample_names, schema
 from irdata.shards import ShardFile
 
@@ -68,18 +68,13 @@ def cut(pixels: np.ndarray, settings: dict, measured=None, excluded=()) -> list[
     size = settings["size"]
     cells = []
     for y, x, found in _figures_of(pixels, settings, measured):
-        region = next((r for r in excluded if _overlaps(r["box"], x, y, size)), None)
+        region = next((r for r in excluded if cell_overlaps(r["box"], x, y, size)), None)
         reason = f"excluded:{region['set']}" if region else cell_figures.judge(found, settings)
         png = None
         if not reason:
             png = encode_patch_png(pixels[y:y + size, x:x + size], settings)
         cells.append(Cell(y, x, found, reason, png, region))
     return cells
-
-
-def _overlaps(box, x: int, y: int, size: int) -> bool:
-    x0, y0, x1, y1 = box
-    return x < x1 and x0 < x + size and y < y1 and y0 < y + size
 
 
 def sample_json(image_row: dict, patch_row: dict) -> dict:

@@ -23,3 +23,9 @@ def grid(width: int, height: int, size: int = PATCH_SIZE) -> list[tuple[int, int
         raise ValueError(f"cell size must be positive, got {size}")
     xs = axis_starts(width, size)
     return [(y, x) for y in axis_starts(height, size) for x in xs]
+
+
+def cell_overlaps(box, x: int, y: int, size: int) -> bool:
+    """Whether the cell at (x, y) of side `size` shares pixels with `box` (x0, y0, x1, y1)."""
+    x0, y0, x1, y1 = box
+    return x < x1 and x0 < x + size and y < y1 and y0 < y + size
