@@ -11,7 +11,7 @@ from irdata import shards
 from irdata.errors import UsageError
 from irdata.exclude import sets
 from irdata.exclude.index import ExclusionIndex
-from irdata.inspection import examine
+from irdata.imaging.decode import decode_rgb
 from irdata.patching.grid import cell_overlaps
 from irdata.quality import working
 from irdata.storage import Output
@@ -23,8 +23,8 @@ def _tables(out: Output) -> tuple[list[dict], dict[str, list[dict]]]:
     missing = [rel for rel in paths.values() if not out.exists(rel)]
     if missing:
         raise UsageError(f"{out.root}: no {missing[0]}: not a finished build output")
-    images = pq.read_table(out.path(paths["images"]),
-                           columns=["image_id", "locator", "shard"]).to_pylist()
+    images = pq.read_table(out.path(paths["images"]), columns=[
+        "image_id", "locator", "shard", "format", "sha256", "phash", "dhash"]).to_pylist()
     patches = pq.read_table(out.path(paths["patches"]),
                             columns=["image_id", "x", "y", "size", "kept"]).to_pylist()
     kept: dict[str, list[dict]] = {}
@@ -41,7 +41,8 @@ def _overlapping(match, patches: list[dict]) -> list[dict]:
 
 
 def check_overlap(output: str, spec: dict) -> dict:
-    """Matches of the set `spec` (name, kind, path) in the corpus at `output`."""
+    """Matches of the set `spec` (name, kind, path) in the corpus at `output`: each
+    source that gave kept patches is decoded once; its hashes come from the manifest."""
     out = Output(output)
     table = sets.read_table(spec["path"], spec["name"]) if spec["kind"] == "hashes" \
         else sets.build_table(spec)
@@ -56,12 +57,11 @@ def check_overlap(output: str, spec: dict) -> dict:
         for key, sample in shards.samples(out, shard):
             if key not in wanted:
                 continue
+            row = wanted[key]
             data = next(v for k, v in sample.items() if k != "json")
-            found, pixels = examine(data, sets.MAX_PIXELS, 1)
-            if pixels is None:
-                continue
+            pixels = decode_rgb(data, row["format"])  # the build's decode; hashes from its rows
             work = working.to_working(pixels)
-            for match in index.find(found.sha256, pixels, work, found.phash, found.dhash):
+            for match in index.find(row["sha256"], pixels, work, row["phash"], row["dhash"]):
                 hit = _overlapping(match, kept[key])
                 if hit:
                     overlaps += 1

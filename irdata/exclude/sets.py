@@ -14,13 +14,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from irdata.errors import UsageError
+from irdata.errors import UsageError, describe
 from irdata.exclude import fingerprint
 from irdata.exclude.index import ExclusionIndex
-from irdata.inspection import examine
+from irdata.imaging import decode
+from irdata.imaging.sniff import sniff
 from irdata.quality import working
 from irdata.sources.archives import archive_type, list_archive_items, read_members
 from irdata.sources.folders import list_folder_items
+from irdata.storage import Output
 
 MAX_PIXELS = 300_000_000
 MAX_MEMBER_BYTES = 256 * 1024 * 1024
@@ -41,18 +43,34 @@ class ExclusionError(UsageError):
     """An exclusion set that cannot be read: missing, empty, corrupt or not a set."""
 
 
+def _pixels(name: str, file: str, data: bytes) -> np.ndarray:
+    """The image decoded by the build's rule (decompression bombs refused from the
+    header); ExclusionError naming the file when it cannot be."""
+    fmt, problem = sniff(data)
+    try:
+        if problem:
+            raise decode.DecodeError(problem, f"magic bytes {data[:8]!r}")
+        width, height = decode.stored_size(decode.open_header(data, fmt))
+        if width * height > MAX_PIXELS:
+            raise decode.DecodeError("decompression_bomb", f"{width}x{height} pixels")
+        return decode.decode_rgb(data, fmt)
+    except decode.DecodeError as err:
+        reason = f"{err.reason}: {err.detail}"
+    except Exception as exc:
+        reason = f"decode_error: {describe(exc)}"
+    raise ExclusionError(f"exclusion set {name!r}: {file}: not a usable image ({reason})")
+
+
 def fingerprint_row(name: str, file: str, data: bytes) -> dict:
-    """The fingerprint of one evaluation image (decoded by the build's rule)."""
-    found, pixels = examine(data, MAX_PIXELS, 1)
-    if pixels is None:
-        raise ExclusionError(f"exclusion set {name!r}: {file}: not a usable image "
-                             f"({found.reason}: {found.detail})")
+    """The fingerprint of one evaluation image: one decode, no quality figures."""
+    pixels = _pixels(name, file, data)
     work = working.to_working(pixels)
     hashes = fingerprint.flip_hashes(work)
     xy, desc = fingerprint.features_at_scales(work)
     mirror_xy, mirror_desc = fingerprint.features_at_scales(fingerprint.flipped(work, "mirror"))
     return {"set": name, "file": file, "width": pixels.shape[1], "height": pixels.shape[0],
-            "sha256": found.sha256, "pixels_sha256": fingerprint.pixels_sha256(pixels),
+            "sha256": hashlib.sha256(data).hexdigest(),
+            "pixels_sha256": fingerprint.pixels_sha256(pixels),
             "phashes": [h[1] for h in hashes], "dhashes": [h[2] for h in hashes],
             "work_width": work.shape[1], "work_height": work.shape[0],
             "points": xy.tobytes(), "descriptors": desc.tobytes(),
@@ -102,11 +120,11 @@ def build_table(spec: dict) -> pa.Table:
 
 
 def write_table(table: pa.Table, path: str, signature: str = "") -> None:
-    """Write a set's fingerprints (marked with the format and `signature`)."""
+    """Write a set's fingerprints atomically (marked with the format and `signature`)."""
     meta = {"irdata.format": FORMAT, "irdata.signature": signature}
-    tmp = f"{path}.tmp-{os.getpid()}"
-    pq.write_table(table.replace_schema_metadata(meta), tmp)
-    os.replace(tmp, path)
+    folder, name = os.path.split(os.path.abspath(path))
+    with Output(folder).atomic(name) as fh:
+        pq.write_table(table.replace_schema_metadata(meta), fh)
 
 
 def read_table(path: str, name: str | None = None) -> pa.Table:
@@ -165,7 +183,6 @@ def load_index(paths: list[str]) -> ExclusionIndex | None:
         _CACHE.clear()
         _CACHE[key] = ExclusionIndex(pa.concat_tables([read_table(p) for p in paths]))
     return _CACHE[key]
-
 
 
 FOLDER = "exclude"  # OUT/exclude/NAME.parquet: the configured sets, compiled
