@@ -52,7 +52,7 @@ def _rows(base: list[dict], count: int, seed: int = 0) -> list[dict]:
 
 
 def _index_bytes(index: ExclusionIndex) -> int:
-    arrays = [index.points, index.words, index.owner, *index.order, *index.sorted_keys]
+    arrays = [index.points, index.words, index.owner, index.order, index.low, index.starts]
     return sum(a.nbytes for a in arrays)
 
 

@@ -185,18 +185,28 @@ def _check_exclusions(raw: Any, where: str, config_dir: str) -> list[dict]:
         if len(kinds) != 1:
             raise ConfigError(where, f"'{label}' ({found['name']}) needs exactly one of "
                                      f"{', '.join(EXCLUSION_KINDS)}")
-        if is_remote(found[kinds[0]]):
-            raise ConfigError(where, f"'{label}.{kinds[0]}': a URL; exclusion sets are read "
-                                     f"from local paths (download it first)")
-        location = resolve_path(found[kinds[0]], config_dir)
-        if location is None:
-            raise ConfigError(where, f"'{label}.{kinds[0]}': not found: {found[kinds[0]]}")
-        sets.append({"name": found["name"], "kind": kinds[0], "path": location})
+        sets.append(_exclusion_location(found, kinds[0], where, label, config_dir))
     names = [s["name"] for s in sets]
     dup = next((n for n in names if names.count(n) > 1), None)
     if dup:
         raise ConfigError(where, f"exclusion set name '{dup}' is used twice")
     return sets
+
+
+def _exclusion_location(found: dict, kind: str, where: str, label: str,
+                        config_dir: str) -> dict:
+    """{name, kind, path, url}: a local path resolved as sources' are, or a URL (an
+    archive or hash list, downloaded into the output before the build)."""
+    given = found[kind]
+    if is_remote(given):
+        if kind == "dir":
+            raise ConfigError(where, f"'{label}.dir': a URL; a folder is a local path "
+                                     f"(for a remote set use 'archive' or 'hashes')")
+        return {"name": found["name"], "kind": kind, "path": "", "url": given}
+    location = resolve_path(given, config_dir)
+    if location is None:
+        raise ConfigError(where, f"'{label}.{kind}': not found: {given}")
+    return {"name": found["name"], "kind": kind, "path": location, "url": ""}
 
 
 def load(path: str) -> dict:

@@ -23,3 +23,7 @@ class ConfigError(UsageError):
 
     def __init__(self, where: str, message: str):
         super().__init__(f"{where}: {message}" if where else message)
+
+
+class ExclusionError(UsageError):
+    """An exclusion set that cannot be read: missing, empty, corrupt or not a set."""

@@ -40,7 +40,7 @@ import threading
 import time
 import zlib
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler, SimpleHTTPRequestHandler, ThreadingHTTPServer
 from urllib.parse import unquote, urlsplit
 
 import pytest
@@ -448,3 +448,29 @@ def module_fault_server():
 def fetch_config():
     """Builder of full `fetch` settings: `fetch_config(retries=1, ...)`."""
     return make_fetch_config
+
+
+class _SlowHandler(SimpleHTTPRequestHandler):
+    delay = 0.0
+
+    def do_GET(self):
+        time.sleep(self.delay)
+        super().do_GET()
+
+    def log_message(self, format, *args):
+        pass
+
+
+@pytest.fixture
+def served(tmp_path):
+    """A folder of generated photos served on 127.0.0.1 with a per-request delay."""
+    folder = tmp_path / "served"
+    folder.mkdir()
+    handler = functools.partial(type("H", (_SlowHandler,), {}), directory=str(folder))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}", handler.func
+    httpd.shutdown()
+    httpd.server_close()

@@ -3,16 +3,13 @@ resume after SIGKILL, and a build on an external Dask scheduler + 2 workers."""
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import signal
 import subprocess
 import sys
-import threading
 import time
 import zipfile
-from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 
 import pyarrow.parquet as pq
 import pytest
@@ -35,30 +32,6 @@ fetch:
 """
 
 
-class _SlowHandler(SimpleHTTPRequestHandler):
-    delay = 0.0
-
-    def do_GET(self):
-        time.sleep(self.delay)
-        super().do_GET()
-
-    def log_message(self, format, *args):
-        pass
-
-
-@pytest.fixture
-def served(tmp_path):
-    """A folder of generated photos served on 127.0.0.1 with a per-request delay."""
-    folder = tmp_path / "served"
-    folder.mkdir()
-    handler = functools.partial(type("H", (_SlowHandler,), {}), directory=str(folder))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}", handler.func
-    httpd.shutdown()
-    httpd.server_close()
 
 
 def _photos(folder, count, start=0, size=(640, 520)):

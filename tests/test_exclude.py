@@ -25,6 +25,7 @@ from irdata.exclude.index import ExclusionIndex
 from irdata.inspection import examine, examine_cells
 from irdata.patching import cells as cells_mod
 from irdata.quality import working
+from irdata.storage import Output
 
 EXCLUDED = [synth.procedural_image(seed, 1024, 768) for seed in (11, 12, 13)]
 BIG = synth.procedural_image(21, 4000, 3000)  # sky above y ~1400, texture below
@@ -239,11 +240,94 @@ def test_check_overlap_finds_what_an_unprotected_build_kept(tmp_path):
     assert "2 overlap(s)" in run.stderr
 
 
+def _hash_csv(path, lines: list[str]):
+    path.write_text("\n".join(lines) + "\n")
+    return path
+
+
+def test_a_csv_of_precomputed_hashes_excludes_copies(tmp_path):
+    """A shared CSV (bytes sha256, or pHash + dHash as imagehash gives them) drops
+    exact and near copies; what it cannot see (crops) is kept."""
+    import hashlib
+
+    import imagehash
+
+    copy = synth.encode(_resized(EXCLUDED[0], 1.5), "jpg", 85)
+    _write(tmp_path / "photos", "copy_of_e0.jpg", copy)  # the bytes the CSV names
+    phash_of = Image.fromarray(EXCLUDED[2])
+    lines = ["File,SHA256,phash,dhash",
+             f"copy.jpg,{hashlib.sha256(copy).hexdigest()},,",
+             f"e2.png,,{imagehash.phash(phash_of)},{imagehash.dhash(phash_of)}"]
+    config = _pipeline(tmp_path, [{"name": "csvset", "hashes": str(
+        _hash_csv(tmp_path / "evalset.csv", lines))}])
+    _write(tmp_path / "photos", "near_e2.jpg", synth.encode(_resized(EXCLUDED[2], 0.75), "jpg", 70))
+    out = tmp_path / "out"
+    build_inline(config, str(out))
+    images = {r["locator"].rsplit("/", 1)[1]: r
+              for r in pq.read_table(out / "manifest" / "images.parquet").to_pylist()}
+    dropped = {n: (r["excluded_file"], r["excluded_kind"]) for n, r in images.items()
+               if r["reason"] == "excluded"}
+    assert dropped == {"copy_of_e0.jpg": ("copy.jpg", "exact"), "near_e2.jpg": ("e2.png", "near")}
+    assert images["holds_crop.jpg"]["excluded_set"] is None  # no features in a CSV
+
+
+@pytest.mark.parametrize("lines, message", [
+    (["name,sha256", "a.png," + "0" * 64], "no 'file' column"),
+    (["file,sha256,colour", "a.png," + "0" * 64 + ",red"], "unknown column 'colour'"),
+    (["file,sha256", "a.png,abc"], "line 2: sha256 'abc' is not 64 hex characters"),
+    (["file,phash", "a.png," + "f" * 16], "line 2: phash and dhash go together"),
+    (["file,pixels_sha256", "a.png," + "0" * 64], "line 2: pixels_sha256 needs width and height"),
+    (["file,sha256", "a.png," + "0" * 64, "b.png,"], "line 3: no hash"),
+    (["file,sha256"], "no rows"),
+])
+def test_a_bad_csv_hash_list_names_the_problem(tmp_path, lines, message):
+    path = _hash_csv(tmp_path / "set.csv", lines)
+    with pytest.raises(sets.ExclusionError, match=message):
+        sets.read_hash_list(str(path), "set")
+
+
+def test_a_remote_archive_is_downloaded_once_before_the_build(tmp_path, served):
+    import zipfile
+
+    folder, base, _ = served
+    with zipfile.ZipFile(folder / "evalset.zip", "w") as zf:
+        zf.writestr("e0.png", _png(EXCLUDED[0]))
+    raw = {"sources": [{"name": "photos", "dir": str(tmp_path / "photos")}],
+           "exclude": [{"name": "remote", "archive": f"{base}/evalset.zip"}],
+           "inspect": {"min_side": 256}, "fetch": {"allow_private_networks": True}}
+    _pipeline(tmp_path, None)  # writes the photos
+    out = tmp_path / "out"
+    build_inline(config_mod.validate(raw, "t.yaml", str(tmp_path)), str(out))
+    images = pq.read_table(out / "manifest" / "images.parquet").to_pylist()
+    assert [r["excluded_file"] for r in images if r["reason"] == "excluded"] == ["e0.png"]
+    downloaded = list((out / "cache" / "exclude").iterdir())
+    assert [p.suffix for p in downloaded] == [".zip"]
+    (folder / "evalset.zip").unlink()  # a rerun reuses the download
+    assert sets.compile_sets(config_mod.validate(raw, "t.yaml", str(tmp_path)),
+                             Output(str(out))) == [str(out / "exclude" / "remote.parquet")]
+
+
+def test_an_unreachable_remote_set_is_one_clear_error(tmp_path, served):
+    _, base, _ = served
+    _pipeline(tmp_path, None)
+    pipeline = tmp_path / "pipeline.yaml"
+    pipeline.write_text(json.dumps({
+        "sources": [{"name": "photos", "dir": str(tmp_path / "photos")}],
+        "exclude": [{"name": "gone", "hashes": f"{base}/missing.parquet"}],
+        "fetch": {"allow_private_networks": True}, "output": str(tmp_path / "out")}))
+    run = subprocess.run([sys.executable, "-m", "irdata", "build", str(pipeline)],
+                         capture_output=True, text=True, timeout=300)
+    assert run.returncode == 2, run.stderr
+    last = run.stderr.strip().splitlines()[-1]
+    assert "exclusion set 'gone': cannot download" in last and "404" in last, run.stderr
+    assert not (tmp_path / "out" / "raw").exists()
+
+
 def test_a_missing_set_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"exclude\[0\]\.dir': not found"):
         _pipeline(tmp_path, [{"name": "gone", "dir": str(tmp_path / "nowhere")}])
-    with pytest.raises(ConfigError, match="a URL; exclusion sets are read from local paths"):
-        _pipeline(tmp_path, [{"name": "far", "archive": "https://example.org/bsd.zip"}])
+    with pytest.raises(ConfigError, match="'exclude\\[0\\]\\.dir': a URL; a folder is a local"):
+        _pipeline(tmp_path, [{"name": "far", "dir": "https://example.org/bsd/"}])
     with pytest.raises(ConfigError, match="exactly one of dir, archive, hashes"):
         _pipeline(tmp_path, [{"name": "both", "dir": str(tmp_path), "hashes": "x.parquet"}])
 

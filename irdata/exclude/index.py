@@ -15,7 +15,7 @@ from irdata.dedupe.clusters import DHASH_DISTANCE, PHASH_DISTANCE
 from irdata.dedupe.search import hex_to_u64, popcount
 from irdata.exclude import fingerprint
 
-PREFIX_BITS = 20  # key bits addressed directly (a 24-bit key's last 4 bits are compared)
+PREFIX_BITS = 22  # key bits addressed directly (a 24-bit key's last 2 bits are compared)
 MAX_BUCKET = 8  # a key shared by more indexed descriptors says little: not looked up
 MAX_DESCRIPTOR_DISTANCE = 40  # of 256 bits: a candidate descriptor match
 RATIO = 0.8  # ... whose distance is under this share of the query's next-best one
@@ -72,6 +72,16 @@ def _unblob(data: bytes | None, dtype, width: int) -> np.ndarray:
     return np.frombuffer(data or b"", dtype=dtype).reshape(-1, width)
 
 
+def _flip_hashes(rows: list[dict], column: str) -> np.ndarray:
+    """N x 4 uint64: each image's hashes of its four flips; for a row without, all
+    bits set, which is near no source (a pHash thresholds at its median: half ones)."""
+    table = np.full((len(rows), 4), np.iinfo(np.uint64).max, np.uint64)
+    hashed = [i for i, row in enumerate(rows) if row[column]]
+    if hashed:
+        table[hashed] = hex_to_u64([h for i in hashed for h in rows[i][column]]).reshape(-1, 4)
+    return table
+
+
 class ExclusionIndex:
     """Every excluded image of one or more sets, indexed; `find` is thread-safe."""
 
@@ -79,12 +89,10 @@ class ExclusionIndex:
         rows = table.to_pylist()
         self.rows = [(row["set"], row["file"]) for row in rows]
         self.by_bytes = {row["sha256"]: i for i, row in enumerate(rows) if row["sha256"]}
-        self.by_pixels = {row["pixels_sha256"]: i for i, row in enumerate(rows)}
-        self.sizes = {(row["width"], row["height"]) for row in rows}
-        self.phash = hex_to_u64([h for row in rows for h in row["phashes"]]).reshape(-1, 4) \
-            if rows else np.zeros((0, 4), np.uint64)
-        self.dhash = hex_to_u64([h for row in rows for h in row["dhashes"]]).reshape(-1, 4) \
-            if rows else np.zeros((0, 4), np.uint64)
+        self.by_pixels = {row["pixels_sha256"]: i for i, row in enumerate(rows)
+                          if row["pixels_sha256"]}
+        self.sizes = {(row["width"], row["height"]) for row in rows if row["pixels_sha256"]}
+        self.phash, self.dhash = (_flip_hashes(rows, column) for column in ("phashes", "dhashes"))
         self._index_features(rows)
 
     def _index_features(self, rows: list[dict]) -> None:
@@ -96,24 +104,35 @@ class ExclusionIndex:
                 points.append(xy)
                 descriptors.append(desc)
                 owners.append(np.full(len(desc), 2 * i + variant, np.int32))
-            corners.append((row["work_width"], row["work_height"]))
+            corners.append((row["work_width"] or 0, row["work_height"] or 0))
         self.corners = corners
         self.points = np.vstack(points) if points else np.zeros((0, 2), np.float32)
         descriptors = np.vstack(descriptors) if descriptors else np.zeros((0, 32), np.uint8)
         self.words = _bits(descriptors)
         self.owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
         self.bits = key_bits(len(descriptors))
-        keys = band_keys(descriptors, self.bits)
-        # int32 (keys have at most 24 bits): ~50 bytes per descriptor and band pair
-        self.order = [np.argsort(keys[:, band], kind="stable").astype(np.int32)
-                      for band in range(keys.shape[1])]
-        self.sorted_keys = [keys[order, band] for band, order in enumerate(self.order)]
-        # where each key prefix starts in the sorted keys: a lookup is two reads, not a
-        # binary search over millions of keys (4 MiB per band at most)
+        self._index_keys(band_keys(descriptors, self.bits))
+
+    def _index_keys(self, keys: np.ndarray) -> None:
+        """Every band's keys sorted, all bands end to end, with a table of where each
+        (band, key prefix) starts: a lookup is two reads, not a binary search. Only the
+        keys' low bytes are kept, to compare the bits past the prefix (~45 bytes per
+        descriptor; the table is 16 MiB per band at most)."""
+        count, bands = keys.shape
         self.shift = max(0, self.bits - PREFIX_BITS)
-        prefixes = np.arange((1 << (self.bits - self.shift)) + 1, dtype=np.int64) << self.shift
-        self.starts = [np.searchsorted(column, prefixes).astype(np.int32)
-                       for column in self.sorted_keys]
+        self.prefixes = 1 << (self.bits - self.shift)
+        order, low, starts = [], [], []
+        edges = np.arange(self.prefixes + 1, dtype=np.int64) << self.shift
+        for band in range(bands):
+            band_order = np.argsort(keys[:, band], kind="stable").astype(np.int32)
+            band_keys_sorted = keys[band_order, band]
+            order.append(band_order)
+            low.append((band_keys_sorted & 0xFF).astype(np.uint8))
+            starts.append(np.searchsorted(band_keys_sorted, edges) + band * count)
+        self.order = np.concatenate(order) if order else np.zeros(0, np.int32)
+        self.low = np.concatenate(low) if low else np.zeros(0, np.uint8)
+        kind = np.int32 if count * bands < 2**31 else np.int64
+        self.starts = np.concatenate(starts).astype(kind) if starts else np.zeros(1, kind)
 
     def find(self, sha256: str, pixels: np.ndarray, work: np.ndarray, phash: str,
              dhash: str) -> list[Match]:
@@ -141,40 +160,28 @@ class ExclusionIndex:
         d = popcount(self.dhash ^ hex_to_u64([dhash])[0]).astype(np.int64)
         close = (p <= PHASH_DISTANCE) & (d <= DHASH_DISTANCE)
         best = np.where(close, p, 999).min(axis=1)
+        found = np.flatnonzero(best < 999)
         return [self._match(int(i), "near", float(best[i]))
-                for i in np.argsort(best, kind="stable") if best[i] < 999]
+                for i in found[np.argsort(best[found], kind="stable")]]
 
     def _candidates(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(query index, indexed descriptor) pairs sharing at least one band key."""
+        """(query index, indexed descriptor) pairs sharing a band key, for every band at
+        once; keys shared by over MAX_BUCKET descriptors are skipped."""
         keys = band_keys(descriptors, self.bits)
-        queries, found = [], []
-        for band in range(keys.shape[1]):
-            query, where = self._bucket(band, keys[:, band])
-            if len(query):
-                queries.append(query)
-                found.append(self.order[band][where])
-        if not queries:
-            return np.zeros(0, np.int64), np.zeros(0, np.int64)
-        pairs = np.sort(np.concatenate(queries) * len(self.owner) + np.concatenate(found))
-        pairs = pairs[np.r_[True, pairs[1:] != pairs[:-1]]]  # a pair found by several bands
-        return pairs // len(self.owner), pairs % len(self.owner)
-
-    def _bucket(self, band: int, keys: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(query index, position in the sorted keys) of every indexed descriptor whose
-        key in `band` equals the query's, skipping keys shared by over MAX_BUCKET."""
-        starts = self.starts[band]
-        prefix = keys >> self.shift
-        lo, hi = starts[prefix], starts[prefix + 1]
-        counts = hi - lo
-        counts[counts > MAX_BUCKET << self.shift] = 0  # a crowded key range: skipped
-        query = np.repeat(np.arange(len(keys)), counts)
-        where = np.repeat(lo, counts) + np.arange(counts.sum()) - np.repeat(
-            np.cumsum(counts) - counts, counts)
-        same = self.sorted_keys[band][where] == keys[query]
-        query, where = query[same], where[same]
-        common = np.bincount(query, minlength=len(keys)) > MAX_BUCKET
-        keep = ~common[query]
-        return query[keep], where[keep]
+        count, bands = keys.shape
+        slot = (np.arange(bands) * (self.prefixes + 1))[None, :] + (keys >> self.shift)
+        lo, hi = self.starts[slot.ravel()], self.starts[slot.ravel() + 1]
+        sizes = hi - lo
+        sizes[sizes > MAX_BUCKET << self.shift] = 0  # a crowded key range: skipped
+        lookup = np.repeat(np.arange(sizes.size), sizes)
+        where = np.repeat(lo, sizes) + np.arange(sizes.sum()) - np.repeat(
+            np.cumsum(sizes) - sizes, sizes)
+        same = self.low[where] == (keys.ravel()[lookup] & 0xFF)
+        lookup, where = lookup[same], where[same]
+        crowded = np.bincount(lookup, minlength=sizes.size) > MAX_BUCKET
+        keep = ~crowded[lookup]
+        # a pair found by several bands stays repeated: the ratio test ignores it
+        return lookup[keep] // bands, self.order[where[keep]]
 
     def _contained(self, shape: tuple, work: np.ndarray) -> list[Match]:
         if not len(self.owner):
@@ -201,7 +208,7 @@ class ExclusionIndex:
         query, found = self._candidates(descriptors)
         distance = popcount(_bits(descriptors)[query] ^ self.words[found]).sum(
             axis=1, dtype=np.int64)
-        order = np.lexsort((distance, query))
+        order = np.argsort(query.astype(np.int64) << 9 | distance)  # by query, then distance
         query, found, distance = query[order], found[order], distance[order]
         if not len(query):
             return query, found, distance

@@ -44,8 +44,7 @@ def check_overlap(output: str, spec: dict) -> dict:
     """Matches of the set `spec` (name, kind, path) in the corpus at `output`: each
     source that gave kept patches is decoded once; its hashes come from the manifest."""
     out = Output(output)
-    table = sets.read_table(spec["path"], spec["name"]) if spec["kind"] == "hashes" \
-        else sets.build_table(spec)
+    table = sets.read_set(spec)
     index = ExclusionIndex(table)
     images, kept = _tables(out)
     by_shard: dict[str, dict[str, dict]] = {}

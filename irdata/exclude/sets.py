@@ -14,14 +14,15 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from irdata.errors import UsageError, describe
-from irdata.exclude import fingerprint
+from irdata.errors import ExclusionError, describe
+from irdata.exclude import fingerprint, hash_csv
 from irdata.exclude.index import ExclusionIndex
 from irdata.imaging import decode
 from irdata.imaging.sniff import sniff
 from irdata.quality import working
 from irdata.sources.archives import archive_type, list_archive_items, read_members
 from irdata.sources.folders import list_folder_items
+from irdata.sources.plan import download_archive
 from irdata.storage import Output
 
 MAX_PIXELS = 300_000_000
@@ -37,10 +38,6 @@ SCHEMA = pa.schema([
     ("mirror_points", pa.binary()), ("mirror_descriptors", pa.binary()),
     ("thumbnail", pa.binary()),  # a small JPEG for reports; null in lists built without
 ])
-
-
-class ExclusionError(UsageError):
-    """An exclusion set that cannot be read: missing, empty, corrupt or not a set."""
 
 
 def _pixels(name: str, file: str, data: bytes) -> np.ndarray:
@@ -127,6 +124,21 @@ def write_table(table: pa.Table, path: str, signature: str = "") -> None:
         pq.write_table(table.replace_schema_metadata(meta), fh)
 
 
+def read_hash_list(path: str, name: str | None = None) -> pa.Table:
+    """A hash list: the Parquet that `write_table` writes, or a CSV of precomputed
+    hashes (`hash_csv`); `name` renames its set."""
+    if path.lower().endswith(".csv"):
+        return hash_csv.read(path, name or os.path.basename(path).split(".")[0], SCHEMA)
+    return read_table(path, name)
+
+
+def read_set(spec: dict) -> pa.Table:
+    """The fingerprints of one set (`spec`: name, kind, path), however it is given."""
+    if spec["kind"] == "hashes":
+        return read_hash_list(spec["path"], spec["name"])
+    return build_table(spec)
+
+
 def read_table(path: str, name: str | None = None) -> pa.Table:
     """A hash list written by `write_table`; `name` renames its set."""
     try:
@@ -165,9 +177,7 @@ def compile_set(spec: dict, path: str) -> str:
         meta = pq.read_schema(path).metadata or {}
         if meta.get(b"irdata.signature") == sign.encode():
             return path
-    table = read_table(spec["path"], spec["name"]) if spec["kind"] == "hashes" \
-        else build_table(spec)
-    write_table(table, path, sign)
+    write_table(read_set(spec), path, sign)
     return path
 
 
@@ -197,8 +207,23 @@ def compile_sets(config: dict, out) -> list[str]:
     if not config.get("exclude"):
         return []
     out.makedirs(FOLDER)
-    return [compile_set(spec, out.path(compiled_path(spec["name"])))
+    return [compile_set(_local(spec, out, config["fetch"]), out.path(compiled_path(spec["name"])))
             for spec in config["exclude"]]
+
+
+DOWNLOADS = "cache/exclude"  # OUT/cache/exclude: remote sets, downloaded once
+
+
+def _local(spec: dict, out, fetch_cfg: dict) -> dict:
+    """The set with a local path: a URL's archive or hash list downloaded once into
+    the output (by the fetch settings: private networks, timeouts, byte cap)."""
+    if not spec.get("url"):
+        return spec
+    path, error = download_archive(out, spec["url"], fetch_cfg, DOWNLOADS)
+    if error:
+        raise ExclusionError(f"exclusion set {spec['name']!r}: cannot download "
+                             f"{spec['url']}: {error}")
+    return {**spec, "path": path}
 
 
 def exclusion_index(out, config: dict) -> ExclusionIndex | None:

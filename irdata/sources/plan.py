@@ -36,18 +36,20 @@ class Plan:
 
 def _archive_suffix(locator: str) -> str:
     lower = locator.lower().split("?")[0]
-    for suffix in (".tar.gz", ".tgz", ".zip", ".tar"):
+    for suffix in (".tar.gz", ".tgz", ".zip", ".tar", ".parquet", ".csv"):
         if lower.endswith(suffix):
             return suffix
     return ".tar"
 
 
-def download_archive(out: Output, url: str, fetch_cfg: dict) -> tuple[str, str]:
-    """Fetch a remote archive once into OUT/cache/archives; return (path, error detail)."""
-    rel = f"cache/archives/{image_id(url)}{_archive_suffix(url)}"
+def download_archive(out: Output, url: str, fetch_cfg: dict, folder: str = "cache/archives"
+                     ) -> tuple[str, str]:
+    """Fetch a remote archive (or list) once into OUT/`folder`; return (path, error
+    detail). The name keeps the URL's suffix: .zip, .tar(.gz), .tgz, .parquet, .csv."""
+    rel = f"{folder}/{image_id(url)}{_archive_suffix(url)}"
     if out.exists(rel):
         return out.path(rel), ""
-    print(f"irdata: downloading archive {url}", file=sys.stderr)
+    print(f"irdata: downloading {url}", file=sys.stderr)
     archive_cfg = dict(fetch_cfg, total_timeout=fetch_cfg["archive_timeout"])
     fetcher = Fetcher(archive_cfg, max_bytes=fetch_cfg["archive_max_bytes"])
     try:
