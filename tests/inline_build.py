@@ -1,6 +1,6 @@
 """Run a whole build in the test process, stage by stage, without Dask."""
 
-from irdata.exclude.sets import compile_sets
+from irdata.exclude.compiled import compile_sets
 from irdata.sources.plan import make_plan
 from irdata.stages import ORDER, STAGES, complete, is_enabled
 from irdata.storage import Output

@@ -20,7 +20,7 @@ from PIL import Image
 from irdata import config as config_mod
 from irdata.demo import synth
 from irdata.errors import ConfigError
-from irdata.exclude import sets
+from irdata.exclude import compiled, lookup, sets
 from irdata.exclude.index import ExclusionIndex
 from irdata.inspection import examine, examine_cells
 from irdata.patching import cells as cells_mod
@@ -303,7 +303,7 @@ def test_a_remote_archive_is_downloaded_once_before_the_build(tmp_path, served):
     downloaded = list((out / "cache" / "exclude").iterdir())
     assert [p.suffix for p in downloaded] == [".zip"]
     (folder / "evalset.zip").unlink()  # a rerun reuses the download
-    assert sets.compile_sets(config_mod.validate(raw, "t.yaml", str(tmp_path)),
+    assert compiled.compile_sets(config_mod.validate(raw, "t.yaml", str(tmp_path)),
                              Output(str(out))) == [str(out / "exclude" / "remote.parquet")]
 
 
@@ -413,3 +413,27 @@ def test_an_archive_set_reads_like_a_folder(tmp_path):
     broken.write_bytes(b"PK\x03\x04 not really a zip")
     with pytest.raises(sets.ExclusionError, match="cannot read archive"):
         sets.build_table({"name": "broken", "kind": "archive", "path": str(broken)})
+
+
+def test_the_descriptor_table_is_stored_once_and_memory_mapped(tmp_path):
+    """compile_sets stores the table; a worker opens it mapped (no load, one copy per
+    machine) and matches as a table built in memory does; a changed set replaces it."""
+    evalset = tmp_path / "evalset"
+    _write(evalset, "crop2x.png", _png(_downscaled_crop(2)[0]))
+    config = _pipeline(tmp_path, [{"name": "evalset", "dir": str(evalset)}])
+    out = Output(str(tmp_path / "out"))
+    paths = compiled.compile_sets(config, out)
+    stored = sorted(p.name for p in (tmp_path / "out" / "exclude" / "index").iterdir())
+    key = compiled.table_key(paths)
+    assert stored == sorted([f"{key}.done"] + [f"{key}.{n}.npy" for n in lookup.ARRAYS])
+    compiled._CACHE.clear()
+    mapped = compiled.exclusion_index(out, config)
+    assert not mapped.table.order.flags.owndata and not mapped.table.order.flags.writeable
+    built = ExclusionIndex(sets.read_table(paths[0]))
+    source = synth.encode(BIG[1000:2600, :2600], "jpg", 92)
+    assert _matches(mapped, source) == _matches(built, source) != []
+    _write(evalset, "e0.png", _png(EXCLUDED[0]))
+    paths = compiled.compile_sets(config, out)
+    assert sorted(p.name for p in (tmp_path / "out" / "exclude" / "index").iterdir())[0] \
+        .startswith(compiled.table_key(paths)) and compiled.table_key(paths) != key
+    assert len(list((tmp_path / "out" / "exclude" / "index").iterdir())) == len(stored)

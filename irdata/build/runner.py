@@ -15,7 +15,7 @@ from irdata.build.lock import build_lock
 from irdata.build.progress import Progress, summary_table
 from irdata.build.warm import warm_up
 from irdata.errors import UsageError
-from irdata.exclude.sets import compile_sets
+from irdata.exclude.compiled import compile_sets
 from irdata.sources.plan import make_plan
 from irdata.stages import ORDER, STAGES, complete, is_enabled
 from irdata.storage import Output

@@ -14,9 +14,11 @@ import pyarrow as pa
 from irdata.dedupe.clusters import DHASH_DISTANCE, PHASH_DISTANCE
 from irdata.dedupe.search import hex_to_u64, popcount
 from irdata.exclude import fingerprint
+from irdata.exclude.lookup import DescriptorTable, words
 
-PREFIX_BITS = 22  # key bits addressed directly (a 24-bit key's last 2 bits are compared)
-MAX_BUCKET = 8  # a key shared by more indexed descriptors says little: not looked up
+LIGHT_COLUMNS = ["set", "file", "width", "height", "sha256", "pixels_sha256", "phashes",
+                 "dhashes", "work_width", "work_height"]  # all but features and thumbnail
+
 MAX_DESCRIPTOR_DISTANCE = 40  # of 256 bits: a candidate descriptor match
 RATIO = 0.8  # ... whose distance is under this share of the query's next-best one
 MIN_VOTES = 5  # matched descriptors before a geometric check is tried
@@ -44,34 +46,6 @@ class Match:
         return self.region is None
 
 
-def _bits(descriptors: np.ndarray) -> np.ndarray:
-    """N x 32 uint8 -> N x 4 uint64 (big-endian words of the 256 bits)."""
-    return np.ascontiguousarray(descriptors).view(">u8").astype(np.uint64).reshape(-1, 4)
-
-
-def key_bits(count: int) -> int:
-    """Bits per lookup key for an index of `count` descriptors: 16, or 24 past
-    2**18 descriptors (4 per 16-bit key), so a key value stays rare as sets grow."""
-    return 16 if count < 1 << 18 else 24
-
-
-def band_keys(descriptors: np.ndarray, bits: int) -> np.ndarray:
-    """N x (256 // bits) int32 lookup keys: consecutive 2- or 3-byte slices of each
-    descriptor (computed from the bytes, without unpacking bits)."""
-    width = bits // 8
-    bands = 32 // width
-    parts = descriptors[:, :bands * width].reshape(len(descriptors), bands, width)
-    keys = np.zeros((len(descriptors), bands), np.int32)
-    for byte in range(width):
-        keys = (keys << 8) | parts[:, :, byte].astype(np.int32)
-    return keys
-
-
-
-def _unblob(data: bytes | None, dtype, width: int) -> np.ndarray:
-    return np.frombuffer(data or b"", dtype=dtype).reshape(-1, width)
-
-
 def _flip_hashes(rows: list[dict], column: str) -> np.ndarray:
     """N x 4 uint64: each image's hashes of its four flips; for a row without, all
     bits set, which is near no source (a pHash thresholds at its median: half ones)."""
@@ -85,54 +59,17 @@ def _flip_hashes(rows: list[dict], column: str) -> np.ndarray:
 class ExclusionIndex:
     """Every excluded image of one or more sets, indexed; `find` is thread-safe."""
 
-    def __init__(self, table: pa.Table):
-        rows = table.to_pylist()
+    def __init__(self, table: pa.Table, descriptors: DescriptorTable | None = None):
+        """`descriptors`: the table's DescriptorTable when stored (else built here)."""
+        rows = table.select(LIGHT_COLUMNS).to_pylist()
         self.rows = [(row["set"], row["file"]) for row in rows]
         self.by_bytes = {row["sha256"]: i for i, row in enumerate(rows) if row["sha256"]}
         self.by_pixels = {row["pixels_sha256"]: i for i, row in enumerate(rows)
                           if row["pixels_sha256"]}
         self.sizes = {(row["width"], row["height"]) for row in rows if row["pixels_sha256"]}
         self.phash, self.dhash = (_flip_hashes(rows, column) for column in ("phashes", "dhashes"))
-        self._index_features(rows)
-
-    def _index_features(self, rows: list[dict]) -> None:
-        points, descriptors, owners, corners = [], [], [], []
-        for i, row in enumerate(rows):
-            for variant, (p, d) in enumerate((("points", "descriptors"),
-                                              ("mirror_points", "mirror_descriptors"))):
-                xy, desc = _unblob(row[p], np.float32, 2), _unblob(row[d], np.uint8, 32)
-                points.append(xy)
-                descriptors.append(desc)
-                owners.append(np.full(len(desc), 2 * i + variant, np.int32))
-            corners.append((row["work_width"] or 0, row["work_height"] or 0))
-        self.corners = corners
-        self.points = np.vstack(points) if points else np.zeros((0, 2), np.float32)
-        descriptors = np.vstack(descriptors) if descriptors else np.zeros((0, 32), np.uint8)
-        self.words = _bits(descriptors)
-        self.owner = np.concatenate(owners) if owners else np.zeros(0, np.int32)
-        self.bits = key_bits(len(descriptors))
-        self._index_keys(band_keys(descriptors, self.bits))
-
-    def _index_keys(self, keys: np.ndarray) -> None:
-        """Every band's keys sorted, all bands end to end, with a table of where each
-        (band, key prefix) starts: a lookup is two reads, not a binary search. Only the
-        keys' low bytes are kept, to compare the bits past the prefix (~45 bytes per
-        descriptor; the table is 16 MiB per band at most)."""
-        count, bands = keys.shape
-        self.shift = max(0, self.bits - PREFIX_BITS)
-        self.prefixes = 1 << (self.bits - self.shift)
-        order, low, starts = [], [], []
-        edges = np.arange(self.prefixes + 1, dtype=np.int64) << self.shift
-        for band in range(bands):
-            band_order = np.argsort(keys[:, band], kind="stable").astype(np.int32)
-            band_keys_sorted = keys[band_order, band]
-            order.append(band_order)
-            low.append((band_keys_sorted & 0xFF).astype(np.uint8))
-            starts.append(np.searchsorted(band_keys_sorted, edges) + band * count)
-        self.order = np.concatenate(order) if order else np.zeros(0, np.int32)
-        self.low = np.concatenate(low) if low else np.zeros(0, np.uint8)
-        kind = np.int32 if count * bands < 2**31 else np.int64
-        self.starts = np.concatenate(starts).astype(kind) if starts else np.zeros(1, kind)
+        self.corners = [(row["work_width"] or 0, row["work_height"] or 0) for row in rows]
+        self.table = descriptors or DescriptorTable.from_table(table)
 
     def find(self, sha256: str, pixels: np.ndarray, work: np.ndarray, phash: str,
              dhash: str) -> list[Match]:
@@ -164,33 +101,14 @@ class ExclusionIndex:
         return [self._match(int(i), "near", float(best[i]))
                 for i in found[np.argsort(best[found], kind="stable")]]
 
-    def _candidates(self, descriptors: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(query index, indexed descriptor) pairs sharing a band key, for every band at
-        once; keys shared by over MAX_BUCKET descriptors are skipped."""
-        keys = band_keys(descriptors, self.bits)
-        count, bands = keys.shape
-        slot = (np.arange(bands) * (self.prefixes + 1))[None, :] + (keys >> self.shift)
-        lo, hi = self.starts[slot.ravel()], self.starts[slot.ravel() + 1]
-        sizes = hi - lo
-        sizes[sizes > MAX_BUCKET << self.shift] = 0  # a crowded key range: skipped
-        lookup = np.repeat(np.arange(sizes.size), sizes)
-        where = np.repeat(lo, sizes) + np.arange(sizes.sum()) - np.repeat(
-            np.cumsum(sizes) - sizes, sizes)
-        same = self.low[where] == (keys.ravel()[lookup] & 0xFF)
-        lookup, where = lookup[same], where[same]
-        crowded = np.bincount(lookup, minlength=sizes.size) > MAX_BUCKET
-        keep = ~crowded[lookup]
-        # a pair found by several bands stays repeated: the ratio test ignores it
-        return lookup[keep] // bands, self.order[where[keep]]
-
     def _contained(self, shape: tuple, work: np.ndarray) -> list[Match]:
-        if not len(self.owner):
+        if not len(self.table.owner):
             return []
         xy, descriptors = fingerprint.features(work, fingerprint.SOURCE_FEATURES)
         if not len(descriptors):
             return []
         query, found, distance = self._matched(descriptors)
-        owner = self.owner[found]
+        owner = np.asarray(self.table.owner[found])
         votes = np.bincount(owner, minlength=2 * len(self.rows))
         matches = []
         for variant in np.flatnonzero(votes >= MIN_VOTES):
@@ -205,15 +123,15 @@ class ExclusionIndex:
         """Each source descriptor's best indexed match, when close and clearly better
         than its best match in any other excluded image (Lowe's ratio test over the
         candidates; an image's own scales and mirror do not compete)."""
-        query, found = self._candidates(descriptors)
-        distance = popcount(_bits(descriptors)[query] ^ self.words[found]).sum(
+        query, found = self.table.candidates(descriptors)
+        distance = popcount(words(descriptors)[query] ^ self.table.words[found]).sum(
             axis=1, dtype=np.int64)
         order = np.argsort(query.astype(np.int64) << 9 | distance)  # by query, then distance
         query, found, distance = query[order], found[order], distance[order]
         if not len(query):
             return query, found, distance
         starts = np.flatnonzero(np.r_[True, query[1:] != query[:-1]])
-        image = self.owner[found] // 2
+        image = np.asarray(self.table.owner[found]) // 2
         group = np.cumsum(np.r_[True, query[1:] != query[:-1]]) - 1
         other = np.where(image != image[starts][group], distance, 256)
         second = np.minimum.reduceat(other, starts)
@@ -226,7 +144,7 @@ class ExclusionIndex:
         """The geometric evidence that excluded image `variant // 2` (mirrored when odd)
         lies in the source: a RANSAC similarity transform and what supports it."""
         source = xy[query].reshape(-1, 1, 2)
-        excluded = self.points[found].reshape(-1, 1, 2)
+        excluded = np.asarray(self.table.points[found]).reshape(-1, 1, 2)
         transform, inliers = cv2.estimateAffinePartial2D(
             excluded, source, method=cv2.RANSAC, ransacReprojThreshold=REPROJECTION,
             maxIters=2000, confidence=0.995)

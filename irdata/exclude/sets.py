@@ -16,13 +16,11 @@ import pyarrow.parquet as pq
 
 from irdata.errors import ExclusionError, describe
 from irdata.exclude import fingerprint, hash_csv
-from irdata.exclude.index import ExclusionIndex
 from irdata.imaging import decode
 from irdata.imaging.sniff import sniff
 from irdata.quality import working
 from irdata.sources.archives import archive_type, list_archive_items, read_members
 from irdata.sources.folders import list_folder_items
-from irdata.sources.plan import download_archive
 from irdata.storage import Output
 
 MAX_PIXELS = 300_000_000
@@ -139,16 +137,19 @@ def read_set(spec: dict) -> pa.Table:
     return build_table(spec)
 
 
-def read_table(path: str, name: str | None = None) -> pa.Table:
-    """A hash list written by `write_table`; `name` renames its set."""
+def read_table(path: str, name: str | None = None, columns: list[str] | None = None
+               ) -> pa.Table:
+    """A hash list written by `write_table` (only `columns`, when given); `name`
+    renames its set."""
     try:
-        table = pq.read_table(path)
+        schema = pq.read_schema(path)
+        table = pq.read_table(path, columns=columns)
     except Exception as exc:
         raise ExclusionError(f"exclusion hash list {path}: not a readable Parquet file "
                              f"({exc})") from None
-    meta = table.schema.metadata or {}
-    if meta.get(b"irdata.format") != FORMAT.encode() or not table.schema.equals(
-            SCHEMA.with_metadata(table.schema.metadata)):
+    meta = schema.metadata or {}
+    if meta.get(b"irdata.format") != FORMAT.encode() or not schema.equals(
+            SCHEMA.with_metadata(schema.metadata)):
         raise ExclusionError(f"exclusion hash list {path}: not written by `irdata exclusions "
                              f"build` (format {FORMAT})")
     if name is not None:
@@ -179,53 +180,3 @@ def compile_set(spec: dict, path: str) -> str:
             return path
     write_table(read_set(spec), path, sign)
     return path
-
-
-_CACHE: dict[tuple, ExclusionIndex] = {}
-
-
-def load_index(paths: list[str]) -> ExclusionIndex | None:
-    """The index of the compiled sets, built once per process (and per set files)."""
-    if not paths:
-        return None
-    key = tuple((p, os.stat(p).st_mtime_ns) for p in paths)
-    if key not in _CACHE:
-        _CACHE.clear()
-        _CACHE[key] = ExclusionIndex(pa.concat_tables([read_table(p) for p in paths]))
-    return _CACHE[key]
-
-
-FOLDER = "exclude"  # OUT/exclude/NAME.parquet: the configured sets, compiled
-
-
-def compiled_path(name: str) -> str:
-    return f"{FOLDER}/{name}.parquet"
-
-
-def compile_sets(config: dict, out) -> list[str]:
-    """Compile every configured set into the output (before any task runs)."""
-    if not config.get("exclude"):
-        return []
-    out.makedirs(FOLDER)
-    return [compile_set(_local(spec, out, config["fetch"]), out.path(compiled_path(spec["name"])))
-            for spec in config["exclude"]]
-
-
-DOWNLOADS = "cache/exclude"  # OUT/cache/exclude: remote sets, downloaded once
-
-
-def _local(spec: dict, out, fetch_cfg: dict) -> dict:
-    """The set with a local path: a URL's archive or hash list downloaded once into
-    the output (by the fetch settings: private networks, timeouts, byte cap)."""
-    if not spec.get("url"):
-        return spec
-    path, error = download_archive(out, spec["url"], fetch_cfg, DOWNLOADS)
-    if error:
-        raise ExclusionError(f"exclusion set {spec['name']!r}: cannot download "
-                             f"{spec['url']}: {error}")
-    return {**spec, "path": path}
-
-
-def exclusion_index(out, config: dict) -> ExclusionIndex | None:
-    """The index of the configured sets, as compiled into the output."""
-    return load_index([out.path(compiled_path(s["name"])) for s in config.get("exclude", [])])

@@ -15,7 +15,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from irdata.errors import describe
-from irdata.exclude.sets import exclusion_index
+from irdata.exclude.compiled import exclusion_index
 from irdata.imaging.sniff import extension
 from irdata.inspection import Inspection, examine_cells
 from irdata.keys import partition_name
