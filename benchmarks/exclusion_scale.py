@@ -51,11 +51,6 @@ def _rows(base: list[dict], count: int, seed: int = 0) -> list[dict]:
     return rows
 
 
-def _index_bytes(index: ExclusionIndex) -> int:
-    arrays = [index.points, index.words, index.owner, index.order, index.low, index.starts]
-    return sum(a.nbytes for a in arrays)
-
-
 def _sources(folder: str) -> list[tuple]:
     found = []
     for path in image_paths([folder]):
@@ -97,8 +92,8 @@ def main() -> None:
         per_source = 1000 * (time.perf_counter() - started) / len(sources)
         share = 100 * per_source / inspect_ms
         parts.append(" ".join([
-            f"{size} images ({len(index.owner)} descriptors, {index.bits}-bit keys):",
-            f"index {_index_bytes(index) / 2**20:.0f} MiB built in {build:.1f} s;",
+            f"{size} images ({len(index.table.owner)} descriptors, {index.table.bits}-bit keys):",
+            f"index {index.table.nbytes() / 2**20:.0f} MiB built in {build:.1f} s;",
             f"{per_source:.1f} ms per source ({share:.1f}% of inspection),",
             f"{false} of {len(sources)} sources matched"]))
     print("\n".join(parts))

@@ -37,3 +37,30 @@ def test_decoded_gives_pixels_of_a_good_file_and_none_for_a_truncated_one(tmp_pa
     assert data_back == data and pixels.shape == (128, 96, 3)
     assert decoded(str(tmp_path / "cut.jpg")) is None
     assert "skipped" in capsys.readouterr().err
+
+
+def _photos(folder: Path, count: int) -> Path:
+    from irdata.demo import synth
+
+    folder.mkdir()
+    for seed in range(count):
+        (folder / f"p{seed}.jpg").write_bytes(
+            synth.encode(synth.procedural_image(seed, 1200, 800), "jpg", 90))
+    return folder
+
+
+@pytest.mark.parametrize("script, extra", [
+    ("exclusion_scale.py", ["--sizes", "12", "--base", "4"]),
+    ("exclusion_build.py", ["--excluded", "12", "--base", "4", "--variants", "1",
+                            "--rounds", "1", "--per-partition", "2"]),
+])
+def test_the_exclusion_cost_benchmarks_run_on_a_small_folder(tmp_path, script, extra):
+    """They run end to end (on tiny sizes) and print their figures, recording nothing."""
+    import subprocess
+
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / script
+    run = subprocess.run([sys.executable, str(bench), str(_photos(tmp_path / "photos", 3)),
+                          *extra, "--no-record"], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    expected = "12 images (" if script == "exclusion_scale.py" else "images dropped as excluded: 0 of 3"
+    assert expected in run.stdout, run.stdout
