@@ -238,6 +238,15 @@ def test_check_overlap_finds_what_an_unprotected_build_kept(tmp_path):
     found = sorted(line.split("\t")[0].rsplit("/", 1)[1] for line in run.stdout.splitlines())
     assert found == ["copy_of_e0.jpg", "holds_crop.jpg"]
     assert "2 overlap(s)" in run.stderr
+    import hashlib
+
+    copy = (tmp_path / "photos" / "copy_of_e0.jpg").read_bytes()
+    listed = _hash_csv(tmp_path / "listed.csv", ["file,sha256",
+                                                 f"e0.jpg,{hashlib.sha256(copy).hexdigest()}"])
+    run = subprocess.run([sys.executable, "-m", "irdata", "check-overlap", str(out),
+                          "--against", str(listed)], capture_output=True, text=True, timeout=300)
+    assert run.returncode == 1 and run.stdout.count("\n") == 1, run.stderr
+    assert "listed/e0.jpg\texact" in run.stdout
 
 
 def _hash_csv(path, lines: list[str]):

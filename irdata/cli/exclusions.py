@@ -26,7 +26,7 @@ def add_commands(commands) -> None:
                                   allow_abbrev=False)
     overlap.add_argument("output", help="a build's output folder")
     overlap.add_argument("--against", required=True,
-                         help="evaluation set: folder, archive or hash list (.parquet)")
+                         help="evaluation set: folder, archive or hash list (.parquet, .csv)")
     overlap.add_argument("--name", help="the set's name (default: from the path)")
     overlap.set_defaults(handler=_cmd_overlap)
 
@@ -37,7 +37,7 @@ def _spec(path: str, name: str | None) -> dict:
     if not os.path.exists(path):
         raise UsageError(f"evaluation set not found: {path}")
     kind = "dir" if os.path.isdir(path) else (
-        "hashes" if path.lower().endswith((".parquet", ".pq")) else "archive")
+        "hashes" if path.lower().endswith((".parquet", ".pq", ".csv")) else "archive")
     name = name or os.path.basename(os.path.normpath(path)).split(".")[0]
     if not NAME_RE.match(name):
         raise UsageError(f"--name must be 1-64 letters, digits, '_', '-' or '.', got {name!r}")
