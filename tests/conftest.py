@@ -461,16 +461,23 @@ class _SlowHandler(SimpleHTTPRequestHandler):
         pass
 
 
+def serve_folder(folder, delay: float = 0.0):
+    """A threaded HTTP server of `folder` on 127.0.0.1 answering after `delay` s:
+    (server, base URL, handler class; set its `delay` to slow it down later)."""
+    handler = functools.partial(type("H", (_SlowHandler,), {"delay": delay}),
+                                directory=str(folder))
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    httpd.daemon_threads = True
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    return httpd, f"http://127.0.0.1:{httpd.server_address[1]}", handler.func
+
+
 @pytest.fixture
 def served(tmp_path):
     """A folder of generated photos served on 127.0.0.1 with a per-request delay."""
     folder = tmp_path / "served"
     folder.mkdir()
-    handler = functools.partial(type("H", (_SlowHandler,), {}), directory=str(folder))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    yield folder, f"http://127.0.0.1:{httpd.server_address[1]}", handler.func
+    httpd, base, handler = serve_folder(folder)
+    yield folder, base, handler
     httpd.shutdown()
     httpd.server_close()

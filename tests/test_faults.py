@@ -7,7 +7,6 @@ the same pipeline, so each must be byte-identical to one reference build."""
 
 from __future__ import annotations
 
-import functools
 import hashlib
 import json
 import logging
@@ -19,15 +18,14 @@ import subprocess
 import sys
 import threading
 import time
-from http.server import ThreadingHTTPServer
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import serve_folder
 from hostile_corpus import case
 from test_build_e2e import _irdata as irdata_cli
 from test_build_e2e import _outputs as deterministic_outputs
 from test_build_e2e import _photos as write_photos
-from test_build_e2e import _SlowHandler
 
 from irdata import config as irconfig
 from irdata.build.lock import LOCK
@@ -51,12 +49,7 @@ def site(tmp_path_factory):
     for hostile in ("png_bad_crc", "truncated_jpeg"):
         names.append(case(hostile).filename)
         (folder / names[-1]).write_bytes(case(hostile).data)
-    handler = functools.partial(type("H", (_SlowHandler,), {"delay": FETCH_DELAY}),
-                                directory=str(folder))
-    httpd = ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    httpd.daemon_threads = True
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    base = f"http://127.0.0.1:{httpd.server_address[1]}"
+    httpd, base, _ = serve_folder(folder, FETCH_DELAY)
     (root / "web.csv").write_text("url\n" + "".join(f"{base}/{n}\n" for n in names))
     pipeline = root / "web.yaml"
     pipeline.write_text(f"seed: 0\nimages_per_partition: {PER_PARTITION}\n"
