@@ -1,5 +1,8 @@
-"""Output folder access through fsspec. Every file is written under a temporary name
-and renamed into place, so a reader (or a resumed build) never sees half a file."""
+"""Output folder access through fsspec: a local folder or any fsspec URL (s3://, gs://,
+...). A reader, or a resumed build, never sees half a file: on a local or other
+renaming filesystem a file is written under a temporary name and renamed into
+place; on an object store (no rename there) it is written under its own key in one
+upload that the store makes visible only when complete, and abandoned on failure."""
 
 from __future__ import annotations
 
@@ -12,43 +15,130 @@ from contextlib import contextmanager
 
 import fsspec
 
+from irdata.errors import UsageError, describe
+
 TMP_MARK = ".tmp-"
 _FULL = (errno.ENOSPC, errno.EDQUOT)  # named with the file being written when they stop it
+# Stores whose uploads appear whole or not at all (a single PUT, or a multipart
+# upload completed at close) and whose files can abandon an upload (`discard`).
+OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "az"}
+
+
+def is_local(url: str) -> bool:
+    return "://" not in url or url.startswith("file://")
+
+
+def protocol(url: str) -> str:
+    return url.split("://", 1)[0].lower() if "://" in url else "file"
+
+
+def filesystem(url: str, options: dict | None = None):
+    """(fsspec filesystem, path) of `url` with the storage options (endpoint,
+    credentials, ...; none for local paths). Object stores list without a cache:
+    other processes write there."""
+    if is_local(url):
+        return fsspec.core.url_to_fs(url)
+    settings = dict(options or {})
+    if protocol(url) in OBJECT_STORES:
+        settings.setdefault("use_listings_cache", False)
+    return fsspec.core.url_to_fs(url, **settings)
+
+
+class OutputError(UsageError):
+    """An output that cannot be used: no bucket, no access, no endpoint, read-only."""
+
+
+def _storage_problem(exc: BaseException) -> str:
+    """What a storage exception means, in words (the exception's own text kept)."""
+    text = describe(exc)
+    if isinstance(exc, FileNotFoundError):
+        return f"no such bucket or folder ({text})"
+    if isinstance(exc, PermissionError):
+        return f"access denied: check the credentials and the bucket's policy ({text})"
+    if "connect" in text.lower() or "endpoint" in text.lower():
+        return f"the storage endpoint cannot be reached ({text})"
+    return text
 
 
 class Output:
-    """The build's output root (a local folder or any fsspec URL)."""
+    """The build's output root (a local folder or any fsspec URL); `options` are the
+    storage options of a remote root (the pipeline's `storage_options`)."""
 
-    def __init__(self, root: str):
+    def __init__(self, root: str, options: dict | None = None):
         # Workers may run elsewhere: local roots travel as absolute paths.
-        self.root = root if "://" in root else os.path.abspath(root)
-        self.fs, self.base = fsspec.core.url_to_fs(self.root)
+        self.root = root.rstrip("/") if "://" in root else os.path.abspath(root)
+        self.options = dict(options or {})
+        self.fs, self.base = filesystem(self.root, self.options)
+        self.object_store = protocol(self.root) in OBJECT_STORES
 
     def path(self, *parts: str) -> str:
         return posixpath.join(self.base, *parts)
+
+    def url(self, *parts: str) -> str:
+        """The URL of `parts` (what another process or library can open)."""
+        if not self.object_store and is_local(self.root):
+            return self.path(*parts)
+        return posixpath.join(self.root, *parts)
+
+    def check_writable(self) -> None:
+        """Write and delete a small object at the root: an OutputError naming the
+        problem (no bucket, access denied, no endpoint) before any work starts."""
+        probe = f".irdata-probe{TMP_MARK}{uuid.uuid4().hex[:12]}"
+        try:
+            self.makedirs("")
+            self.write_bytes(probe, b"")
+            self.fs.rm(self.path(probe))
+        except Exception as exc:
+            raise OutputError(f"{self.root}: cannot write there: {_storage_problem(exc)}") \
+                from None
 
     def exists(self, rel: str) -> bool:
         return self.fs.exists(self.path(rel))
 
     def makedirs(self, rel: str) -> None:
-        self.fs.makedirs(self.path(rel), exist_ok=True)
+        if not self.object_store:  # an object store has no folders to make
+            self.fs.makedirs(self.path(rel), exist_ok=True)
+
+    def glob(self, rel_pattern: str) -> list[str]:
+        """Paths (as `path` gives them) matching the pattern, sorted."""
+        return sorted(self.fs.glob(self.path(rel_pattern)))
 
     @contextmanager
     def atomic(self, rel: str, mode: str = "wb"):
         """Open `rel` for writing; it appears under its name only if the block succeeds."""
         final = self.path(rel)
+        opener = self._put if self.object_store else self._renamed
+        try:
+            with opener(final, mode) as fh:
+                yield fh
+        except OSError as exc:
+            if exc.errno in _FULL:
+                raise OSError(exc.errno, f"{exc.strerror} (writing {final})") from exc
+            raise
+
+    @contextmanager
+    def _renamed(self, final: str, mode: str):
         self.fs.makedirs(posixpath.dirname(final), exist_ok=True)
         tmp = f"{final}{TMP_MARK}{uuid.uuid4().hex[:12]}"
         try:
             with self.fs.open(tmp, mode) as fh:
                 yield fh
             self.fs.mv(tmp, final)
-        except BaseException as exc:
+        except BaseException:
             if self.fs.exists(tmp):
                 self.fs.rm(tmp)
-            if isinstance(exc, OSError) and exc.errno in _FULL:
-                raise OSError(exc.errno, f"{exc.strerror} (writing {final})") from exc
             raise
+
+    @contextmanager
+    def _put(self, final: str, mode: str):
+        fh = self.fs.open(final, mode)
+        try:
+            yield fh
+        except BaseException:
+            fh.discard()  # the upload is abandoned: no object appears
+            fh.closed = True
+            raise
+        fh.close()
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         with self.atomic(rel) as fh:
@@ -63,11 +153,23 @@ class Output:
             return json.loads(fh.read().decode("utf-8"))
 
     def remove_temps(self, rel_dir: str) -> int:
-        """Delete leftovers of interrupted atomic writes below `rel_dir`."""
+        """Delete leftovers of interrupted writes below `rel_dir`: temporary files,
+        and on S3 the unfinished uploads of killed processes. Returns how many."""
+        removed = self._abort_uploads(rel_dir)
         if not self.exists(rel_dir):
-            return 0
+            return removed
         found = self.fs.find(self.path(rel_dir))
         leftovers = [p for p in found if TMP_MARK in posixpath.basename(p)]
         for path in leftovers:
             self.fs.rm(path)
-        return len(leftovers)
+        return removed + len(leftovers)
+
+    def _abort_uploads(self, rel_dir: str) -> int:
+        if not hasattr(self.fs, "list_multipart_uploads"):
+            return 0
+        bucket, _, prefix = self.path(rel_dir).partition("/")
+        uploads = [u for u in self.fs.list_multipart_uploads(bucket)
+                   if u["Key"].startswith(prefix)]
+        for upload in uploads:
+            self.fs.abort_mpu(bucket, upload["Key"], upload["UploadId"])
+        return len(uploads)

@@ -481,3 +481,43 @@ def served(tmp_path):
     yield folder, base, handler
     httpd.shutdown()
     httpd.server_close()
+
+
+@pytest.fixture(scope="session")
+def s3_endpoint():
+    """moto's standalone S3 server on 127.0.0.1 (as s3fs tests itself), with fake
+    credentials and the endpoint in the environment, so subprocesses use it too."""
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    host, port = server.get_host_and_port()
+    endpoint = f"http://{host}:{port}"
+    saved = {k: os.environ.get(k) for k in S3_ENV}
+    os.environ.update({**S3_ENV, "AWS_ENDPOINT_URL": endpoint})
+    try:
+        yield endpoint
+    finally:
+        server.stop()
+        for key, value in saved.items():
+            os.environ.pop(key, None) if value is None else os.environ.update({key: value})
+
+
+S3_ENV = {"AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
+          "AWS_DEFAULT_REGION": "us-east-1", "AWS_ENDPOINT_URL": ""}
+
+
+@pytest.fixture
+def s3_bucket(s3_endpoint, request):
+    """A fresh bucket on the local S3 server: its s3:// URL."""
+    import uuid
+
+    import s3fs
+
+    name = f"irdata-{uuid.uuid4().hex[:12]}"
+    fs = s3fs.S3FileSystem(skip_instance_cache=True)
+    fs.mkdir(name)
+    yield f"s3://{name}"

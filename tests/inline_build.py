@@ -10,8 +10,8 @@ def build_inline(config: dict, out: str) -> int:
     """Every enabled stage in order, each partition in turn, completed as the runner's
     tasks complete them (stats and marker after the outputs); returns the partition
     count."""
-    compile_sets(config, Output(out))
-    partitions = make_plan(config, Output(out)).partitions
+    compile_sets(config, Output(out, config["storage_options"]))
+    partitions = make_plan(config, Output(out, config["storage_options"])).partitions
     for name in [n for n in ORDER if is_enabled(n, config)]:
         if STAGES[name].is_global:
             complete(name, config, out, 0, partitions=partitions)

@@ -26,7 +26,7 @@ CASES = [
     ("unknown-top-key", "outptu: out\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'outptu' "
      "(known: dedupe, degrade, exclude, fetch, images_per_partition, inspect, output, patch, quality, seed, "
-     "sources)"),
+     "sources, storage_options)"),
     ("unknown-fetch-key", "fetch: {thread: 4}\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'fetch.thread' (known: allow_private_networks, "
      "archive_max_bytes, archive_timeout, backoff, backoff_max, connect_timeout, max_bytes, max_redirects, "

@@ -14,8 +14,8 @@ import irdata
 
 ROOT = pathlib.Path(irdata.__file__).parent
 FLOORS = [
-    {"errors", "keys", "tuning", "storage", "shards", "net", "quality", "degrade", "dedupe", "rows"},
-    {"imaging", "settings_schema"},
+    {"errors", "keys", "tuning", "shards", "net", "quality", "degrade", "dedupe", "rows"},
+    {"imaging", "settings_schema", "storage"},
     {"config", "patching"},
     {"inspection", "sources"},
     {"exclude"},

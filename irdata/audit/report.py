@@ -198,4 +198,4 @@ def write_report(root: str, html: str | None = None) -> str:
             fh.write(page)
         return html
     out.write_bytes("report.html", page)
-    return out.path("report.html")
+    return out.url("report.html")

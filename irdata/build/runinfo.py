@@ -40,10 +40,21 @@ def package_versions() -> dict[str, str | None]:
 
 
 def new_run(config: dict, stages: list[str], argv: list[str]) -> dict:
-    return {"config": config, "seed": config["seed"], "stages": stages, "argv": argv,
+    return {"config": recorded_config(config), "seed": config["seed"], "stages": stages,
+            "argv": argv,
             "versions": package_versions(), "host": socket.gethostname(),
             "platform": platform.platform(),
             "started": _now(), "finished": None, "stage_times": {}}
+
+
+REDACTED = "<not recorded>"
+
+
+def recorded_config(config: dict) -> dict:
+    """The config as run.json keeps it: storage options (endpoints, credentials) are
+    named, never given."""
+    options = config.get("storage_options") or {}
+    return {**config, "storage_options": {key: REDACTED for key in sorted(options)}}
 
 
 def _now() -> str:

@@ -193,8 +193,8 @@ def run_build(config: dict, out_root: str, stages: list[str], workers: int | Non
               scheduler: str | None = None, quiet: bool = False, argv=None,
               shape: str = DEFAULT_SHAPE) -> dict:
     """Plan, then run each stage over all partitions. Returns stats per stage."""
-    out = Output(out_root)
-    out.makedirs("")
+    out = Output(out_root, config["storage_options"])
+    out.check_writable()  # no bucket, no access, no endpoint: one line, nothing started
     with build_lock(out):
         plan, run = _prepare(config, out, stages, argv, quiet)
         with connect(workers, scheduler, shape) as client:

@@ -5,10 +5,10 @@ memory-mapping. Each process opens the index once."""
 
 from __future__ import annotations
 
-import glob
 import hashlib
 import json
 import os
+import tempfile
 
 import pyarrow as pa
 
@@ -17,6 +17,7 @@ from irdata.exclude import lookup
 from irdata.exclude.index import LIGHT_COLUMNS, ExclusionIndex
 from irdata.exclude.sets import compile_set, read_table
 from irdata.sources.plan import download_archive
+from irdata.storage import Output, is_local
 
 FOLDER = "exclude"  # OUT/exclude/NAME.parquet: the configured sets, compiled
 INDEX = f"{FOLDER}/index"  # OUT/exclude/index/KEY.*.npy: their descriptor table
@@ -29,81 +30,101 @@ def compiled_path(name: str) -> str:
 
 def compile_sets(config: dict, out) -> list[str]:
     """Compile every configured set into the output, and store the descriptor table
-    of all of them (each reused while its inputs are unchanged)."""
+    of all of them (each reused while its inputs are unchanged); returns the sets'
+    paths inside the output."""
     if not config.get("exclude"):
         return []
     out.makedirs(FOLDER)
-    paths = [compile_set(_local(spec, out, config["fetch"]), out.path(compiled_path(spec["name"])))
-             for spec in config["exclude"]]
-    _store_table(paths, out.path(INDEX))
-    return paths
+    rels = [compile_set(_local(spec, out, config["fetch"]), out, compiled_path(spec["name"]))
+            for spec in config["exclude"]]
+    _store_table(out, rels)
+    return rels
 
 
 def _local(spec: dict, out, fetch_cfg: dict) -> dict:
     """The set with a local path: a URL's archive or hash list downloaded once into
-    the output (by the fetch settings: private networks, timeouts, byte cap)."""
+    the output (into the temp folder when the output is remote), by the fetch
+    settings: private networks, timeouts, byte cap."""
     if not spec.get("url"):
         return spec
-    path, error = download_archive(out, spec["url"], fetch_cfg, DOWNLOADS)
+    cache = out if is_local(out.root) else Output(os.path.join(tempfile.gettempdir(),
+                                                               "irdata-downloads"))
+    path, error = download_archive(cache, spec["url"], fetch_cfg, DOWNLOADS)
     if error:
         raise ExclusionError(f"exclusion set {spec['name']!r}: cannot download "
                              f"{spec['url']}: {error}")
     return {**spec, "path": path}
 
 
-def table_key(paths: list[str]) -> str:
+def table_key(out, rels: list[str]) -> str:
     """Names the descriptor table of these compiled sets: changes with their files
-    (name, size, time) and with the table's layout."""
+    (name and version: size and time, or the store's tag) and the table's layout."""
     parts = [lookup.VERSION, lookup.PREFIX_BITS]
-    for path in paths:
-        stat = os.stat(path)
-        parts.append([os.path.basename(path), stat.st_size, stat.st_mtime_ns])
+    parts += [[rel, out.fs.ukey(out.path(rel))] for rel in rels]
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()[:24]
 
 
-def _store_table(paths: list[str], folder: str) -> None:
-    """FOLDER/KEY.*.npy and, last, FOLDER/KEY.done; other keys' files removed."""
-    key = table_key(paths)
-    if os.path.exists(os.path.join(folder, f"{key}.done")):
+def _store_table(out, rels: list[str]) -> None:
+    """OUT/exclude/index/KEY.*.npy and, last, KEY.done; other keys' files removed."""
+    key = table_key(out, rels)
+    if out.exists(f"{INDEX}/{key}.done"):
         return
-    os.makedirs(folder, exist_ok=True)
-    for stale in glob.glob(os.path.join(folder, "*")):
-        os.remove(stale)
-    table = pa.concat_tables([read_table(p, columns=["points", "descriptors", "mirror_points",
-                                                     "mirror_descriptors"]) for p in paths])
-    lookup.DescriptorTable.from_table(table).save(folder, key)
-    open(os.path.join(folder, f"{key}.done"), "w").close()
+    for stale in out.glob(f"{INDEX}/*") if out.exists(INDEX) else []:
+        out.fs.rm(stale)
+    table = pa.concat_tables([read_table(out.path(rel), columns=list(lookup.BLOB_COLUMNS),
+                                         fs=out.fs) for rel in rels])
+    descriptors = lookup.DescriptorTable.from_table(table)
+    for name in lookup.ARRAYS:
+        with out.atomic(f"{INDEX}/{key}.{name}.npy") as fh:
+            descriptors.save_array(name, fh)
+    out.write_bytes(f"{INDEX}/{key}.done", b"")
 
 
 _CACHE: dict[str, ExclusionIndex] = {}
 
 
-def load_index(paths: list[str], folder: str | None = None) -> ExclusionIndex | None:
+def load_index(out, rels: list[str]) -> ExclusionIndex | None:
     """The index of the compiled sets, opened once per process: the descriptor table
-    memory-mapped from `folder` when stored there for these sets, else built here."""
-    if not paths:
+    memory-mapped when stored for these sets (from a local copy when the output is
+    remote), else built here."""
+    if not rels:
         return None
-    key = table_key(paths)
+    key = table_key(out, rels)
     if key not in _CACHE:
         _CACHE.clear()
-        descriptors = _stored_table(folder, key)
+        descriptors = _stored_table(out, key)
         columns = LIGHT_COLUMNS if descriptors else None
-        table = pa.concat_tables([read_table(p, columns=columns) for p in paths])
+        table = pa.concat_tables([read_table(out.path(rel), columns=columns, fs=out.fs)
+                                  for rel in rels])
         _CACHE[key] = ExclusionIndex(table, descriptors)
     return _CACHE[key]
 
 
-def _stored_table(folder: str | None, key: str) -> lookup.DescriptorTable | None:
+def _stored_table(out, key: str) -> lookup.DescriptorTable | None:
     """The stored table when complete and readable (else None: it is built instead)."""
-    if not folder or not os.path.exists(os.path.join(folder, f"{key}.done")):
+    if not out.exists(f"{INDEX}/{key}.done"):
         return None
     try:
+        folder = out.path(INDEX) if is_local(out.root) else _local_copy(out, key)
         return lookup.DescriptorTable.open(folder, key)
     except (OSError, ValueError):
         return None
 
 
+def _local_copy(out, key: str) -> str:
+    """A remote output's stored table copied once per machine into the temp folder
+    (each file whole, then renamed: workers of one machine may race)."""
+    folder = os.path.join(tempfile.gettempdir(), "irdata-exclude", key)
+    os.makedirs(folder, exist_ok=True)
+    for name in lookup.ARRAYS:
+        local = os.path.join(folder, f"{key}.{name}.npy")
+        if not os.path.exists(local):
+            partial = f"{local}.{os.getpid()}.part"
+            out.fs.get(out.path(f"{INDEX}/{key}.{name}.npy"), partial)
+            os.replace(partial, local)
+    return folder
+
+
 def exclusion_index(out, config: dict) -> ExclusionIndex | None:
     """The index of the configured sets, as compiled into the output."""
-    paths = [out.path(compiled_path(s["name"])) for s in config.get("exclude", [])]
-    return load_index(paths, out.path(INDEX))
+    return load_index(out, [compiled_path(s["name"]) for s in config.get("exclude", [])])

@@ -14,6 +14,7 @@ import pyarrow as pa
 PREFIX_BITS = 22  # key bits addressed directly (a 24-bit key's last 2 bits are compared)
 MAX_BUCKET = 8  # a key shared by more indexed descriptors says little: not looked up
 ARRAYS = ("points", "words", "owner", "order", "low", "starts")
+BLOB_COLUMNS = ("points", "descriptors", "mirror_points", "mirror_descriptors")
 VERSION = 1  # of the stored arrays' layout
 
 
@@ -47,7 +48,7 @@ def _unblob(data: bytes | None, dtype, width: int) -> np.ndarray:
 def _features(table: pa.Table) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(points, descriptors, owner) of every row and its mirror (owner 2i, 2i + 1)."""
     points, descriptors, owners = [], [], []
-    blobs = table.select(["points", "descriptors", "mirror_points", "mirror_descriptors"])
+    blobs = table.select(list(BLOB_COLUMNS))
     for i, row in enumerate(blobs.to_pylist()):
         for variant, (p, d) in enumerate((("points", "descriptors"),
                                           ("mirror_points", "mirror_descriptors"))):
@@ -115,13 +116,9 @@ class DescriptorTable:
         return cls({"points": points, "words": words(descriptors), "owner": owner,
                     **_sorted_bands(band_keys(descriptors, bits), bits)})
 
-    def save(self, folder: str, stem: str) -> None:
-        """FOLDER/STEM.NAME.npy for every array (each written whole, then renamed)."""
-        for name in ARRAYS:
-            path = os.path.join(folder, f"{stem}.{name}.npy")
-            with open(path + ".tmp", "wb") as fh:
-                np.save(fh, getattr(self, name))
-            os.replace(path + ".tmp", path)
+    def save_array(self, name: str, fh) -> None:
+        """One of `ARRAYS` as .npy into an open file (`open` maps STEM.NAME.npy)."""
+        np.save(fh, getattr(self, name))
 
     @classmethod
     def open(cls, folder: str, stem: str) -> DescriptorTable:

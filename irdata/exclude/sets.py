@@ -114,11 +114,15 @@ def build_table(spec: dict) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SCHEMA)
 
 
-def write_table(table: pa.Table, path: str, signature: str = "") -> None:
-    """Write a set's fingerprints atomically (marked with the format and `signature`)."""
+def write_table(table: pa.Table, path: str, signature: str = "",
+                out: Output | None = None) -> None:
+    """Write a set's fingerprints atomically (marked with the format and `signature`)
+    to the local file `path`, or to `path` inside `out`."""
     meta = {"irdata.format": FORMAT, "irdata.signature": signature}
-    folder, name = os.path.split(os.path.abspath(path))
-    with Output(folder).atomic(name) as fh:
+    if out is None:
+        folder, path = os.path.split(os.path.abspath(path))
+        out = Output(folder)
+    with out.atomic(path) as fh:
         pq.write_table(table.replace_schema_metadata(meta), fh)
 
 
@@ -137,13 +141,13 @@ def read_set(spec: dict) -> pa.Table:
     return build_table(spec)
 
 
-def read_table(path: str, name: str | None = None, columns: list[str] | None = None
-               ) -> pa.Table:
-    """A hash list written by `write_table` (only `columns`, when given); `name`
-    renames its set."""
+def read_table(path: str, name: str | None = None, columns: list[str] | None = None,
+               fs=None) -> pa.Table:
+    """A hash list written by `write_table` (only `columns`, when given), a local file
+    or a path on the fsspec filesystem `fs`; `name` renames its set."""
     try:
-        schema = pq.read_schema(path)
-        table = pq.read_table(path, columns=columns)
+        schema = pq.read_schema(path, filesystem=fs)
+        table = pq.read_table(path, columns=columns, filesystem=fs)
     except Exception as exc:
         raise ExclusionError(f"exclusion hash list {path}: not a readable Parquet file "
                              f"({exc})") from None
@@ -171,12 +175,13 @@ def signature(spec: dict) -> str:
     return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
 
 
-def compile_set(spec: dict, path: str) -> str:
-    """OUT/exclude/NAME.parquet for one configured set, rebuilt only when it changed."""
+def compile_set(spec: dict, out: Output, rel: str) -> str:
+    """OUT/`rel` (exclude/NAME.parquet) for one configured set, rebuilt only when it
+    changed; returns `rel`."""
     sign = signature(spec)
-    if os.path.exists(path):
-        meta = pq.read_schema(path).metadata or {}
+    if out.exists(rel):
+        meta = pq.read_schema(out.path(rel), filesystem=out.fs).metadata or {}
         if meta.get(b"irdata.signature") == sign.encode():
-            return path
-    write_table(read_set(spec), path, sign)
-    return path
+            return rel
+    write_table(read_set(spec), rel, sign, out)
+    return rel

@@ -64,7 +64,7 @@ def complete(name: str, config: dict, out_root: str, index: int, **extra) -> dic
     started = time.time()
     stats = stage.run(config, out_root, index, **extra)
     stats = {**stats, "seconds": round(time.time() - started, 3)}
-    out, paths = Output(out_root), stage.outputs(index)
+    out, paths = Output(out_root, config["storage_options"]), stage.outputs(index)
     out.write_json(paths["stats"], stats)
     out.write_json(paths["done"], {"partition": index, "shard": stats.get("shard")})
     return stats

@@ -64,7 +64,7 @@ def read_duplicates(out: Output) -> set[str]:
 
 def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) -> dict:
     """Cluster exact and near duplicates over the whole build."""
-    out = Output(out_root)
+    out = Output(out_root, config["storage_options"])
     settings = config["dedupe"]
     hashes = read_hashes(out, partitions)
     if not settings["enabled"]:  # no dedupe at all: an empty clusters table

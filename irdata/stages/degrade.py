@@ -95,7 +95,7 @@ def _degrade_one(key: str, png: bytes, settings: dict, patch_settings: dict, see
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Write K degraded variants of each selected clean patch of one patch shard."""
-    out = Output(out_root)
+    out = Output(out_root, config["storage_options"])
     paths = outputs(index)
     settings = config["degrade"]
     rows, kinds, skipped = [], Counter(), 0

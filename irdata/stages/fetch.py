@@ -214,7 +214,7 @@ def write_cells_table(out: Output, rel: str, rows: list[dict], settings: dict,
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Fetch, inspect and cut one partition; write its outputs atomically, then its marker."""
-    out = Output(out_root)
+    out = Output(out_root, config["storage_options"])
     paths = outputs(index)
     items = read_partition(out, index)
     rows, counts, reasons = [], Counter(), Counter()

@@ -96,7 +96,7 @@ def shards_table(out: Output, partitions: int) -> pa.Table:
 
 def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) -> dict:
     """Write the consolidated images, patches and shards tables."""
-    out = Output(out_root)
+    out = Output(out_root, config["storage_options"])
     paths = outputs(0)
     patches = _concat(out, patch, partitions)
     images = images_table(out, partitions, patches)

@@ -149,7 +149,7 @@ def _write_shard(out: Output, index: int, table: pa.Table | None, wanted: dict,
 
 def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Patch rows and samples for every unique usable image of one raw shard."""
-    out = Output(out_root)
+    out = Output(out_root, config["storage_options"])
     paths = outputs(index)
     wanted, duplicates = _usable_rows(out, index, dedupe.read_duplicates(out))
     table = _cells_table(out, index, config["patch"])
