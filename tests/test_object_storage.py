@@ -1,0 +1,143 @@
+"""Builds, audits and training on S3: moto's standalone server on 127.0.0.1 (the
+way s3fs tests itself), reached through the real CLI in subprocesses."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+
+import pytest
+import yaml
+from test_build_e2e import _irdata, _outputs, _photos, _url_list
+
+from irdata.storage import TMP_MARK, Output
+
+FOLDERS = ("raw", "plan", "dedupe", "patches", "manifest")
+
+
+def _objects(root: str) -> dict[str, bytes]:
+    """What `_outputs` reads from a local build, read from an S3 one."""
+    out = Output(root)
+    files = {}
+    for folder in FOLDERS:
+        for path in out.glob(f"{folder}/*"):
+            if path.endswith((".tar", ".parquet", ".done")):
+                files[path[len(out.base) + 1:]] = out.fs.cat(path)
+    return files
+
+
+def _pipeline(tmp_path, base: str, names: list[str], **extra) -> str:
+    _url_list(tmp_path / "web.csv", base, names)
+    raw = {"seed": 0, "images_per_partition": 2, "fetch": {"allow_private_networks": True},
+           "sources": [{"name": "web", "urls": "web.csv"}], **extra}
+    (tmp_path / "web.yaml").write_text(yaml.safe_dump(raw))
+    return str(tmp_path / "web.yaml")
+
+
+def _digest(files: dict[str, bytes]) -> dict[str, str]:
+    return {name: hashlib.sha256(data).hexdigest() for name, data in files.items()}
+
+
+def test_a_build_on_s3_is_the_local_build_and_is_audited_and_trained_there(
+        tmp_path, served, s3_bucket, s3_endpoint):
+    folder, base, _ = served
+    names = _photos(folder, 6, size=(1100, 700))
+    pipeline = _pipeline(tmp_path, base, names,
+                         storage_options={"endpoint_url": s3_endpoint})
+    local = _irdata("build", pipeline, "--out", "local", "--workers", "2", cwd=tmp_path)
+    assert local.returncode == 0, local.stderr
+    root = f"{s3_bucket}/run"
+    env = {k: v for k, v in os.environ.items() if k != "AWS_ENDPOINT_URL"}  # the YAML's
+    remote = _irdata("build", pipeline, "--out", root, "--workers", "2", cwd=tmp_path, env=env)
+    assert remote.returncode == 0, remote.stderr
+
+    objects = _objects(root)
+    assert _digest(objects) == _digest(_outputs(tmp_path / "local"))
+    assert sum(k.startswith("patches/") and k.endswith(".tar") for k in objects) == 3
+    out = Output(root)
+    run = out.read_json("run.json")
+    assert run["ok"] and run["config"]["storage_options"] == {"endpoint_url": "<not recorded>"}
+    assert s3_endpoint not in json.dumps(run) and s3_endpoint not in remote.stderr
+    assert not [p for p in out.fs.find(out.base) if TMP_MARK in p]
+
+    verify = _irdata("verify", root, "--workers", "1", cwd=tmp_path)
+    assert verify.returncode == 0 and "irdata verify: OK: 6 shards" in verify.stdout, verify.stderr
+    report = _irdata("report", root, cwd=tmp_path)
+    assert report.returncode == 0 and f"wrote {root}/report.html" in report.stdout
+    assert b"irdata report" in out.fs.cat(out.path("report.html"))
+    key = _a_kept_key(out)
+    show = _irdata("show", root, key, cwd=tmp_path)
+    assert show.returncode == 0 and key in show.stdout, show.stderr
+
+    train = tmp_path / "train.yaml"
+    train.write_text(yaml.safe_dump({
+        "model": {"config": "tiny"}, "data": {"workers": 0, "shuffle": 4, "epoch_steps": 3},
+        "schedule": [{"steps": 3, "crop": 32, "batch": 2}], "log_every": 1, "threads": 1}))
+    trained = _irdata("train", "pretrain", str(train), "--out", "run",
+                      "--shards", f"{root}/patches/{{00000..00002}}.tar", cwd=tmp_path)
+    assert trained.returncode == 0, trained.stderr[-2000:]
+    steps = [json.loads(line)["step"] for line in open(tmp_path / "run" / "log.jsonl")]
+    assert steps == [1, 2, 3]
+
+
+def _a_kept_key(out: Output) -> str:
+    import pyarrow.parquet as pq
+
+    with out.fs.open(out.path("manifest", "patches.parquet"), "rb") as fh:
+        rows = pq.read_table(fh, columns=["key", "kept"]).to_pylist()
+    return next(r["key"] for r in rows if r["kept"])
+
+
+def test_a_build_killed_on_s3_resumes_to_the_same_objects(tmp_path, served, s3_bucket):
+    folder, base, handler = served
+    names = _photos(folder, 16, size=(900, 600))
+    handler.delay = 0.15
+    pipeline = _pipeline(tmp_path, base, names)
+    reference = _irdata("build", pipeline, "--out", "ref", "--workers", "2", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+
+    root = f"{s3_bucket}/resumed"
+    proc = subprocess.Popen([sys.executable, "-m", "irdata", "build", pipeline, "--out", root,
+                             "--workers", "2"], cwd=tmp_path, stdout=subprocess.DEVNULL,
+                            stderr=subprocess.DEVNULL, start_new_session=True)
+    out = Output(root)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(out.glob("raw/*.done")) < 2:
+        assert proc.poll() is None, "build finished before it could be killed"
+        time.sleep(0.05)
+    os.killpg(proc.pid, signal.SIGKILL)  # the client and every cluster process
+    proc.wait(timeout=30)
+    assert 2 <= len(out.glob("raw/*.done")) < 8
+
+    handler.delay = 0.0
+    resumed = _irdata("build", pipeline, "--out", root, "--workers", "2", cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert _digest(_objects(root)) == _digest(_outputs(tmp_path / "ref"))
+    assert not [p for p in out.fs.find(out.base) if TMP_MARK in p]
+    assert out.fs.list_multipart_uploads(s3_bucket.split("://")[1]) == []
+
+
+@pytest.mark.parametrize("problem", ["no bucket", "no endpoint"])
+def test_an_unusable_output_is_one_line_before_any_work(tmp_path, served, s3_bucket, problem):
+    folder, base, _ = served
+    pipeline = _pipeline(tmp_path, base, _photos(folder, 1))
+    env = dict(os.environ)
+    root = f"{s3_bucket}/run"
+    if problem == "no bucket":
+        root = "s3://irdata-no-such-bucket/run"
+    else:
+        env["AWS_ENDPOINT_URL"] = "http://127.0.0.1:9"
+    result = _irdata("build", pipeline, "--out", root, "--workers", "1", cwd=tmp_path, env=env,
+                     timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    expected = {"no bucket": "no such bucket", "no endpoint": "endpoint cannot be reached"}
+    assert lines[0].startswith(f"irdata: error: {root}: cannot write there: ")
+    assert expected[problem] in lines[0]
+    assert folder.exists() and not Output(f"{s3_bucket}/run").exists("plan")
