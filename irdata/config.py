@@ -15,6 +15,7 @@ from irdata import __version__
 from irdata.errors import ConfigError
 from irdata.imaging import png_writer
 from irdata.settings_schema import TABLE_HEAD, fill_section, read_fields, read_yaml, table_rows
+from irdata.storage import is_store_url
 
 SOURCE_KINDS = ("urls", "dir", "archive")
 ARCHIVE_SUFFIXES = (".zip", ".tar", ".tar.gz", ".tgz")
@@ -85,6 +86,8 @@ def _check_source(raw: Any, index: int, where: str, config_dir: str) -> dict:
     if kind == "urls" and not location.lower().endswith(URL_LIST_SUFFIXES):
         raise ConfigError(where, f"'{label}.urls': unsupported URL list type {location!r} "
                                  f"(use .csv, .tsv, .parquet or .jsonl)")
+    if is_store_url(location):  # s3://... : listed (and checked) when the plan is made
+        return src
     resolved = resolve_path(location, config_dir)
     if resolved is None:
         raise ConfigError(where, f"'{label}.{kind}': file not found: {location}")
@@ -195,13 +198,13 @@ def _check_exclusions(raw: Any, where: str, config_dir: str) -> list[dict]:
 
 def _exclusion_location(found: dict, kind: str, where: str, label: str,
                         config_dir: str) -> dict:
-    """{name, kind, path, url}: a local path resolved as sources' are, or a URL (an
-    archive or hash list, downloaded into the output before the build)."""
+    """{name, kind, path, url}: a local path resolved as sources' are, or a URL (a web
+    archive or hash list, or any set on a store), fetched before the build."""
     given = found[kind]
-    if is_remote(given):
-        if kind == "dir":
-            raise ConfigError(where, f"'{label}.dir': a URL; a folder is a local path "
-                                     f"(for a remote set use 'archive' or 'hashes')")
+    if is_remote(given) and kind == "dir":
+        raise ConfigError(where, f"'{label}.dir': a web URL; a folder is a local path or "
+                                 f"a store URL such as s3://bucket/set/ (or use 'archive')")
+    if is_remote(given) or is_store_url(given):
         return {"name": found["name"], "kind": kind, "path": "", "url": given}
     location = resolve_path(given, config_dir)
     if location is None:

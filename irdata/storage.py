@@ -32,6 +32,25 @@ def protocol(url: str) -> str:
     return url.split("://", 1)[0].lower() if "://" in url else "file"
 
 
+def is_store_url(location: str) -> bool:
+    """An fsspec URL other than a local file or http(s): s3://, gs://, memory://, ..."""
+    return "://" in location and protocol(location) not in ("file", "http", "https")
+
+
+def open_input(location: str, options: dict | None = None):
+    """A local file or a store URL opened for binary reading (a context manager)."""
+    if not is_store_url(location):
+        return open(location, "rb")
+    fs, path = filesystem(location, options)
+    return fs.open(path, "rb")
+
+
+def store_url(fs, path: str) -> str:
+    """The URL of a path that a store's filesystem listed (it drops the protocol)."""
+    name = fs.protocol if isinstance(fs.protocol, str) else fs.protocol[0]
+    return f"{name}://{path}"
+
+
 def filesystem(url: str, options: dict | None = None):
     """(fsspec filesystem, path) of `url` with the storage options (endpoint,
     credentials, ...; none for local paths). Object stores list without a cache:

@@ -335,7 +335,7 @@ def test_an_unreachable_remote_set_is_one_clear_error(tmp_path, served):
 def test_a_missing_set_is_a_config_error(tmp_path):
     with pytest.raises(ConfigError, match=r"exclude\[0\]\.dir': not found"):
         _pipeline(tmp_path, [{"name": "gone", "dir": str(tmp_path / "nowhere")}])
-    with pytest.raises(ConfigError, match="'exclude\\[0\\]\\.dir': a URL; a folder is a local"):
+    with pytest.raises(ConfigError, match="'exclude\\[0\\]\\.dir': a web URL; a folder is a local"):
         _pipeline(tmp_path, [{"name": "far", "dir": "https://example.org/bsd/"}])
     with pytest.raises(ConfigError, match="exactly one of dir, archive, hashes"):
         _pipeline(tmp_path, [{"name": "both", "dir": str(tmp_path), "hashes": "x.parquet"}])

@@ -141,3 +141,51 @@ def test_an_unusable_output_is_one_line_before_any_work(tmp_path, served, s3_buc
     assert lines[0].startswith(f"irdata: error: {root}: cannot write there: ")
     assert expected[problem] in lines[0]
     assert folder.exists() and not Output(f"{s3_bucket}/run").exists("plan")
+
+
+def test_sources_and_exclusion_sets_on_s3(tmp_path, served, s3_bucket):
+    """A folder, an archive and a URL list on S3, and an evaluation set there too."""
+    import io
+    import zipfile
+
+    import pyarrow.parquet as pq
+
+    folder, base, _ = served
+    names = _photos(folder, 5, size=(900, 600))
+    out = Output(s3_bucket)
+    for name in names[:2]:
+        out.write_bytes(f"photos/{name}", (folder / name).read_bytes())
+    out.write_bytes("photos/notes.txt", b"not a photo")
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        zf.writestr("HR/a.jpg", (folder / names[2]).read_bytes())
+    out.write_bytes("div2k.zip", buffer.getvalue())
+    _url_list(tmp_path / "list.csv", base, names[3:])
+    out.write_bytes("lists/web.csv", (tmp_path / "list.csv").read_bytes())
+    out.write_bytes("evalset/copy.jpg", (folder / names[0]).read_bytes())
+    raw = {"seed": 0, "images_per_partition": 2, "fetch": {"allow_private_networks": True},
+           "sources": [{"name": "folder", "dir": f"{s3_bucket}/photos/"},
+                       {"name": "zipped", "archive": f"{s3_bucket}/div2k.zip"},
+                       {"name": "web", "urls": f"{s3_bucket}/lists/web.csv"}],
+           "exclude": [{"name": "evalset", "dir": f"{s3_bucket}/evalset/"}]}
+    (tmp_path / "s3.yaml").write_text(yaml.safe_dump(raw))
+    built = _irdata("build", "s3.yaml", "--out", f"{s3_bucket}/run", "--workers", "2",
+                    cwd=tmp_path)
+    assert built.returncode == 0, built.stderr
+    with out.fs.open(out.path("run/manifest/images.parquet"), "rb") as fh:
+        rows = pq.read_table(fh).to_pylist()
+    found = sorted((r["source_name"], r["locator"].rsplit("/", 1)[1], r["status"], r["reason"])
+                   for r in rows)
+    assert found == [("folder", names[0], "dropped", "excluded"),
+                     ("folder", names[1], "ok", ""),
+                     ("web", names[3], "ok", ""), ("web", names[4], "ok", ""),
+                     ("zipped", "a.jpg", "ok", "")]
+    assert all(r["locator"].startswith(f"{s3_bucket}/") for r in rows
+               if r["source_name"] != "web")
+
+    raw["sources"][0]["dir"] = f"{s3_bucket}/no-such-folder/"
+    (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))
+    bad = _irdata("build", "bad.yaml", "--out", f"{s3_bucket}/bad", "--workers", "1",
+                  cwd=tmp_path)
+    assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
+    assert f"source 'folder': cannot read {s3_bucket}/no-such-folder/" in bad.stderr

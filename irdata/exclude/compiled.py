@@ -8,16 +8,17 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import posixpath
 import tempfile
 
 import pyarrow as pa
 
-from irdata.errors import ExclusionError
+from irdata.errors import ExclusionError, describe
 from irdata.exclude import lookup
 from irdata.exclude.index import LIGHT_COLUMNS, ExclusionIndex
 from irdata.exclude.sets import compile_set, read_table
 from irdata.sources.plan import download_archive
-from irdata.storage import Output, is_local
+from irdata.storage import Output, filesystem, is_local, is_store_url
 
 FOLDER = "exclude"  # OUT/exclude/NAME.parquet: the configured sets, compiled
 INDEX = f"{FOLDER}/index"  # OUT/exclude/index/KEY.*.npy: their descriptor table
@@ -47,6 +48,8 @@ def _local(spec: dict, out, fetch_cfg: dict) -> dict:
     settings: private networks, timeouts, byte cap."""
     if not spec.get("url"):
         return spec
+    if is_store_url(spec["url"]):
+        return {**spec, "path": _copied(spec["url"], out.options)}
     cache = out if is_local(out.root) else Output(os.path.join(tempfile.gettempdir(),
                                                                "irdata-downloads"))
     path, error = download_archive(cache, spec["url"], fetch_cfg, DOWNLOADS)
@@ -54,6 +57,18 @@ def _local(spec: dict, out, fetch_cfg: dict) -> dict:
         raise ExclusionError(f"exclusion set {spec['name']!r}: cannot download "
                              f"{spec['url']}: {error}")
     return {**spec, "path": path}
+
+
+def _copied(url: str, options: dict) -> str:
+    """A set on a store (folder, archive or hash list) copied into the temp folder."""
+    fs, path = filesystem(url, options)
+    local = os.path.join(tempfile.mkdtemp(prefix="irdata-set-"), posixpath.basename(
+        path.rstrip("/")) or "set")
+    try:
+        fs.get(path.rstrip("/"), local, recursive=fs.isdir(path))
+    except (OSError, ValueError) as exc:
+        raise ExclusionError(f"cannot read exclusion set {url}: {describe(exc)}") from None
+    return local
 
 
 def table_key(out, rels: list[str]) -> str:

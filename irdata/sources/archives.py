@@ -11,6 +11,7 @@ from collections.abc import Iterator
 
 from irdata.sources.folders import is_image_name
 from irdata.sources.item import SourceItem
+from irdata.storage import open_input
 
 
 class MemberTooLarge(Exception):
@@ -38,26 +39,28 @@ def _zip_problem(info: zipfile.ZipInfo) -> str:
     return "" if kind in (0, stat.S_IFREG) else "not a regular file (link or device)"
 
 
-def _zip_members(path: str) -> Iterator[tuple[str, str]]:
-    with zipfile.ZipFile(path) as zf:
+def _zip_members(path: str, options: dict | None) -> Iterator[tuple[str, str]]:
+    with open_input(path, options) as fh, zipfile.ZipFile(fh) as zf:
         for info in zf.infolist():
             if not info.is_dir():
                 yield info.filename, _zip_problem(info)
 
 
-def _tar_members(path: str) -> Iterator[tuple[str, str]]:
-    with tarfile.open(path, "r|*") as tf:
+def _tar_members(path: str, options: dict | None) -> Iterator[tuple[str, str]]:
+    with open_input(path, options) as fh, tarfile.open(fileobj=fh, mode="r|*") as tf:
         for info in tf:
             if info.isdir():
                 continue
             yield info.name, "" if info.isfile() else "not a regular file (link or device)"
 
 
-def list_archive_items(source: dict, locator: str, local_path: str) -> list[SourceItem]:
-    """Image members of the archive at `local_path`; `locator` names it in ids."""
+def list_archive_items(source: dict, locator: str, local_path: str,
+                       options: dict | None = None) -> list[SourceItem]:
+    """Image members of the archive at `local_path` (a local path or a store URL,
+    opened with the storage `options`); `locator` names it in ids."""
     members = _zip_members if archive_type(locator) == "zip" else _tar_members
     items = []
-    for name, problem in members(local_path):
+    for name, problem in members(local_path, options):
         if not is_image_name(name):
             continue
         item = SourceItem(locator=f"{locator}!{name}", kind="member",
@@ -77,9 +80,9 @@ def _read_capped(fh, cap: int) -> bytes:
     return data
 
 
-def _read_zip(container: str, names: set[str], cap: int):
+def _read_zip(container: str, names: set[str], cap: int, options: dict | None):
     # Archive order, like tars and like the plan: a sequential reader buffers nothing.
-    with zipfile.ZipFile(container) as zf:
+    with open_input(container, options) as fh, zipfile.ZipFile(fh) as zf:
         for info in zf.infolist():
             if info.filename not in names or info.is_dir() or _zip_problem(info):
                 continue
@@ -93,8 +96,8 @@ def _read_zip(container: str, names: set[str], cap: int):
                 yield name, exc
 
 
-def _read_tar(container: str, names: set[str], cap: int):
-    with tarfile.open(container, "r|*") as tf:
+def _read_tar(container: str, names: set[str], cap: int, options: dict | None):
+    with open_input(container, options) as fh, tarfile.open(fileobj=fh, mode="r|*") as tf:
         for info in tf:
             if info.name not in names or not info.isfile():
                 continue
@@ -106,15 +109,15 @@ def _read_tar(container: str, names: set[str], cap: int):
                 yield info.name, exc
 
 
-def read_members(container: str, locator_hint: str, names: set[str], cap: int
-                 ) -> Iterator[tuple[str, bytes | Exception]]:
+def read_members(container: str, locator_hint: str, names: set[str], cap: int,
+                 options: dict | None = None) -> Iterator[tuple[str, bytes | Exception]]:
     """(member, bytes or the exception met), once per wanted member. A tar is streamed in
     one pass (.tar.gz needs no seeking); a broken archive's error goes to every member not
     yet read. `locator_hint`, the archive's own locator or path, picks zip or tar."""
     reader = _read_zip if archive_type(locator_hint) == "zip" else _read_tar
     remaining = set(names)
     try:
-        for name, result in reader(container, frozenset(remaining), cap):
+        for name, result in reader(container, frozenset(remaining), cap, options):
             if name in remaining:
                 remaining.discard(name)
                 yield name, result

@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import sys
+import tempfile
 from dataclasses import dataclass
 
 import pyarrow as pa
@@ -20,7 +22,7 @@ from irdata.sources.archives import list_archive_items
 from irdata.sources.folders import list_folder_items
 from irdata.sources.item import SourceItem, item_columns
 from irdata.sources.url_lists import list_url_items
-from irdata.storage import Output
+from irdata.storage import Output, filesystem, is_store_url
 
 PLAN_ITEMS = "plan/items.parquet"
 PLAN_INFO = "plan/plan.json"
@@ -48,7 +50,7 @@ def download_archive(out: Output, url: str, fetch_cfg: dict, folder: str = "cach
     detail). The name keeps the URL's suffix: .zip, .tar(.gz), .tgz, .parquet, .csv."""
     rel = f"{folder}/{image_id(url)}{_archive_suffix(url)}"
     if out.exists(rel):
-        return out.path(rel), ""
+        return out.url(rel), ""
     print(f"irdata: downloading {url}", file=sys.stderr)
     archive_cfg = dict(fetch_cfg, total_timeout=fetch_cfg["archive_timeout"])
     fetcher = Fetcher(archive_cfg, max_bytes=fetch_cfg["archive_max_bytes"])
@@ -61,7 +63,7 @@ def download_archive(out: Output, url: str, fetch_cfg: dict, folder: str = "cach
         return "", f"{failed.reason}: {failed.detail}"
     finally:
         fetcher.close()
-    return out.path(rel), ""
+    return out.url(rel), ""
 
 
 class _ArchiveFailed(Exception):
@@ -80,7 +82,7 @@ def _archive_items(source: dict, out: Output, fetch_cfg: dict) -> list[SourceIte
                                source=source["name"], license=source["license"],
                                error="archive_unavailable", detail=error[:300])]
     try:
-        return list_archive_items(source, locator, local)
+        return list_archive_items(source, locator, local, out.options)
     except Exception as exc:
         return [SourceItem(locator=locator, kind="url", source_name=source["name"],
                            source=source["name"], license=source["license"],
@@ -88,12 +90,31 @@ def _archive_items(source: dict, out: Output, fetch_cfg: dict) -> list[SourceIte
 
 
 def list_source_items(source: dict, out: Output, fetch_cfg: dict) -> list[SourceItem]:
-    """All items of one configured source."""
-    if source["kind"] == "urls":
-        return list_url_items(source)
-    if source["kind"] == "dir":
-        return list_folder_items(source)
+    """All items of one configured source (a store URL is read with the output's
+    storage options; one that cannot be listed or read is a UsageError)."""
+    location = source[source["kind"]]
+    try:
+        if source["kind"] == "urls":
+            return list_url_items(_local_list(source, out.options))
+        if source["kind"] == "dir":
+            return list_folder_items(source, out.options)
+    except (OSError, ValueError) as exc:
+        if not is_store_url(location):
+            raise
+        raise UsageError(f"source {source['name']!r}: cannot read {location}: "
+                         f"{describe(exc)}") from None
     return _archive_items(source, out, fetch_cfg)
+
+
+def _local_list(source: dict, options: dict) -> dict:
+    """A URL list on a store, copied once into the temp folder to be read locally."""
+    location = source["urls"]
+    if not is_store_url(location):
+        return source
+    fs, path = filesystem(location, options)
+    local = os.path.join(tempfile.mkdtemp(prefix="irdata-list-"), os.path.basename(path))
+    fs.get(path, local)
+    return {**source, "urls": local, "list_url": location}
 
 
 def _sort_key(item: SourceItem, position: int) -> tuple[str, int]:

@@ -150,14 +150,15 @@ def list_url_items(source: dict) -> list[SourceItem]:
     """Every row as an item (without a usable URL: `bad_url`); no URL column at all (in
     JSONL: no object with that key) is a ConfigError naming the file and its columns."""
     path, column = source["urls"], source["url_column"]
+    shown = source.get("list_url") or path  # a store's list is read from a local copy
     columns, rows = _rows(path)
     if columns is not None:
-        _check_column(path, column, columns)
+        _check_column(shown, column, columns)
     items, keys = [], set()
     for number, row in rows:
         if isinstance(row, dict):
             keys.update(map(str, row))
-        items.append(_item(source, path, number, row))
+        items.append(_item(source, shown, number, row))
     if columns is None and (keys or not items):
-        _check_column(path, column, sorted(keys))
+        _check_column(shown, column, sorted(keys))
     return items

@@ -28,7 +28,7 @@ from irdata.sources.archives import MemberTooLarge, read_members
 from irdata.sources.item import SourceItem
 from irdata.sources.plan import read_partition
 from irdata.stages.ordered import ordered_map
-from irdata.storage import Output
+from irdata.storage import Output, is_store_url, open_input
 
 # Quality figures (irdata/quality/gates.py) as columns, after jpeg_quality.
 QUALITY_FIGURES = tuple(name for name in FIGURES if name != "jpeg_quality")
@@ -74,9 +74,9 @@ def outputs(index: int) -> dict[str, str]:
 class _SequentialMembers:
     """Serves members of one archive in archive order from a single pass."""
 
-    def __init__(self, item: SourceItem, names: list[str], cap: int):
+    def __init__(self, item: SourceItem, names: list[str], cap: int, options: dict):
         archive = item.locator[: len(item.locator) - len(item.member) - 1]
-        self._stream = read_members(item.container, archive, names, cap)
+        self._stream = read_members(item.container, archive, names, cap, options)
         self._ready: dict[str, bytes | Exception] = {}
         self._lock = threading.Lock()
 
@@ -90,12 +90,19 @@ class _SequentialMembers:
             return self._ready.pop(name)
 
 
-def _read_file(path: str, cap: int) -> Download:
+FILE_PROBLEMS = (FileNotFoundError, PermissionError, IsADirectoryError)
+
+
+def _read_file(path: str, cap: int, options: dict) -> Download:
+    """A local file or a store URL (s3://...). A missing or forbidden file is a read
+    error; any other failure of a store (an endpoint down) fails the task, which is
+    retried, rather than drop the image."""
     result = Download(url=path, attempts=1)
+    recorded = FILE_PROBLEMS if is_store_url(path) else (OSError,)
     try:
-        with open(path, "rb") as fh:
+        with open_input(path, options) as fh:
             data = fh.read(cap + 1)
-    except OSError as exc:
+    except recorded as exc:
         result.status, result.reason, result.detail = "failed", "read_error", str(exc)[:300]
         return result
     if len(data) > cap:
@@ -118,11 +125,12 @@ def _read_member(item: SourceItem, members: dict, cap: int) -> Download:
     return result
 
 
-def _retrieve(item: SourceItem, fetcher: Fetcher, members: dict, cap: int) -> Download:
+def _retrieve(item: SourceItem, fetcher: Fetcher, members: dict, config: dict) -> Download:
+    cap = config["fetch"]["max_bytes"]
     if item.error:
         return Download(url=item.locator, status="failed", reason=item.error, detail=item.detail)
     if item.kind == "file":
-        return _read_file(item.locator, cap)
+        return _read_file(item.locator, cap, config["storage_options"])
     if item.kind == "member":
         return _read_member(item, members, cap)
     return fetcher.get(item.locator)
@@ -131,7 +139,7 @@ def _retrieve(item: SourceItem, fetcher: Fetcher, members: dict, cap: int) -> Do
 def _download(item: SourceItem, fetcher: Fetcher, members: dict, config: dict
               ) -> tuple[SourceItem, Download]:
     try:
-        return item, _retrieve(item, fetcher, members, config["fetch"]["max_bytes"])
+        return item, _retrieve(item, fetcher, members, config)
     except Exception as exc:
         return item, Download(url=item.locator, status="failed", reason="internal_error",
                               detail=describe(exc))
@@ -179,12 +187,13 @@ def _sample_json(image_row: dict) -> dict:
     return sample
 
 
-def _member_readers(items: list[SourceItem], cap: int) -> dict[str, _SequentialMembers]:
+def _member_readers(items: list[SourceItem], cap: int, options: dict
+                    ) -> dict[str, _SequentialMembers]:
     wanted: dict[str, list[SourceItem]] = {}
     for item in items:
         if item.kind == "member" and not item.error:
             wanted.setdefault(item.container, []).append(item)
-    return {container: _SequentialMembers(group[0], [i.member for i in group], cap)
+    return {container: _SequentialMembers(group[0], [i.member for i in group], cap, options)
             for container, group in wanted.items()}
 
 
@@ -192,7 +201,7 @@ def _work(items: list[SourceItem], config: dict, exclusions=None):
     """(item, download, inspection, cells) in item order: downloads on `fetch.threads`
     threads, decode + inspection + cutting on `inspect.threads`."""
     fetcher = Fetcher(config["fetch"])
-    members = _member_readers(items, config["fetch"]["max_bytes"])
+    members = _member_readers(items, config["fetch"]["max_bytes"], config["storage_options"])
     try:
         downloads = ordered_map(lambda item: _download(item, fetcher, members, config),
                                 items, config["fetch"]["threads"], name="irdata-fetch")
