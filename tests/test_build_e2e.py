@@ -96,7 +96,8 @@ def test_minimal_pipeline_as_written(tmp_path, served):
 
     assert result.returncode == 0, result.stderr
     out = tmp_path / "out" / "million-ird"
-    table = pq.read_table(out / "raw" / "00000.parquet").to_pylist()
+    table = [row for part in sorted((out / "raw").glob("*.parquet"))
+             for row in pq.read_table(part).to_pylist()]
     by_source = {}
     for row in table:
         by_source.setdefault(row["source_name"], []).append(row)
@@ -110,7 +111,7 @@ def test_minimal_pipeline_as_written(tmp_path, served):
     run = json.loads((out / "run.json").read_text())
     assert run["seed"] == 0 and run["ok"] is True
     assert run["versions"]["irdata"] and run["versions"]["dask"]
-    assert "fetch: 1 partitions" in result.stderr
+    assert "fetch: 2 partitions" in result.stderr  # 6 items: 4 per partition at least
     assert "failed:http_404" in result.stderr
 
 
@@ -298,3 +299,21 @@ def test_a_second_build_into_the_same_output_is_refused(tmp_path, served):
                          cwd=tmp_path)
     assert taken_over.returncode == 0, taken_over.stderr
     assert not lock.exists()
+
+
+def test_a_40_photo_build_keeps_both_workers_busy(tmp_path):
+    """The plan cuts 40 items into 10 partitions (plan.partition_size, whatever the
+    cluster), and a 2-worker LocalCluster runs about half of them on each worker."""
+    from collections import Counter
+
+    from irdata import config as config_mod
+    from irdata.build.runner import run_build
+
+    (tmp_path / "photos").mkdir()
+    _photos(tmp_path / "photos", 40, size=(600, 520))
+    config = config_mod.validate({"sources": [{"name": "p", "dir": str(tmp_path / "photos")}],
+                                  "images_per_partition": 1000}, "t.yaml", str(tmp_path))
+    results = run_build(config, str(tmp_path / "out"), ["fetch"], workers=2, quiet=True)
+    ran = Counter(stats["worker"] for stats in results["fetch"]["stats"])
+    assert len(results["fetch"]["stats"]) == 10 and len(ran) == 2, ran
+    assert min(ran.values()) >= 3, ran

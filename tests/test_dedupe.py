@@ -586,7 +586,7 @@ def test_stage_reads_the_figures_and_counts_keeper_reasons(tmp_path):
     with out.atomic(fetch.outputs(1)["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(old, schema=fetch.SCHEMA).select(old_names), fh)
     config = {"dedupe": {"enabled": True, "phash_distance": PHASH_DISTANCE,
-                         "dhash_distance": DHASH_DISTANCE}}
+                         "dhash_distance": DHASH_DISTANCE}, "storage_options": {}}
     stats = complete("dedupe", config, str(tmp_path), 0, partitions=2)
     clusters = pq.read_table(tmp_path / "dedupe" / "clusters.parquet")
     assert clusters.schema == SCHEMA

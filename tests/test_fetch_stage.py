@@ -40,7 +40,7 @@ CASES = {
     "loop/j.jpg": ("failed", "too_many_redirects", None),
     "stall/k.jpg": ("failed", "timeout", 200),
 }
-PER_PARTITION = 5
+PER_PARTITION = 4  # a size the plan keeps (plan.partition_size) for 17 items
 
 
 def _caption(route: str) -> str:
@@ -115,7 +115,7 @@ def _served(route: str, server) -> bytes:
 def test_plan_cuts_the_list_into_partitions(built):
     plan = built["plan"]
     assert plan.items == len(CASES)
-    assert plan.partitions == -(-len(CASES) // PER_PARTITION) == 4
+    assert plan.partitions == -(-len(CASES) // PER_PARTITION) == 5
     assert plan.per_source == {"faults": len(CASES)}
 
 

@@ -433,7 +433,7 @@ def archive_build(tmp_path):
 
     with LoopbackServer(str(served)) as server:
         raw = {
-            "images_per_partition": 5,
+            "images_per_partition": 4,
             "fetch": {"allow_private_networks": True, "threads": 3, "retries": 0},
             "inspect": {"min_side": 64},
             "sources": [
@@ -483,7 +483,7 @@ def test_archives_through_plan_and_fetch(archive_build):
     plan, stats, rows = _run_fetch(config, out_root)
 
     assert plan.items == len(expected) + len(failures) == 19
-    assert plan.partitions == 4
+    assert plan.partitions == 5
     assert plan.per_source == {"lzip": 5, "ltgz": 3, "pics": 2, "rzip": 4, "rtgz": 3,
                                "gone": 1, "broken": 1}
     by_locator = {row["locator"]: row for row in rows}
@@ -541,6 +541,6 @@ def test_plan_is_stable_and_guards_the_output(archive_build):
     fewer = {**config, "sources": config["sources"][:-1]}
     with pytest.raises(UsageError, match="holds a build planned from other sources"):
         make_plan(fewer, out)
-    resized = {**config, "images_per_partition": 6}
+    resized = {**config, "images_per_partition": 3}
     with pytest.raises(UsageError):
         make_plan(resized, out)

@@ -88,10 +88,13 @@ def peak_rss_mb() -> float | None:
 
 def _measured(function, *args, **kwargs) -> dict:
     """A stage partition (`stages.complete`) on a tuned worker: its stats plus the worker's
-    peak memory so far (`worker_peak_rss_mb`; returned, not stored in stats.json)."""
+    peak memory so far (`worker_peak_rss_mb`) and address (`worker`), returned, not
+    stored in stats.json."""
+    from distributed import get_worker
+
     tuning.tune()
     stats = function(*args, **kwargs)
-    return {**stats, "worker_peak_rss_mb": peak_rss_mb()}
+    return {**stats, "worker_peak_rss_mb": peak_rss_mb(), "worker": get_worker().address}
 
 
 def _done_stats(out: Output, stage, index: int) -> dict | None:

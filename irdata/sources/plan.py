@@ -34,6 +34,18 @@ class Plan:
     items: int
     fingerprint: str
     per_source: dict
+    per_partition: int = 0
+
+
+TARGET_PARTITIONS = 256  # a small build still has work for a large cluster ...
+MIN_PER_PARTITION = 4  # ... in tasks not too small to pay their fixed costs
+
+
+def partition_size(items: int, cap: int) -> int:
+    """Items per partition: enough partitions for TARGET_PARTITIONS workers, each of at
+    least MIN_PER_PARTITION items, never more than `cap` (images_per_partition). It
+    follows from the item count alone, so outputs do not depend on the cluster."""
+    return max(1, min(cap, max(MIN_PER_PARTITION, -(-items // TARGET_PARTITIONS))))
 
 
 def _archive_suffix(locator: str) -> str:
@@ -147,12 +159,13 @@ def _fingerprint(items: list[SourceItem], per_partition: int) -> str:
 def make_plan(config: dict, out: Output) -> Plan:
     """List, sort and cut the items; write the plan, or check it against the stored one."""
     items = collect_items(config, out)
-    size = config["images_per_partition"]
+    size = partition_size(len(items), config["images_per_partition"])
     per_source: dict[str, int] = {}
     for item in items:
         per_source[item.source_name] = per_source.get(item.source_name, 0) + 1
     plan = Plan(partitions=max(1, -(-len(items) // size)), items=len(items),
-                fingerprint=_fingerprint(items, size), per_source=per_source)
+                fingerprint=_fingerprint(items, size), per_source=per_source,
+                per_partition=size)
     if out.exists(PLAN_INFO):
         stored = out.read_json(PLAN_INFO)
         if stored.get("fingerprint") != plan.fingerprint:
