@@ -189,3 +189,93 @@ def test_sources_and_exclusion_sets_on_s3(tmp_path, served, s3_bucket):
                   cwd=tmp_path)
     assert bad.returncode == 2 and len(bad.stderr.strip().splitlines()) == 1, bad.stderr
     assert f"source 'folder': cannot read {s3_bucket}/no-such-folder/" in bad.stderr
+
+
+@pytest.fixture
+def shared_nothing_cluster(tmp_path, s3_endpoint):
+    """`dask scheduler` and two `dask worker` processes (with nannies), each worker
+    in its own working directory and TMPDIR: they share no folder with the client."""
+    scheduler_file = tmp_path / "scheduler" / "scheduler.json"
+    scheduler_file.parent.mkdir()
+    bindir = os.path.dirname(sys.executable)
+    base_env = dict(os.environ, DASK_DISTRIBUTED__WORKER__DAEMON="False")
+    procs = [subprocess.Popen([os.path.join(bindir, "dask"), "scheduler", "--host", "127.0.0.1",
+                               "--port", "0", "--no-dashboard", "--scheduler-file",
+                               str(scheduler_file)], cwd=scheduler_file.parent,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=base_env)]
+    homes = []
+    try:
+        deadline = time.monotonic() + 60
+        while not scheduler_file.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        for number in range(2):
+            home = tmp_path / f"worker{number}"
+            (home / "tmp").mkdir(parents=True)
+            homes.append(home)
+            env = dict(base_env, TMPDIR=str(home / "tmp"))
+            procs.append(subprocess.Popen(
+                [os.path.join(bindir, "dask"), "worker", "--scheduler-file", str(scheduler_file),
+                 "--nthreads", "1", "--no-dashboard", "--local-directory", str(home / "dask")],
+                cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
+        address = json.loads(scheduler_file.read_text())["address"]
+        from distributed import Client
+
+        with Client(address, timeout="30s") as client:
+            client.wait_for_workers(2, timeout=60)
+        yield address, homes
+    finally:
+        for proc in reversed(procs):
+            proc.terminate()
+        for proc in procs:
+            try:
+                proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+
+
+def _worker_pids(address: str) -> dict[str, int]:
+    from distributed import Client
+
+    with Client(address, timeout="30s") as client:
+        return client.run(os.getpid)
+
+
+def test_a_shared_nothing_cluster_builds_on_s3_through_a_worker_kill(
+        tmp_path, served, s3_bucket, shared_nothing_cluster):
+    """Workers see only S3 and the web: the client's folder gains nothing, each
+    worker keeps its own copies in its own TMPDIR; a worker SIGKILLed mid-build is
+    replaced and the objects equal a local build's, with no temporaries left."""
+    address, homes = shared_nothing_cluster
+    folder, base, handler = served
+    names = _photos(folder, 24, size=(900, 600))
+    client_dir = tmp_path / "client"
+    client_dir.mkdir()
+    (client_dir / "evalset").mkdir()
+    (client_dir / "evalset" / "e.jpg").write_bytes((folder / names[0]).read_bytes())
+    pipeline = _pipeline(client_dir, base, names, images_per_partition=4,
+                         exclude=[{"name": "evalset", "dir": "evalset"}])
+    reference = _irdata("build", pipeline, "--out", str(tmp_path / "ref"), "--workers", "2",
+                        cwd=client_dir)
+    assert reference.returncode == 0, reference.stderr
+    before = sorted(p.relative_to(client_dir) for p in client_dir.rglob("*"))
+
+    handler.delay = 0.1
+    root = f"{s3_bucket}/cluster"
+    proc = subprocess.Popen([sys.executable, "-m", "irdata", "build", pipeline, "--out", root,
+                             "--scheduler", address], cwd=client_dir,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = Output(root)
+    deadline = time.monotonic() + 120
+    while time.monotonic() < deadline and len(out.glob("raw/*.done")) < 2:
+        assert proc.poll() is None, proc.stderr.read()
+        time.sleep(0.05)
+    victim = sorted(_worker_pids(address).values())[0]
+    os.kill(victim, signal.SIGKILL)  # its nanny starts a new worker process
+    _, stderr = proc.communicate(timeout=240)
+    assert proc.returncode == 0, stderr
+
+    assert _digest(_objects(root)) == _digest(_outputs(tmp_path / "ref"))
+    assert not [p for p in out.fs.find(out.base) if TMP_MARK in p]
+    assert sorted(p.relative_to(client_dir) for p in client_dir.rglob("*")) == before
+    copies = [p for home in homes for p in (home / "tmp").rglob("*.npy")]
+    assert copies and all("irdata-exclude" in str(p) for p in copies)
