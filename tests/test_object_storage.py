@@ -279,3 +279,44 @@ def test_a_shared_nothing_cluster_builds_on_s3_through_a_worker_kill(
     assert sorted(p.relative_to(client_dir) for p in client_dir.rglob("*")) == before
     copies = [p for home in homes for p in (home / "tmp").rglob("*.npy")]
     assert copies and all("irdata-exclude" in str(p) for p in copies)
+
+
+def test_a_store_down_for_seconds_mid_build_is_retried_and_the_build_completes(
+        tmp_path, served, s3_bucket):
+    """The endpoint stops for 3 s during the fetch stage: writes and reads are retried
+    (by the store client, then as a task) and the objects equal a local build's."""
+    from moto.server import ThreadedMotoServer
+
+    folder, base, handler = served
+    names = _photos(folder, 16, size=(900, 600))
+    pipeline = _pipeline(tmp_path, base, names, images_per_partition=4)
+    reference = _irdata("build", pipeline, "--out", "ref", "--workers", "2", cwd=tmp_path)
+    assert reference.returncode == 0, reference.stderr
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()  # the same buckets (moto keeps them per process), another port
+    host, port = server.get_host_and_port()
+    env = dict(os.environ, AWS_ENDPOINT_URL=f"http://{host}:{port}")
+    handler.delay = 0.1
+    root = f"{s3_bucket}/outage"
+    proc = subprocess.Popen([sys.executable, "-m", "irdata", "build", pipeline, "--out", root,
+                             "--workers", "2"], cwd=tmp_path, env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    out = Output(root)  # through the session's server: the same objects
+    try:
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline and len(out.glob("raw/*.done")) < 1:
+            assert proc.poll() is None, proc.stderr.read()
+            time.sleep(0.05)
+        server.stop()
+        time.sleep(3)
+        assert proc.poll() is None, "the build ended while the store was down"
+        assert len(out.glob("raw/*.done")) < 4  # work was left for the outage to hit
+        server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+        server.start()
+        _, stderr = proc.communicate(timeout=240)
+    finally:
+        server.stop()
+    assert proc.returncode == 0, stderr
+    assert _digest(_objects(root)) == _digest(_outputs(tmp_path / "ref"))
+    assert not [p for p in out.fs.find(out.base) if TMP_MARK in p]
