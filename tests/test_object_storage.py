@@ -320,3 +320,61 @@ def test_a_store_down_for_seconds_mid_build_is_retried_and_the_build_completes(
     assert proc.returncode == 0, stderr
     assert _digest(_objects(root)) == _digest(_outputs(tmp_path / "ref"))
     assert not [p for p in out.fs.find(out.base) if TMP_MARK in p]
+
+
+@pytest.fixture(scope="module")
+def authenticating_s3(s3_endpoint):  # (its fake credentials in the environment)
+    """A second moto server that checks credentials and IAM policies (after its first
+    4 requests, which make a read-only user and a bucket): (endpoint, key, secret)."""
+    import socket
+
+    import boto3
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    env = dict(os.environ, INITIAL_NO_AUTH_ACTION_COUNT="4")
+    server = subprocess.Popen([os.path.join(os.path.dirname(sys.executable), "moto_server"),
+                               "-H", "127.0.0.1", "-p", str(port)], env=env,
+                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    endpoint = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                time.sleep(0.1)
+        iam = boto3.client("iam", endpoint_url=endpoint, region_name="us-east-1")
+        iam.create_user(UserName="reader")
+        key = iam.create_access_key(UserName="reader")["AccessKey"]
+        iam.put_user_policy(UserName="reader", PolicyName="read-only", PolicyDocument=json.dumps(
+            {"Version": "2012-10-17", "Statement": [{"Effect": "Allow", "Resource": "*",
+             "Action": ["s3:GetObject", "s3:ListBucket", "s3:ListBucketMultipartUploads"]}]}))
+        boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1").create_bucket(
+            Bucket="read-only-bucket")
+        yield endpoint, key["AccessKeyId"], key["SecretAccessKey"]
+    finally:
+        server.terminate()
+        server.wait(timeout=20)
+
+
+@pytest.mark.parametrize("problem", ["wrong credentials", "read-only bucket"])
+def test_denied_access_is_one_line_before_any_work(tmp_path, served, authenticating_s3,
+                                                   problem):
+    endpoint, key, secret = authenticating_s3
+    folder, base, _ = served
+    pipeline = _pipeline(tmp_path, base, _photos(folder, 1))
+    if problem == "wrong credentials":
+        key, secret = "AKIAIRDATAWRONGKEY00", "not-the-secret"
+    env = dict(os.environ, AWS_ENDPOINT_URL=endpoint, AWS_ACCESS_KEY_ID=key,
+               AWS_SECRET_ACCESS_KEY=secret)
+    root = "s3://read-only-bucket/run"
+    result = _irdata("build", pipeline, "--out", root, "--workers", "1", cwd=tmp_path, env=env,
+                     timeout=120)
+    assert result.returncode == 2, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(f"irdata: error: {root}: cannot write there: "
+                                                   "access denied"), result.stderr
+    assert secret not in result.stderr
