@@ -317,3 +317,25 @@ def test_a_40_photo_build_keeps_both_workers_busy(tmp_path):
     ran = Counter(stats["worker"] for stats in results["fetch"]["stats"])
     assert len(results["fetch"]["stats"]) == 10 and len(ran) == 2, ran
     assert min(ran.values()) >= 3, ran
+
+
+@pytest.mark.parametrize("cluster_per_host", [None, 2])
+def test_a_cluster_wide_cap_holds_across_workers(tmp_path, fault_server, cluster_per_host):
+    """per_host is per worker process: 2 workers send up to 2 x 4 requests to one
+    host. fetch.cluster_per_host caps the whole cluster (a Dask Semaphore per host)."""
+    from irdata import config as config_mod
+    from irdata.build.runner import run_build
+
+    urls = [fault_server.url(f"slow/0.4/{n}.jpg") for n in range(8)]
+    (tmp_path / "slow.csv").write_text("url\n" + "\n".join(urls) + "\n")
+    config = config_mod.validate({
+        "sources": [{"name": "slow", "urls": str(tmp_path / "slow.csv")}],
+        "images_per_partition": 4,
+        "fetch": {"allow_private_networks": True, "threads": 4, "per_host": 4,
+                  "cluster_per_host": cluster_per_host}}, "t.yaml", str(tmp_path))
+    results = run_build(config, str(tmp_path / "out"), ["fetch"], workers=2, quiet=True)
+    assert sum(s["status"].get("ok", 0) for s in results["fetch"]["stats"]) == 8
+    if cluster_per_host:
+        assert fault_server.max_in_flight == 2
+    else:
+        assert fault_server.max_in_flight > 4  # both workers at once

@@ -159,6 +159,42 @@ def _error_reason(exc: Exception) -> tuple[str, str]:
     return "connection_error", detail
 
 
+_CLUSTER_SLOTS: dict[tuple[str, int], object] = {}
+_CLUSTER_LOCK = threading.Lock()
+
+
+def cluster_scheduler():
+    """(scheduler rpc, event loop) of the Dask worker running this task, or None
+    outside one. Called in the task's thread (download threads cannot find it)."""
+    try:
+        from distributed import get_worker
+
+        worker = get_worker()
+    except (ImportError, ValueError):
+        return None
+    return worker.scheduler, worker.loop
+
+
+@contextmanager
+def cluster_slot(host: str, limit: int | None, scheduler):
+    """A lease of the cluster-wide semaphore of `host` (a Dask Semaphore shared by
+    every worker, `limit` leases) when on a Dask worker (`scheduler`); else nothing."""
+    if not limit or scheduler is None:
+        yield
+        return
+    from distributed import Semaphore
+
+    with _CLUSTER_LOCK:
+        key = (host, limit)
+        if key not in _CLUSTER_SLOTS:
+            rpc, loop = scheduler
+            _CLUSTER_SLOTS[key] = Semaphore(max_leases=limit, name=f"irdata-host-{host}",
+                                            scheduler_rpc=rpc, loop=loop)
+        semaphore = _CLUSTER_SLOTS[key]
+    with semaphore:
+        yield
+
+
 class Fetcher:
     """Thread-safe downloader; one per worker process and partition."""
 
@@ -169,16 +205,19 @@ class Fetcher:
         self._host_slots: dict[str, threading.BoundedSemaphore] = defaultdict(
             lambda: threading.BoundedSemaphore(cfg["per_host"]))
         self._lock = threading.Lock()
+        self._scheduler = cluster_scheduler() if cfg.get("cluster_per_host") else None
 
     def close(self) -> None:
         self.session.close()
 
     @contextmanager
     def _host_slot(self, url: str):
+        """A request slot: one of `per_host` in this process and, with
+        `cluster_per_host`, one of that many across the whole Dask cluster."""
         host = (urlsplit(url).hostname or "").lower()
         with self._lock:
             slot = self._host_slots[host]
-        with slot:
+        with slot, cluster_slot(host, self.cfg.get("cluster_per_host"), self._scheduler):
             yield
 
     def get(self, url: str, sink=None) -> Download:
