@@ -13,7 +13,7 @@ COPY setup.cfg pyproject.toml README.md ./
 COPY irdata ./irdata
 COPY pipelines ./pipelines
 COPY manifests ./manifests
-RUN pip install ".[train]"
+RUN pip install ".[train,s3]"
 
 WORKDIR /work
 ENTRYPOINT ["irdata"]
