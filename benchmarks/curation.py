@@ -2,7 +2,7 @@
 
     python benchmarks/curation.py ../shared/corpus/photos [--workers 2] [--repeat 3]
                                   [--shapes processes threads] [--naive-images N]
-                                  [--per-partition N] [--variants K]
+                                  [--per-partition N] [--variants K] [--out s3://bucket/x]
 
 In one run, on the same cores:
 - irdata: DIR's photos served from 127.0.0.1, `irdata build` (fetch -> dedupe ->
@@ -22,6 +22,9 @@ In one run, on the same cores:
   Pillow's defaults, one process, what a user would write first.
 `--variants K` adds K - 1 transposed copies of every photo (distinct images, the
 same content): a larger corpus, to see the steady state that short runs hide.
+`--out URL` also builds into that store (s3://...; endpoint and credentials from
+the environment) in every round, with the first shape, and reports its kept
+patches/s against the local folder's in the same rounds.
 Rounds interleave builds and floors (best of `--repeat` each), so both see the
 same state of a shared machine. Prints the table and the ratios irdata/floor and
 irdata/naive; appends a row.
@@ -37,6 +40,7 @@ import shutil
 import sys
 import tempfile
 import time
+import uuid
 from concurrent.futures import ThreadPoolExecutor
 from urllib.parse import quote, unquote, urlsplit
 
@@ -55,9 +59,11 @@ from irdata.build.runner import SHAPES, run_build
 from irdata.demo.serve import LoopbackServer
 from irdata.imaging.encode import PNG_FILTERS
 from irdata.imaging.png_writer import write_png
+from irdata.storage import Output
 
 SIZE = 512
 STAGES = ["fetch", "dedupe", "patch", "manifest"]
+STORE = "store"  # the build into --out
 
 
 def _pipeline(work: str, base_url: str, names: list[str], per_partition: int) -> dict:
@@ -71,14 +77,16 @@ def _pipeline(work: str, base_url: str, names: list[str], per_partition: int) ->
                                 "fetch": {"allow_private_networks": True}}, "bench", work)
 
 
-def run_irdata(folder: str, workers: int, shape: str, per_partition: int) -> dict:
-    """One build; its rates and the kept patches as {file name: [(y, x), ...]}."""
+def run_irdata(folder: str, workers: int, shape: str, per_partition: int,
+               out_root: str | None = None) -> dict:
+    """One build (into `out_root`, e.g. s3://..., else a temp folder); its rates and
+    the kept patches as {file name: [(y, x), ...]}."""
     names = image_files(folder)
     work = tempfile.mkdtemp(prefix="irdata-curation-")
     try:
         with LoopbackServer(folder) as server:
             config = _pipeline(work, server.url, names, per_partition)
-            out = os.path.join(work, "out")
+            out = out_root or os.path.join(work, "out")
             started = time.perf_counter()
             results = run_build(config, out, STAGES, workers=workers, quiet=True, shape=shape)
             wall = time.perf_counter() - started
@@ -95,12 +103,13 @@ def run_irdata(folder: str, workers: int, shape: str, per_partition: int) -> dic
         shutil.rmtree(work, ignore_errors=True)
 
 
-def _kept_cells(out: str) -> dict[str, list[tuple[int, int]]]:
-    images = pq.read_table(os.path.join(out, "manifest", "images.parquet"),
+def _kept_cells(root: str) -> dict[str, list[tuple[int, int]]]:
+    out = Output(root)
+    images = pq.read_table(out.path("manifest", "images.parquet"), filesystem=out.fs,
                            columns=["image_id", "locator"]).to_pylist()
     name_of = {r["image_id"]: unquote(urlsplit(r["locator"]).path).lstrip("/")
                for r in images}
-    patches = pq.read_table(os.path.join(out, "manifest", "patches.parquet"),
+    patches = pq.read_table(out.path("manifest", "patches.parquet"), filesystem=out.fs,
                             columns=["image_id", "x", "y", "kept"]).to_pylist()
     kept: dict[str, list[tuple[int, int]]] = {}
     for row in patches:
@@ -212,11 +221,17 @@ def _rounds(args) -> tuple[dict, dict]:
     """`--repeat` rounds, each one build per shape then every floor, so irdata and the
     floors see the same state of a shared machine; the best of each."""
     builds: dict[str, list] = {shape: [] for shape in args.shapes}
+    if args.out:
+        builds[STORE] = []
     floors: dict[str, list] = {f: [] for f in FLOORS}
     for _ in range(args.repeat):
         for shape in args.shapes:
             builds[shape].append(run_irdata(args.folder, args.workers, shape,
                                             args.per_partition))
+        if args.out:  # the first shape again, writing to the store
+            root = f"{args.out.rstrip('/')}/curation-{uuid.uuid4().hex[:8]}"
+            builds[STORE].append(run_irdata(args.folder, args.workers, args.shapes[0],
+                                            args.per_partition, root))
         kept = builds[args.shapes[0]][-1]["kept"]  # the same cells every build
         for floor in FLOORS:
             floors[floor].append(run_floor(args.folder, kept, args.workers, floor))
@@ -237,6 +252,9 @@ def main() -> None:
                         help="photos for the naive loop (default: all)")
     parser.add_argument("--variants", type=int, default=1, choices=range(1, 5),
                         help="serve each photo this many times, transposed (1: DIR as it is)")
+    parser.add_argument("--out", help="also build into this store URL (s3://bucket/prefix; "
+                        "endpoint and credentials from the environment), each round, and "
+                        "compare with the local folder")
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
     data = os.path.basename(os.path.abspath(args.folder))
@@ -255,6 +273,7 @@ def main() -> None:
 def report(args, data: str) -> None:
     """Run the rounds and the naive loop; print the table; append the row."""
     builds, floors = _rounds(args)
+    store = builds.pop(STORE, None)
     best = max(builds.values(), key=lambda r: r["per_s"])
     naive = run_naive(args.folder, args.naive_images)
     print(f"{'':<28} {'patches':>8} {'seconds':>8} {'patches/s':>10}")
@@ -263,6 +282,11 @@ def report(args, data: str) -> None:
               f"{run['per_s']:>10.2f}   (wall incl. cluster start {run['wall']:.2f} s: "
               f"{run['wall_per_s']:.2f}/s; stages {run['by_stage']}; worker peak "
               f"{run['peak_rss_mb']:.0f} MiB)")
+    if store:
+        local = builds[args.shapes[0]]
+        print(f"{'irdata, ' + args.shapes[0] + ', to the store':<28} {store['patches']:>8} "
+              f"{store['stage_seconds']:>8.2f} {store['per_s']:>10.2f}   (wall "
+              f"{store['wall']:.2f} s; {store['per_s'] / local['per_s']:.2f} of local)")
     for name, run in floors.items():
         print(f"{'floor, PNG ' + name:<28} {run['patches']:>8} {run['seconds']:>8.2f} "
               f"{run['per_s']:>10.2f}")
@@ -285,6 +309,11 @@ def report(args, data: str) -> None:
               + ", ".join(f"{ratios[f]:.2f} ({f})" for f in FLOORS)
               + f", irdata/naive {best['per_s'] / naive['per_s']:.1f}; {best['patches']} kept "
               f"patches; worker peak {best['peak_rss_mb']:.0f} MiB")
+    if store:
+        local = builds[args.shapes[0]]
+        result += (f"; to {args.out} ({args.shapes[0]}): {store['per_s']:.1f}/s (wall "
+                   f"{store['wall_per_s']:.1f}/s), {store['per_s'] / local['per_s']:.2f} of "
+                   f"local ({store['wall_per_s'] / local['wall_per_s']:.2f} by wall)")
     if not args.no_record:
         print(append_result("curation", data,
                             f"{args.workers} workers, {args.per_partition} images per "
