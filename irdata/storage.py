@@ -112,7 +112,25 @@ class Output:
                 from None
 
     def exists(self, rel: str) -> bool:
+        """A file or folder at `rel` (for a file, `is_file` is one request on S3)."""
         return self.fs.exists(self.path(rel))
+
+    def is_file(self, rel: str) -> bool:
+        """A file at `rel`: one HEAD request on S3 (s3fs's own checks list the prefix
+        as well whenever the key is missing)."""
+        path = self.path(rel)
+        if not hasattr(self.fs, "call_s3"):
+            return self.fs.isfile(path)
+        bucket, key, _ = self.fs.split_path(path)
+        try:
+            self.fs.call_s3("head_object", Bucket=bucket, Key=key)
+            return True
+        except FileNotFoundError:
+            return False
+
+    def read_bytes(self, rel: str) -> bytes:
+        """A whole file in one read (one GET on a store: no size lookup first)."""
+        return self.fs.cat_file(self.path(rel))
 
     def makedirs(self, rel: str) -> None:
         if not self.object_store:  # an object store has no folders to make
@@ -168,8 +186,7 @@ class Output:
         self.write_bytes(rel, text.encode("utf-8"))
 
     def read_json(self, rel: str):
-        with self.fs.open(self.path(rel), "rb") as fh:
-            return json.loads(fh.read().decode("utf-8"))
+        return json.loads(self.read_bytes(rel).decode("utf-8"))
 
     def remove_temps(self, rel_dir: str) -> int:
         """Delete leftovers of interrupted writes below `rel_dir`: temporary files,

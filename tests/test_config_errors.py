@@ -29,7 +29,7 @@ CASES = [
      "sources, storage_options)"),
     ("unknown-fetch-key", "fetch: {thread: 4}\n" + OK_SOURCE, [],
      "irdata: error: {p}: unknown key 'fetch.thread' (known: allow_private_networks, "
-     "archive_max_bytes, archive_timeout, backoff, backoff_max, connect_timeout, max_bytes, max_redirects, "
+     "archive_max_bytes, archive_timeout, backoff, backoff_max, cluster_per_host, connect_timeout, max_bytes, max_redirects, "
      "per_host, read_timeout, respect_optout, retries, retry_after_max, threads, "
      "total_timeout, use_env_proxies, user_agent)"),
     ("fetch-not-mapping", "fetch: 4\n" + OK_SOURCE, [],

@@ -19,7 +19,7 @@ def open_output(root: str) -> Output:
         raise UsageError(f"{root}: cannot open: {exc}") from None
     if not found:
         raise UsageError(f"{root}: no such output folder")
-    if not out.exists(manifest.outputs(0)["shards"]):
+    if not out.is_file(manifest.outputs(0)["shards"]):
         raise UsageError(f"{root}: no manifest (manifest/shards.parquet is missing): "
                          "is this a finished build?")
     return out
@@ -32,7 +32,7 @@ def read(out: Output, name: str, columns=None, filters=None) -> pa.Table | None:
 
 
 def read_rel(out: Output, rel: str, columns=None, filters=None) -> pa.Table | None:
-    if not out.exists(rel):
+    if not out.is_file(rel):
         return None
     with out.fs.open(out.path(rel), "rb") as fh:
         return pq.read_table(fh, columns=columns, filters=filters)
@@ -45,7 +45,7 @@ def clusters(out: Output) -> pa.Table | None:
 
 def run_record(out: Output) -> dict:
     """run.json, {} when absent."""
-    return out.read_json("run.json") if out.exists("run.json") else {}
+    return out.read_json("run.json") if out.is_file("run.json") else {}
 
 
 def rows(table: pa.Table | None) -> list[dict]:

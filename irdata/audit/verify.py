@@ -42,7 +42,7 @@ def check_shard(out_root: str, shard: dict) -> dict:
     def problem(key: str, kind: str, what: str) -> None:
         problems.append(Problem(path, key, kind, what))
 
-    if not out.exists(path):
+    if not out.is_file(path):
         problem("", "missing_shard", "listed in shards.parquet but the file is not there")
         return {"path": path, "stage": shard["stage"], "problems": problems, "samples": 0,
                 "bytes": 0}

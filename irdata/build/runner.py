@@ -99,7 +99,7 @@ def _measured(function, *args, **kwargs) -> dict:
 
 def _done_stats(out: Output, stage, index: int) -> dict | None:
     paths = stage.outputs(index)
-    if not out.exists(paths["done"]):
+    if not out.is_file(paths["done"]):
         return None
     return out.read_json(paths["stats"])
 
@@ -116,7 +116,7 @@ def missing_prerequisites(out: Output, config: dict, stages: list[str], partitio
         if stage.always or not is_enabled(name, config):
             continue
         indices = [0] if stage.is_global else range(partitions)
-        missing = sum(1 for i in indices if not out.exists(stage.outputs(i)["done"]))
+        missing = sum(1 for i in indices if not out.is_file(stage.outputs(i)["done"]))
         if missing:
             return (f"stage '{ORDER[first]}' needs '{name}' to be complete "
                     f"({missing} of {len(indices)} partitions missing): "
@@ -131,7 +131,7 @@ def run_stage(client, name: str, config: dict, out: Output, partitions: int,
 
     stage = STAGES[name]
     is_global = stage.is_global
-    if stage.always and out.exists(stage.outputs(0)["done"]):
+    if stage.always and out.is_file(stage.outputs(0)["done"]):
         out.fs.rm(out.path(stage.outputs(0)["done"]))
     extra = {"partitions": partitions} if is_global else {}
     finished, todo = [], []

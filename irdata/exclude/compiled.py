@@ -82,7 +82,7 @@ def table_key(out, rels: list[str]) -> str:
 def _store_table(out, rels: list[str]) -> None:
     """OUT/exclude/index/KEY.*.npy and, last, KEY.done; other keys' files removed."""
     key = table_key(out, rels)
-    if out.exists(f"{INDEX}/{key}.done"):
+    if out.is_file(f"{INDEX}/{key}.done"):
         return
     for stale in out.glob(f"{INDEX}/*") if out.exists(INDEX) else []:
         out.fs.rm(stale)
@@ -117,7 +117,7 @@ def load_index(out, rels: list[str]) -> ExclusionIndex | None:
 
 def _stored_table(out, key: str) -> lookup.DescriptorTable | None:
     """The stored table when complete and readable (else None: it is built instead)."""
-    if not out.exists(f"{INDEX}/{key}.done"):
+    if not out.is_file(f"{INDEX}/{key}.done"):
         return None
     try:
         folder = out.path(INDEX) if is_local(out.root) else _local_copy(out, key)

@@ -20,7 +20,7 @@ from irdata.storage import Output
 def _tables(out: Output) -> tuple[list[dict], dict[str, list[dict]]]:
     """(image rows with a raw shard, kept patch rows per image) from the manifest."""
     paths = {name: f"manifest/{name}.parquet" for name in ("images", "patches")}
-    missing = [rel for rel in paths.values() if not out.exists(rel)]
+    missing = [rel for rel in paths.values() if not out.is_file(rel)]
     if missing:
         raise UsageError(f"{out.root}: no {missing[0]}: not a finished build output")
     images = pq.read_table(out.path(paths["images"]), columns=[

@@ -179,7 +179,7 @@ def compile_set(spec: dict, out: Output, rel: str) -> str:
     """OUT/`rel` (exclude/NAME.parquet) for one configured set, rebuilt only when it
     changed; returns `rel`."""
     sign = signature(spec)
-    if out.exists(rel):
+    if out.is_file(rel):
         meta = pq.read_schema(out.path(rel), filesystem=out.fs).metadata or {}
         if meta.get(b"irdata.signature") == sign.encode():
             return rel

@@ -62,7 +62,7 @@ def download_archive(out: Output, url: str, fetch_cfg: dict, folder: str = "cach
     """Fetch a remote archive (or list) once into OUT/`folder`; return (path, error
     detail). The name keeps the URL's suffix: .zip, .tar(.gz), .tgz, .parquet, .csv."""
     rel = f"{folder}/{image_id(url)}{_archive_suffix(url)}"
-    if out.exists(rel):
+    if out.is_file(rel):
         return out.url(rel), ""
     print(f"irdata: downloading {url}", file=sys.stderr)
     archive_cfg = dict(fetch_cfg, total_timeout=fetch_cfg["archive_timeout"])
@@ -167,7 +167,7 @@ def make_plan(config: dict, out: Output) -> Plan:
     plan = Plan(partitions=max(1, -(-len(items) // size)), items=len(items),
                 fingerprint=_fingerprint(items, size), per_source=per_source,
                 per_partition=size)
-    if out.exists(PLAN_INFO):
+    if out.is_file(PLAN_INFO):
         stored = out.read_json(PLAN_INFO)
         if stored.get("fingerprint") != plan.fingerprint:
             raise UsageError(

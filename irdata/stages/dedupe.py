@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import io
 from collections import Counter
 
 import pyarrow as pa
@@ -38,10 +39,9 @@ def read_hashes(out: Output, partitions: int) -> pa.Table:
     columns = HASH_COLUMNS + KEEPER_COLUMNS
     tables = []
     for index in range(partitions):
-        with out.fs.open(out.path(fetch.outputs(index)["parquet"]), "rb") as fh:
-            parquet = pq.ParquetFile(fh)
-            present = [c for c in columns if c in parquet.schema_arrow.names]
-            table = parquet.read(columns=present)
+        parquet = pq.ParquetFile(io.BytesIO(out.read_bytes(fetch.outputs(index)["parquet"])))
+        present = [c for c in columns if c in parquet.schema_arrow.names]
+        table = parquet.read(columns=present)
         for name in KEEPER_COLUMNS:
             if name not in present:
                 field = fetch.SCHEMA.field(name)
@@ -55,10 +55,9 @@ def read_hashes(out: Output, partitions: int) -> pa.Table:
 
 def read_duplicates(out: Output) -> set[str]:
     """image_ids that lost to a keeper (empty when dedupe is disabled or absent)."""
-    if not out.exists(CLUSTERS):
+    if not out.is_file(CLUSTERS):
         return set()
-    with out.fs.open(out.path(CLUSTERS), "rb") as fh:
-        table = pq.read_table(fh, columns=["image_id", "keeper"])
+    table = pq.read_table(io.BytesIO(out.read_bytes(CLUSTERS)), columns=["image_id", "keeper"])
     return {row["image_id"] for row in table.to_pylist() if not row["keeper"]}
 
 

@@ -6,6 +6,8 @@ samples, bytes, sha256 of every shard)."""
 
 from __future__ import annotations
 
+import io
+
 import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
@@ -28,18 +30,17 @@ def outputs(index: int) -> dict[str, str]:
 
 
 def _read(out: Output, rel: str, columns=None) -> pa.Table:
-    with out.fs.open(out.path(rel), "rb") as fh:
-        return pq.read_table(fh, columns=columns)
+    return pq.read_table(io.BytesIO(out.read_bytes(rel)), columns=columns)
 
 
 def _concat(out: Output, stage, partitions: int) -> pa.Table | None:
     tables = [_read(out, stage.outputs(i)["parquet"]) for i in range(partitions)
-              if out.exists(stage.outputs(i)["done"])]
+              if out.is_file(stage.outputs(i)["done"])]
     return pa.concat_tables(tables) if tables else None
 
 
 def _clusters(out: Output) -> dict[str, dict]:
-    if not out.exists(dedupe.CLUSTERS):
+    if not out.is_file(dedupe.CLUSTERS):
         return {}
     return {row["image_id"]: row for row in _read(out, dedupe.CLUSTERS).to_pylist()}
 
@@ -56,7 +57,7 @@ def _patch_counts(patches: pa.Table | None) -> tuple[dict, dict]:
 def _patch_status(out: Output, partitions: int) -> dict[str, str]:
     status: dict[str, str] = {}
     for index in range(partitions):
-        if out.exists(patch.outputs(index)["done"]):
+        if out.is_file(patch.outputs(index)["done"]):
             status.update(out.read_json(patch.outputs(index)["stats"]).get("failed_images", {}))
     return status
 
@@ -88,7 +89,7 @@ def shards_table(out: Output, partitions: int) -> pa.Table:
     rows = []
     for stage in (fetch, patch, degrade):
         for index in range(partitions):
-            if out.exists(stage.outputs(index)["done"]):
+            if out.is_file(stage.outputs(index)["done"]):
                 record = out.read_json(stage.outputs(index)["done"])["shard"]
                 rows.append(dict(record, stage=stage.STAGE))
     return pa.Table.from_pylist(rows, schema=SHARDS_SCHEMA)

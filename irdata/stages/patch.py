@@ -6,6 +6,7 @@ bytes. Every grid cell gets a row; the partition's cells files go once it is don
 
 from __future__ import annotations
 
+import io
 import json
 from collections import Counter
 
@@ -34,8 +35,7 @@ def outputs(index: int) -> dict[str, str]:
 
 
 def _usable_rows(out: Output, index: int, duplicates: set[str]) -> tuple[dict, int]:
-    with out.fs.open(out.path(fetch.outputs(index)["parquet"]), "rb") as fh:
-        rows = pq.read_table(fh).to_pylist()
+    rows = pq.read_table(io.BytesIO(out.read_bytes(fetch.outputs(index)["parquet"]))).to_pylist()
     ok = [row for row in rows if row["status"] == "ok"]
     wanted = {row["image_id"]: row for row in ok if row["image_id"] not in duplicates}
     return wanted, len(ok) - len(wanted)
@@ -46,10 +46,9 @@ def _usable_rows(out: Output, index: int, duplicates: set[str]) -> tuple[dict, i
 def _cells_table(out: Output, index: int, settings: dict) -> pa.Table | None:
     """The partition's cell rows, if present and cut with these `patch` settings."""
     rel = fetch.outputs(index)["cells_parquet"]
-    if not out.exists(rel) or not out.exists(fetch.outputs(index)["cells_tar"]):
+    if not out.is_file(rel) or not out.is_file(fetch.outputs(index)["cells_tar"]):
         return None
-    with out.fs.open(out.path(rel), "rb") as fh:
-        table = pq.read_table(fh)
+    table = pq.read_table(io.BytesIO(out.read_bytes(rel)))
     cut_with = (table.schema.metadata or {}).get(b"irdata.patch", b"null")
     return table if json.loads(cut_with) == settings else None
 
@@ -127,7 +126,7 @@ def _cut_again(out: Output, index: int, wanted: dict, cutter: CellWriter,
 
 def _remove_cells(out: Output, index: int) -> None:
     for rel in (fetch.outputs(index)["cells_tar"], fetch.outputs(index)["cells_parquet"]):
-        if out.exists(rel):
+        if out.is_file(rel):
             out.fs.rm(out.path(rel))
 
 

@@ -62,5 +62,10 @@ def barrier(ctx: Context) -> None:
 
 
 def teardown() -> None:
+    """Leave the process group together: a rank that destroys it while another still
+    talks to it can make gloo abort that one at exit."""
     if dist.is_initialized():
-        dist.destroy_process_group()
+        try:
+            dist.barrier()
+        finally:
+            dist.destroy_process_group()
