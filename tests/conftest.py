@@ -521,3 +521,16 @@ def s3_bucket(s3_endpoint, request):
     fs = s3fs.S3FileSystem(skip_instance_cache=True)
     fs.mkdir(name)
     yield f"s3://{name}"
+
+
+def stop_processes(procs) -> None:
+    """Terminate started processes (last first), killing any still up after 20 s."""
+    import subprocess
+
+    for proc in reversed(procs):
+        proc.terminate()
+    for proc in procs:
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            proc.kill()

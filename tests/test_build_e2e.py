@@ -13,6 +13,7 @@ import zipfile
 
 import pyarrow.parquet as pq
 import pytest
+from conftest import stop_processes
 
 from irdata.demo.synth import encode, near_duplicate, procedural_image
 
@@ -177,13 +178,7 @@ def dask_cluster(tmp_path):
         _wait_for_workers(address, 2)
         yield address, scheduler_file
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
 
 
 def _wait_for_workers(address, count):

@@ -13,7 +13,8 @@ import time
 
 import pytest
 import yaml
-from test_build_e2e import _irdata, _outputs, _photos, _url_list
+from conftest import stop_processes
+from test_build_e2e import _irdata, _outputs, _photos, _url_list, _wait_for_workers
 
 from irdata.storage import TMP_MARK, Output
 
@@ -218,19 +219,10 @@ def shared_nothing_cluster(tmp_path, s3_endpoint):
                  "--nthreads", "1", "--no-dashboard", "--local-directory", str(home / "dask")],
                 cwd=home, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=env))
         address = json.loads(scheduler_file.read_text())["address"]
-        from distributed import Client
-
-        with Client(address, timeout="30s") as client:
-            client.wait_for_workers(2, timeout=60)
+        _wait_for_workers(address, 2)
         yield address, homes
     finally:
-        for proc in reversed(procs):
-            proc.terminate()
-        for proc in procs:
-            try:
-                proc.wait(timeout=20)
-            except subprocess.TimeoutExpired:
-                proc.kill()
+        stop_processes(procs)
 
 
 def _worker_pids(address: str) -> dict[str, int]:
