@@ -144,7 +144,7 @@ def test_an_unusable_output_is_one_line_before_any_work(tmp_path, served, s3_buc
     assert folder.exists() and not Output(f"{s3_bucket}/run").exists("plan")
 
 
-def test_sources_and_exclusion_sets_on_s3(tmp_path, served, s3_bucket):
+def test_sources_and_exclusion_sets_on_s3(tmp_path, served, s3_bucket, monkeypatch):
     """A folder, an archive and a URL list on S3, and an evaluation set there too."""
     import io
     import zipfile
@@ -183,6 +183,19 @@ def test_sources_and_exclusion_sets_on_s3(tmp_path, served, s3_bucket):
                      ("zipped", "a.jpg", "ok", "")]
     assert all(r["locator"].startswith(f"{s3_bucket}/") for r in rows
                if r["source_name"] != "web")
+
+    from irdata import config as config_mod
+    from irdata.exclude import compiled
+
+    def no_copy(*_):
+        raise AssertionError("an unchanged set on S3 was copied again")
+
+    monkeypatch.setattr(compiled, "_copied", no_copy)
+    again = config_mod.validate(raw, "s3.yaml", str(tmp_path))
+    assert compiled.compile_sets(again, Output(f"{s3_bucket}/run")) == ["exclude/evalset.parquet"]
+    out.write_bytes("evalset/other.jpg", (folder / names[1]).read_bytes())
+    with pytest.raises(AssertionError, match="copied again"):  # a changed set is read again
+        compiled.compile_sets(again, Output(f"{s3_bucket}/run"))
 
     raw["sources"][0]["dir"] = f"{s3_bucket}/no-such-folder/"
     (tmp_path / "bad.yaml").write_text(yaml.safe_dump(raw))

@@ -16,7 +16,7 @@ import pyarrow as pa
 from irdata.errors import ExclusionError, describe
 from irdata.exclude import lookup
 from irdata.exclude.index import LIGHT_COLUMNS, ExclusionIndex
-from irdata.exclude.sets import compile_set, read_table
+from irdata.exclude.sets import compile_set, read_table, signature
 from irdata.sources.plan import download_archive
 from irdata.storage import Output, filesystem, is_local, is_store_url
 
@@ -36,20 +36,39 @@ def compile_sets(config: dict, out) -> list[str]:
     if not config.get("exclude"):
         return []
     out.makedirs(FOLDER)
-    rels = [compile_set(_local(spec, out, config["fetch"]), out, compiled_path(spec["name"]))
-            for spec in config["exclude"]]
+    rels = [_compile(spec, out, config["fetch"]) for spec in config["exclude"]]
     _store_table(out, rels)
     return rels
 
 
+def _compile(spec: dict, out, fetch_cfg: dict) -> str:
+    """One set compiled; a set on a store is signed from its listing and copied only
+    when that changed."""
+    rel = compiled_path(spec["name"])
+    if spec.get("url") and is_store_url(spec["url"]):
+        copy = lambda s: {**s, "path": _copied(s["url"], out.options)}  # noqa: E731
+        return compile_set(spec, out, rel, _store_signature(spec, out.options), copy)
+    return compile_set(_local(spec, out, fetch_cfg), out, rel)
+
+
+def _store_signature(spec: dict, options: dict) -> str:
+    """Changes when the set's objects change (names, sizes, tags) or the matcher does."""
+    fs, path = filesystem(spec["url"], options)
+    try:
+        found = fs.find(path.rstrip("/"), detail=True) or {path: fs.info(path)}
+    except (OSError, ValueError) as exc:
+        raise ExclusionError(f"cannot read exclusion set {spec['url']}: {describe(exc)}") \
+            from None
+    return signature(spec, [(name, info.get("size"), str(info.get("ETag") or info.get("mtime")))
+                            for name, info in found.items()])
+
+
 def _local(spec: dict, out, fetch_cfg: dict) -> dict:
-    """The set with a local path: a URL's archive or hash list downloaded once into
-    the output (into the temp folder when the output is remote), by the fetch
+    """The set with a local path: a web URL's archive or hash list downloaded once
+    into the output (into the temp folder when the output is remote), by the fetch
     settings: private networks, timeouts, byte cap."""
     if not spec.get("url"):
         return spec
-    if is_store_url(spec["url"]):
-        return {**spec, "path": _copied(spec["url"], out.options)}
     cache = out if is_local(out.root) else Output(os.path.join(tempfile.gettempdir(),
                                                                "irdata-downloads"))
     path, error = download_archive(cache, spec["url"], fetch_cfg, DOWNLOADS)

@@ -161,27 +161,33 @@ def read_table(path: str, name: str | None = None, columns: list[str] | None = N
     return table
 
 
-def signature(spec: dict) -> str:
-    """Changes when the set's files change (names, sizes, times) or the matcher does."""
+def signature(spec: dict, files: list[tuple] | None = None) -> str:
+    """Changes when the set's files change or the matcher does. `files`: (name, size,
+    version) of each, else read from the local path (sizes and times)."""
     parts = [FORMAT, str(fingerprint.FEATURES), str(fingerprint.SCALES), spec["name"],
              spec["kind"]]
+    for name, size, version in sorted(_local_files(spec) if files is None else files):
+        parts.append(f"{name}:{size}:{version}")
+    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+
+
+def _local_files(spec: dict) -> list[tuple]:
     paths = [spec["path"]]
     if spec["kind"] == "dir":
         paths = [os.path.join(folder, n) for folder, _, names in os.walk(spec["path"])
                  for n in sorted(names)]
-    for path in sorted(paths):
-        stat = os.stat(path)
-        parts.append(f"{path}:{stat.st_size}:{stat.st_mtime_ns}")
-    return hashlib.sha256(json.dumps(parts).encode()).hexdigest()
+    return [(path, os.stat(path).st_size, os.stat(path).st_mtime_ns) for path in paths]
 
 
-def compile_set(spec: dict, out: Output, rel: str) -> str:
-    """OUT/`rel` (exclude/NAME.parquet) for one configured set, rebuilt only when it
-    changed; returns `rel`."""
-    sign = signature(spec)
+def compile_set(spec: dict, out: Output, rel: str, sign: str | None = None,
+                fetch=None) -> str:
+    """OUT/`rel` (exclude/NAME.parquet) for one configured set, rebuilt only when its
+    signature (`sign`, else `signature(spec)`) changed; `fetch(spec)` gives the spec
+    with a local path, called only then. Returns `rel`."""
+    sign = sign or signature(spec)
     if out.is_file(rel):
         meta = pq.read_schema(out.path(rel), filesystem=out.fs).metadata or {}
         if meta.get(b"irdata.signature") == sign.encode():
             return rel
-    write_table(read_set(spec), rel, sign, out)
+    write_table(read_set(fetch(spec) if fetch else spec), rel, sign, out)
     return rel
