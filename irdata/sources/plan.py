@@ -108,7 +108,8 @@ def list_source_items(source: dict, out: Output, fetch_cfg: dict) -> list[Source
     location = source[source["kind"]]
     try:
         if source["kind"] == "urls":
-            return list_url_items(_local_list(source, out.options))
+            return _store_list_items(source, out.options) if is_store_url(location) \
+                else list_url_items(source)
         if source["kind"] == "dir":
             return list_folder_items(source, out.options)
     except (OSError, ValueError) as exc:
@@ -119,15 +120,13 @@ def list_source_items(source: dict, out: Output, fetch_cfg: dict) -> list[Source
     return _archive_items(source, out, fetch_cfg)
 
 
-def _local_list(source: dict, options: dict) -> dict:
-    """A URL list on a store, copied once into the temp folder to be read locally."""
-    location = source["urls"]
-    if not is_store_url(location):
-        return source
-    fs, path = filesystem(location, options)
-    local = os.path.join(tempfile.mkdtemp(prefix="irdata-list-"), os.path.basename(path))
-    fs.get(path, local)
-    return {**source, "urls": local, "list_url": location}
+def _store_list_items(source: dict, options: dict) -> list[SourceItem]:
+    """The items of a URL list on a store, read from a local copy (then removed)."""
+    fs, path = filesystem(source["urls"], options)
+    with tempfile.TemporaryDirectory(prefix="irdata-list-") as folder:
+        local = os.path.join(folder, os.path.basename(path))
+        fs.get(path, local)
+        return list_url_items({**source, "urls": local, "list_url": source["urls"]})
 
 
 def _sort_key(item: SourceItem, position: int) -> tuple[str, int]:
