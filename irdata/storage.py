@@ -129,8 +129,20 @@ class Output:
             return False
 
     def read_bytes(self, rel: str) -> bytes:
-        """A whole file in one read (one GET on a store: no size lookup first)."""
+        """A whole file in one read (one GET on S3: no size lookup first)."""
+        if hasattr(self.fs, "call_s3"):
+            return self.fs.cat_file(self.path(rel), max_concurrency=1)
         return self.fs.cat_file(self.path(rel))
+
+    def files(self, rel_dir: str) -> set[str]:
+        """The files directly in `rel_dir`, as paths relative to the root, in one
+        listing (empty when the folder is absent): many markers checked at once."""
+        try:
+            found = self.fs.ls(self.path(rel_dir), detail=True)
+        except FileNotFoundError:
+            return set()
+        return {f"{rel_dir}/{posixpath.basename(entry['name'])}" for entry in found
+                if entry.get("type") == "file"}
 
     def makedirs(self, rel: str) -> None:
         if not self.object_store:  # an object store has no folders to make

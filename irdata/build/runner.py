@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import os
+import posixpath
 import sys
 import time
 import uuid
@@ -97,9 +98,10 @@ def _measured(function, *args, **kwargs) -> dict:
     return {**stats, "worker_peak_rss_mb": peak_rss_mb(), "worker": get_worker().address}
 
 
-def _done_stats(out: Output, stage, index: int) -> dict | None:
+def _done_stats(out: Output, stage, index: int, present: set[str]) -> dict | None:
+    """The stats of a partition marked done (`present`: the files of its folder)."""
     paths = stage.outputs(index)
-    if not out.is_file(paths["done"]):
+    if paths["done"] not in present:
         return None
     return out.read_json(paths["stats"])
 
@@ -116,7 +118,8 @@ def missing_prerequisites(out: Output, config: dict, stages: list[str], partitio
         if stage.always or not is_enabled(name, config):
             continue
         indices = [0] if stage.is_global else range(partitions)
-        missing = sum(1 for i in indices if not out.is_file(stage.outputs(i)["done"]))
+        present = out.files(posixpath.dirname(stage.outputs(0)["done"]))
+        missing = sum(1 for i in indices if stage.outputs(i)["done"] not in present)
         if missing:
             return (f"stage '{ORDER[first]}' needs '{name}' to be complete "
                     f"({missing} of {len(indices)} partitions missing): "
@@ -135,8 +138,9 @@ def run_stage(client, name: str, config: dict, out: Output, partitions: int,
         out.fs.rm(out.path(stage.outputs(0)["done"]))
     extra = {"partitions": partitions} if is_global else {}
     finished, todo = [], []
+    present = out.files(posixpath.dirname(stage.outputs(0)["done"]))
     for index in ([0] if is_global else range(partitions)):
-        stats = _done_stats(out, stage, index)
+        stats = _done_stats(out, stage, index, present)
         (todo.append(index) if stats is None else finished.append(stats))
     progress = Progress(name, len(finished) + len(todo), already=len(finished), quiet=quiet)
     for stats in finished:

@@ -33,9 +33,15 @@ def _read(out: Output, rel: str, columns=None) -> pa.Table:
     return pq.read_table(io.BytesIO(out.read_bytes(rel)), columns=columns)
 
 
+def done_partitions(out: Output, stage, partitions: int) -> list[int]:
+    """The partitions of `stage` with their done marker (one listing of its folder)."""
+    present = out.files(stage.FOLDER)
+    return [i for i in range(partitions) if stage.outputs(i)["done"] in present]
+
+
 def _concat(out: Output, stage, partitions: int) -> pa.Table | None:
-    tables = [_read(out, stage.outputs(i)["parquet"]) for i in range(partitions)
-              if out.is_file(stage.outputs(i)["done"])]
+    tables = [_read(out, stage.outputs(i)["parquet"])
+              for i in done_partitions(out, stage, partitions)]
     return pa.concat_tables(tables) if tables else None
 
 
@@ -56,9 +62,8 @@ def _patch_counts(patches: pa.Table | None) -> tuple[dict, dict]:
 
 def _patch_status(out: Output, partitions: int) -> dict[str, str]:
     status: dict[str, str] = {}
-    for index in range(partitions):
-        if out.is_file(patch.outputs(index)["done"]):
-            status.update(out.read_json(patch.outputs(index)["stats"]).get("failed_images", {}))
+    for index in done_partitions(out, patch, partitions):
+        status.update(out.read_json(patch.outputs(index)["stats"]).get("failed_images", {}))
     return status
 
 
@@ -88,10 +93,9 @@ def images_table(out: Output, partitions: int, patches: pa.Table | None) -> pa.T
 def shards_table(out: Output, partitions: int) -> pa.Table:
     rows = []
     for stage in (fetch, patch, degrade):
-        for index in range(partitions):
-            if out.is_file(stage.outputs(index)["done"]):
-                record = out.read_json(stage.outputs(index)["done"])["shard"]
-                rows.append(dict(record, stage=stage.STAGE))
+        for index in done_partitions(out, stage, partitions):
+            record = out.read_json(stage.outputs(index)["done"])["shard"]
+            rows.append(dict(record, stage=stage.STAGE))
     return pa.Table.from_pylist(rows, schema=SHARDS_SCHEMA)
 
 

@@ -45,10 +45,13 @@ def _usable_rows(out: Output, index: int, duplicates: set[str]) -> tuple[dict, i
 
 def _cells_table(out: Output, index: int, settings: dict) -> pa.Table | None:
     """The partition's cell rows, if present and cut with these `patch` settings."""
-    rel = fetch.outputs(index)["cells_parquet"]
-    if not out.is_file(rel) or not out.is_file(fetch.outputs(index)["cells_tar"]):
+    try:
+        data = out.read_bytes(fetch.outputs(index)["cells_parquet"])
+    except FileNotFoundError:
         return None
-    table = pq.read_table(io.BytesIO(out.read_bytes(rel)))
+    if not out.is_file(fetch.outputs(index)["cells_tar"]):
+        return None
+    table = pq.read_table(io.BytesIO(data))
     cut_with = (table.schema.metadata or {}).get(b"irdata.patch", b"null")
     return table if json.loads(cut_with) == settings else None
 
@@ -126,8 +129,10 @@ def _cut_again(out: Output, index: int, wanted: dict, cutter: CellWriter,
 
 def _remove_cells(out: Output, index: int) -> None:
     for rel in (fetch.outputs(index)["cells_tar"], fetch.outputs(index)["cells_parquet"]):
-        if out.is_file(rel):
+        try:
             out.fs.rm(out.path(rel))
+        except FileNotFoundError:  # moved into place, or never written
+            pass
 
 
 def _write_shard(out: Output, index: int, table: pa.Table | None, wanted: dict,
