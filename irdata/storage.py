@@ -22,6 +22,7 @@ _FULL = (errno.ENOSPC, errno.EDQUOT)  # named with the file being written when t
 # Stores whose uploads appear whole or not at all (a single PUT, or a multipart
 # upload completed at close) and whose files can abandon an upload (`discard`).
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "az"}
+UPLOAD_PART = 16 * 2**20  # S3 parts: 5 MiB at least
 
 
 def is_local(url: str) -> bool:
@@ -60,6 +61,10 @@ def filesystem(url: str, options: dict | None = None):
     settings = dict(options or {})
     if protocol(url) in OBJECT_STORES:
         settings.setdefault("use_listings_cache", False)
+    if protocol(url) in ("s3", "s3a"):
+        # parts go up while a partition is still being cut (its other threads keep
+        # working), not all at close; the upload still completes only at close
+        settings.setdefault("default_block_size", UPLOAD_PART)
     return fsspec.core.url_to_fs(url, **settings)
 
 
