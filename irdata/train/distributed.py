@@ -3,6 +3,7 @@ CUDA, gloo on CPU; a single process needs nothing."""
 
 from __future__ import annotations
 
+import gc
 import os
 from dataclasses import dataclass
 
@@ -62,10 +63,13 @@ def barrier(ctx: Context) -> None:
 
 
 def teardown() -> None:
-    """Leave the process group together: a rank that destroys it while another still
-    talks to it can make gloo abort that one at exit."""
+    """Leave the process group together and while Python is fully alive: gloo's work
+    objects hold tensors, and freeing them during interpreter shutdown aborts the
+    process ("terminate called without an active exception")."""
     if dist.is_initialized():
         try:
             dist.barrier()
         finally:
+            gc.collect()  # DDP's reducer and finished work objects, freed now
             dist.destroy_process_group()
+            gc.collect()
