@@ -137,14 +137,14 @@ def test_resume_after_sigkill_is_byte_identical(tmp_path, served, stage_folder, 
     deadline = time.monotonic() + 120
     while time.monotonic() < deadline:
         done = list(raw.glob("*.done")) if raw.exists() else []
-        if len(done) >= 2:
+        if done:  # patch partitions take ~20 ms: kill at the first one
             break
         assert proc.poll() is None, "build finished before it could be killed"
-        time.sleep(0.05)
+        time.sleep(0.005)
     os.killpg(proc.pid, signal.SIGKILL)  # the driver and every cluster process
     proc.wait(timeout=30)
     killed_at = len(list(raw.glob("*.done")))
-    assert 2 <= killed_at < 12
+    assert 1 <= killed_at < 12
 
     resumed = _irdata("build", str(pipeline), "--out", "resumed", "--workers", "2", cwd=tmp_path)
 
