@@ -6,14 +6,18 @@ upload that the store makes visible only when complete, and abandoned on failure
 
 from __future__ import annotations
 
+import asyncio
 import errno
 import json
 import os
 import posixpath
+import threading
 import uuid
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager
 
 import fsspec
+import fsspec.asyn
 
 from irdata.errors import UsageError, describe
 
@@ -22,7 +26,11 @@ _FULL = (errno.ENOSPC, errno.EDQUOT)  # named with the file being written when t
 # Stores whose uploads appear whole or not at all (a single PUT, or a multipart
 # upload completed at close) and whose files can abandon an upload (`discard`).
 OBJECT_STORES = {"s3", "s3a", "gs", "gcs", "abfs", "az"}
-UPLOAD_PART = 16 * 2**20  # S3 parts: 5 MiB at least
+# S3 parts (5 MiB at least) go up on a thread while a partition is cut; the last one,
+# sent at close, is what the partition waits for
+UPLOAD_PART = 8 * 2**20
+READ_BATCH = 32  # files requested at once by `iter_bytes`
+COPY_LIMIT = 5 * 2**30  # S3's largest single-request copy
 
 
 def is_local(url: str) -> bool:
@@ -139,6 +147,57 @@ class Output:
             return self.fs.cat_file(self.path(rel), max_concurrency=1)
         return self.fs.cat_file(self.path(rel))
 
+    def read_optional(self, rel: str) -> bytes | None:
+        """A whole file, or None when it is absent: one GET on S3, no HEAD first."""
+        try:
+            return self.read_bytes(rel)
+        except FileNotFoundError:
+            return None
+
+    def iter_bytes(self, rels: list[str]):
+        """Whole files in the order given; an async store (S3, ...) is asked for up to
+        READ_BATCH of them at once, so their round trips overlap. A missing file raises
+        FileNotFoundError."""
+        if not getattr(self.fs, "async_impl", False) or len(rels) < 2:
+            yield from (self.read_bytes(rel) for rel in rels)
+            return
+        extra = {"max_concurrency": 1} if hasattr(self.fs, "call_s3") else {}
+
+        async def batch(part: list[str]):
+            return await asyncio.gather(*(self.fs._cat_file(self.path(rel), **extra)
+                                          for rel in part), return_exceptions=True)
+
+        for start in range(0, len(rels), READ_BATCH):
+            for got in fsspec.asyn.sync(self.fs.loop, batch, rels[start:start + READ_BATCH]):
+                if isinstance(got, BaseException):
+                    raise got
+                yield got
+
+    def move(self, src_rel: str, dst_rel: str, size: int) -> None:
+        """Move a file of `size` bytes into place: a rename on a filesystem; on S3 one
+        server-side copy (the new key appears whole), then one delete."""
+        src, dst = self.path(src_rel), self.path(dst_rel)
+        if not hasattr(self.fs, "call_s3") or size >= COPY_LIMIT:
+            self.fs.mv(src, dst)
+            return
+        (src_bucket, src_key, _), (bucket, key, _) = (self.fs.split_path(src),
+                                                      self.fs.split_path(dst))
+        self.fs.call_s3("copy_object", Bucket=bucket, Key=key,
+                        CopySource={"Bucket": src_bucket, "Key": src_key})
+        self.fs.call_s3("delete_object", Bucket=src_bucket, Key=src_key)
+
+    def remove(self, rels: list[str]) -> None:
+        """Delete these files where present (one request for all of them on S3)."""
+        paths = [self.path(rel) for rel in rels]
+        if hasattr(self.fs, "call_s3"):
+            self.fs.rm(paths)  # one bulk delete; absent keys are no error there
+            return
+        for path in paths:
+            try:
+                self.fs.rm(path)
+            except FileNotFoundError:
+                pass
+
     def files(self, rel_dir: str) -> set[str]:
         """The files directly in `rel_dir`, as paths relative to the root, in one
         listing (empty when the folder is absent): many markers checked at once."""
@@ -185,14 +244,16 @@ class Output:
 
     @contextmanager
     def _put(self, final: str, mode: str):
-        fh = self.fs.open(final, mode)
+        upload = BackgroundUpload(self.fs.open(final, mode))
         try:
-            yield fh
+            yield upload
         except BaseException:
-            fh.discard()  # the upload is abandoned: no object appears
-            fh.closed = True
+            upload.discard()  # the upload is abandoned: no object appears
             raise
-        fh.close()
+        if getattr(_deferred, "uploads", None) is not None:
+            _deferred.uploads.append(upload.finish())  # waited for by `deferred_uploads`
+        else:
+            upload.finish().result()
 
     def write_bytes(self, rel: str, data: bytes) -> None:
         with self.atomic(rel) as fh:
@@ -226,3 +287,86 @@ class Output:
         for upload in uploads:
             self.fs.abort_mpu(bucket, upload["Key"], upload["UploadId"])
         return len(uploads)
+
+
+class BackgroundUpload:
+    """A write-only file on an object store whose parts go up on a thread of its own
+    while the writer goes on (one part in flight, one filling). `finish` uploads the
+    rest and completes the object; `discard` abandons it (no object appears)."""
+
+    def __init__(self, fh):
+        self._fh = fh
+        self._part = getattr(fh, "blocksize", UPLOAD_PART)
+        self._buffer = bytearray()
+        self._size = 0
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="irdata-upload")
+        self._pending: Future | None = None
+        self.closed = False
+
+    def write(self, data) -> int:
+        self._buffer += data
+        self._size += len(data)
+        if len(self._buffer) >= self._part:
+            self._hand_over()
+        return len(data)
+
+    def tell(self) -> int:
+        return self._size
+
+    def flush(self) -> None:
+        """Nothing to do: parts go up when full (a flush must not cut a short part)."""
+
+    def writable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return False
+
+    def _hand_over(self) -> None:
+        self._wait()  # an upload error surfaces in the writer here
+        chunk, self._buffer = bytes(self._buffer), bytearray()
+        self._pending = self._pool.submit(self._fh.write, chunk)
+
+    def _wait(self) -> None:
+        if self._pending is not None:
+            pending, self._pending = self._pending, None
+            pending.result()
+
+    def finish(self) -> Future:
+        """Upload what is left and complete the object, in the background."""
+        self._hand_over()
+        self.closed = True
+        done = self._pool.submit(self._fh.close)
+        self._pool.shutdown(wait=False)
+        return done
+
+    def discard(self) -> None:
+        try:
+            self._wait()
+        except Exception:  # the upload is abandoned anyway
+            pass
+        self._pool.shutdown(wait=True)
+        self._fh.discard()
+        self._fh.closed = True
+        self.closed = True
+
+
+_deferred = threading.local()
+
+
+@contextmanager
+def deferred_uploads():
+    """Within the block, object-store writes of this thread complete in the background
+    (in parallel); the block's exit waits for all of them and raises the first failure.
+    If the block fails, its objects still complete or fail on their own: the caller's
+    marker, written after the block, is what a rerun trusts."""
+    outer = getattr(_deferred, "uploads", None)
+    _deferred.uploads = []
+    try:
+        yield
+    finally:
+        pending, _deferred.uploads = _deferred.uploads, outer
+        errors = [f.exception() for f in pending]
+        first = next((e for e in errors if e is not None), None)
+    if first is not None:
+        raise first

@@ -2,7 +2,7 @@
 
 import pytest
 
-from irdata.storage import TMP_MARK, Output
+from irdata.storage import TMP_MARK, Output, deferred_uploads
 
 
 @pytest.fixture(params=["local", "memory", "s3"])
@@ -56,8 +56,8 @@ def test_s3_large_write_is_one_upload_that_a_failure_or_a_kill_leaves_invisible(
     out = Output(s3_bucket + "/run", {"default_block_size": 5 * 2**20})  # S3's least part
     big = b"x" * (6 * 2**20)
     with pytest.raises(RuntimeError), out.atomic("raw/00000.tar") as fh:
-        fh.write(big)
-        fh.flush()  # the first part is uploaded
+        fh.write(big)  # a part's worth: it goes up in the background
+        fh.write(big)  # handing over the next part waits for the first
         bucket = s3_bucket.split("://")[1]
         assert len(out.fs.list_multipart_uploads(bucket)) == 1
         raise RuntimeError("worker lost")
@@ -72,3 +72,60 @@ def test_s3_large_write_is_one_upload_that_a_failure_or_a_kill_leaves_invisible(
     killed.closed = True  # what the dead process never did
     out.write_bytes("raw/00002.tar", big)
     assert out.fs.cat(out.path("raw/00002.tar")) == big
+
+
+def test_iter_bytes_reads_many_files_in_order_and_names_a_missing_one(out):
+    rels = [f"raw/{i:05d}.parquet" for i in range(40)]  # more than one batch on a store
+    for i, rel in enumerate(rels):
+        out.write_bytes(rel, f"file {i}".encode())
+    assert list(out.iter_bytes(rels)) == [f"file {i}".encode() for i in range(40)]
+    assert out.read_optional("raw/absent.parquet") is None
+    assert out.read_optional(rels[3]) == b"file 3"
+    with pytest.raises(FileNotFoundError):
+        list(out.iter_bytes([rels[0], "raw/absent.parquet"]))
+
+
+def test_move_and_remove(out):
+    out.write_bytes("cells/00000.tar", b"cells")
+    out.makedirs("patches")
+    out.move("cells/00000.tar", "patches/00000.tar", 5)
+    assert out.read_bytes("patches/00000.tar") == b"cells"
+    assert not out.exists("cells/00000.tar")
+    out.write_bytes("cells/00000.parquet", b"rows")
+    out.remove(["cells/00000.tar", "cells/00000.parquet"])  # the tar is gone already
+    assert not out.exists("cells/00000.parquet")
+    assert out.read_bytes("patches/00000.tar") == b"cells"
+
+
+def test_deferred_uploads_complete_at_the_block_end(out):
+    with deferred_uploads():
+        for i in range(3):
+            out.write_bytes(f"raw/{i:05d}.tar", bytes([i]) * 1000)
+    assert [out.read_bytes(f"raw/{i:05d}.tar") for i in range(3)] == \
+        [bytes([i]) * 1000 for i in range(3)]
+
+
+def test_a_deferred_upload_that_fails_fails_the_block(s3_bucket):
+    """The block's exit raises the store's error: the caller writes no marker."""
+    out = Output(s3_bucket.replace("s3://", "s3://no-such-") + "/run")
+    written = Output(s3_bucket + "/run")
+    with pytest.raises(FileNotFoundError), deferred_uploads():
+        written.write_bytes("raw/00000.tar", b"fine")
+        out.write_bytes("raw/00000.tar", b"lost")
+    assert written.read_bytes("raw/00000.tar") == b"fine"
+
+
+def test_s3_parts_go_up_while_the_writer_goes_on(s3_bucket):
+    """Each full part is uploaded on the upload thread, not in `write`; the object
+    appears only when the block ends, byte for byte."""
+    out = Output(s3_bucket + "/run", {"default_block_size": 5 * 2**20})
+    payload = bytes(range(256)) * (4 * 2**15)  # 8 MiB
+    bucket = s3_bucket.split("://")[1]
+    with out.atomic("raw/00000.tar") as fh:
+        for _ in range(3):
+            fh.write(payload)
+        assert fh.tell() == 3 * len(payload)
+        assert not out.exists("raw/00000.tar")
+        assert len(out.fs.list_multipart_uploads(bucket)) == 1
+    assert out.read_bytes("raw/00000.tar") == payload * 3
+    assert out.fs.list_multipart_uploads(bucket) == []

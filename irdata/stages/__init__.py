@@ -9,7 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from irdata.stages import dedupe, degrade, fetch, manifest, patch
-from irdata.storage import Output
+from irdata.storage import Output, deferred_uploads
 
 
 @dataclass(frozen=True)
@@ -62,7 +62,8 @@ def complete(name: str, config: dict, out_root: str, index: int, **extra) -> dic
     shard} (the shard record the manifest lists, or None). Returns the stats."""
     stage = STAGES[name]
     started = time.time()
-    stats = stage.run(config, out_root, index, **extra)
+    with deferred_uploads():  # on object stores, the outputs go up in parallel
+        stats = stage.run(config, out_root, index, **extra)
     stats = {**stats, "seconds": round(time.time() - started, 3)}
     out, paths = Output(out_root, config["storage_options"]), stage.outputs(index)
     out.write_json(paths["stats"], stats)

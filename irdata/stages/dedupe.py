@@ -38,8 +38,9 @@ def read_hashes(out: Output, partitions: int) -> pa.Table:
     """The hash and keeper columns of every usable image, in plan order."""
     columns = HASH_COLUMNS + KEEPER_COLUMNS
     tables = []
-    for index in range(partitions):
-        parquet = pq.ParquetFile(io.BytesIO(out.read_bytes(fetch.outputs(index)["parquet"])))
+    rels = [fetch.outputs(index)["parquet"] for index in range(partitions)]
+    for data in out.iter_bytes(rels):
+        parquet = pq.ParquetFile(io.BytesIO(data))
         present = [c for c in columns if c in parquet.schema_arrow.names]
         table = parquet.read(columns=present)
         for name in KEEPER_COLUMNS:
@@ -55,9 +56,10 @@ def read_hashes(out: Output, partitions: int) -> pa.Table:
 
 def read_duplicates(out: Output) -> set[str]:
     """image_ids that lost to a keeper (empty when dedupe is disabled or absent)."""
-    if not out.is_file(CLUSTERS):
+    data = out.read_optional(CLUSTERS)
+    if data is None:
         return set()
-    table = pq.read_table(io.BytesIO(out.read_bytes(CLUSTERS)), columns=["image_id", "keeper"])
+    table = pq.read_table(io.BytesIO(data), columns=["image_id", "keeper"])
     return {row["image_id"] for row in table.to_pylist() if not row["keeper"]}
 
 

@@ -7,6 +7,7 @@ samples, bytes, sha256 of every shard)."""
 from __future__ import annotations
 
 import io
+import json
 
 import pyarrow as pa
 import pyarrow.compute as pc
@@ -29,10 +30,6 @@ def outputs(index: int) -> dict[str, str]:
             "done": f"{FOLDER}/done"}
 
 
-def _read(out: Output, rel: str, columns=None) -> pa.Table:
-    return pq.read_table(io.BytesIO(out.read_bytes(rel)), columns=columns)
-
-
 def done_partitions(out: Output, stage, partitions: int) -> list[int]:
     """The partitions of `stage` with their done marker (one listing of its folder)."""
     present = out.files(stage.FOLDER)
@@ -40,15 +37,20 @@ def done_partitions(out: Output, stage, partitions: int) -> list[int]:
 
 
 def _concat(out: Output, stage, partitions: int) -> pa.Table | None:
-    tables = [_read(out, stage.outputs(i)["parquet"])
-              for i in done_partitions(out, stage, partitions)]
+    rels = [stage.outputs(i)["parquet"] for i in done_partitions(out, stage, partitions)]
+    tables = [pq.read_table(io.BytesIO(data)) for data in out.iter_bytes(rels)]
     return pa.concat_tables(tables) if tables else None
 
 
+def _json_files(out: Output, rels: list[str]):
+    return (json.loads(data.decode("utf-8")) for data in out.iter_bytes(rels))
+
+
 def _clusters(out: Output) -> dict[str, dict]:
-    if not out.is_file(dedupe.CLUSTERS):
+    data = out.read_optional(dedupe.CLUSTERS)
+    if data is None:
         return {}
-    return {row["image_id"]: row for row in _read(out, dedupe.CLUSTERS).to_pylist()}
+    return {row["image_id"]: row for row in pq.read_table(io.BytesIO(data)).to_pylist()}
 
 
 def _patch_counts(patches: pa.Table | None) -> tuple[dict, dict]:
@@ -62,8 +64,9 @@ def _patch_counts(patches: pa.Table | None) -> tuple[dict, dict]:
 
 def _patch_status(out: Output, partitions: int) -> dict[str, str]:
     status: dict[str, str] = {}
-    for index in done_partitions(out, patch, partitions):
-        status.update(out.read_json(patch.outputs(index)["stats"]).get("failed_images", {}))
+    rels = [patch.outputs(i)["stats"] for i in done_partitions(out, patch, partitions)]
+    for stats in _json_files(out, rels):
+        status.update(stats.get("failed_images", {}))
     return status
 
 
@@ -93,9 +96,8 @@ def images_table(out: Output, partitions: int, patches: pa.Table | None) -> pa.T
 def shards_table(out: Output, partitions: int) -> pa.Table:
     rows = []
     for stage in (fetch, patch, degrade):
-        for index in done_partitions(out, stage, partitions):
-            record = out.read_json(stage.outputs(index)["done"])["shard"]
-            rows.append(dict(record, stage=stage.STAGE))
+        rels = [stage.outputs(i)["done"] for i in done_partitions(out, stage, partitions)]
+        rows += [dict(done["shard"], stage=stage.STAGE) for done in _json_files(out, rels)]
     return pa.Table.from_pylist(rows, schema=SHARDS_SCHEMA)
 
 

@@ -21,7 +21,7 @@ from irdata.patching import cells as cells_mod
 from irdata.patching.cells import SCHEMA, CellWriter, PatchRows
 from irdata.stages import dedupe, fetch
 from irdata.stages.ordered import ordered_map
-from irdata.storage import Output
+from irdata.storage import Output, deferred_uploads
 
 __all__ = ["SCHEMA", "outputs", "run_partition", "shard_record"]
 STAGE = "patch"
@@ -45,11 +45,8 @@ def _usable_rows(out: Output, index: int, duplicates: set[str]) -> tuple[dict, i
 
 def _cells_table(out: Output, index: int, settings: dict) -> pa.Table | None:
     """The partition's cell rows, if present and cut with these `patch` settings."""
-    try:
-        data = out.read_bytes(fetch.outputs(index)["cells_parquet"])
-    except FileNotFoundError:
-        return None
-    if not out.is_file(fetch.outputs(index)["cells_tar"]):
+    data = out.read_optional(fetch.outputs(index)["cells_parquet"])
+    if data is None or not out.is_file(fetch.outputs(index)["cells_tar"]):
         return None
     table = pq.read_table(io.BytesIO(data))
     cut_with = (table.schema.metadata or {}).get(b"irdata.patch", b"null")
@@ -83,7 +80,7 @@ def _adopt_cells(out: Output, index: int, table: pa.Table, wanted: dict,
         return None
     images = _keep_rows(table, wanted, rows)
     out.makedirs(FOLDER)
-    out.fs.mv(out.path(fetch.outputs(index)["cells_tar"]), out.path(rows.shard))
+    out.move(fetch.outputs(index)["cells_tar"], rows.shard, shard["bytes"])
     return images, shard
 
 
@@ -128,11 +125,8 @@ def _cut_again(out: Output, index: int, wanted: dict, cutter: CellWriter,
 
 
 def _remove_cells(out: Output, index: int) -> None:
-    for rel in (fetch.outputs(index)["cells_tar"], fetch.outputs(index)["cells_parquet"]):
-        try:
-            out.fs.rm(out.path(rel))
-        except FileNotFoundError:  # moved into place, or never written
-            pass
+    """The partition's cells files, where present (the tar may have moved into place)."""
+    out.remove([fetch.outputs(index)["cells_tar"], fetch.outputs(index)["cells_parquet"]])
 
 
 def _write_shard(out: Output, index: int, table: pa.Table | None, wanted: dict,
@@ -154,6 +148,13 @@ def _write_shard(out: Output, index: int, table: pa.Table | None, wanted: dict,
 def run_partition(config: dict, out_root: str, index: int) -> dict:
     """Patch rows and samples for every unique usable image of one raw shard."""
     out = Output(out_root, config["storage_options"])
+    with deferred_uploads():  # the cells go only once the patch shard is stored
+        stats = _patch_partition(config, out, index)
+    _remove_cells(out, index)
+    return stats
+
+
+def _patch_partition(config: dict, out: Output, index: int) -> dict:
     paths = outputs(index)
     wanted, duplicates = _usable_rows(out, index, dedupe.read_duplicates(out))
     table = _cells_table(out, index, config["patch"])
@@ -168,13 +169,11 @@ def run_partition(config: dict, out_root: str, index: int) -> dict:
     images["duplicate"] = duplicates
     with out.atomic(paths["parquet"]) as fh:
         pq.write_table(pa.Table.from_pylist(rows.records, schema=SCHEMA), fh)
-    stats = {"stage": STAGE, "partition": index, "items": len(rows.records),
-             "status": dict(rows.counts), "reasons": dict(sorted(rows.reasons.items())),
-             "images": dict(images), "failed_images": failed, "shard": shard,
-             "samples": shard["samples"], "from_cells": table is not None,
-             "cells_adopted": bool(adopted)}
-    _remove_cells(out, index)
-    return stats
+    return {"stage": STAGE, "partition": index, "items": len(rows.records),
+            "status": dict(rows.counts), "reasons": dict(sorted(rows.reasons.items())),
+            "images": dict(images), "failed_images": failed, "shard": shard,
+            "samples": shard["samples"], "from_cells": table is not None,
+            "cells_adopted": bool(adopted)}
 
 
 def shard_record(out: Output, index: int) -> dict:
