@@ -47,6 +47,12 @@ def add_commands(commands) -> None:
         sub.add_argument("--steps", type=positive_int, help="total steps (replaces `steps`)")
         sub.add_argument("--resume", action="store_true",
                          help="continue exactly from OUT/checkpoints/last.pt")
+    imported = modes.add_parser("import", help="convert an official DyNet checkpoint "
+                                "(Lightning, weights read with weights_only=True)",
+                                allow_abbrev=False)
+    imported.add_argument("ckpt", metavar="CKPT", help="the official release file (.ckpt)")
+    imported.add_argument("--out", required=True, metavar="FILE.pt",
+                          help="the irdata checkpoint to write")
     train.set_defaults(handler=_cmd_train)
 
     evaluate = commands.add_parser("eval", help="PSNR / SSIM of a checkpoint",
@@ -75,7 +81,9 @@ def _cmd_train(args) -> int:
     from irdata.train.data import feed
 
     if args.mode is None:
-        raise UsageError("irdata train: a mode is required: pretrain or finetune")
+        raise UsageError("irdata train: a mode is required: pretrain, finetune or import")
+    if args.mode == "import":
+        return _cmd_import(args)
     config = settings.load(args.config, args.mode)
     settings.apply_overrides(config, args.shards, args.out, args.steps,
                              getattr(args, "init", None))
@@ -88,6 +96,19 @@ def _cmd_train(args) -> int:
     if result["rank"] == 0:
         print(f"irdata: trained to step {result['step']}; checkpoints in "
               f"{config['out']}/checkpoints/", file=sys.stderr)
+    return 0
+
+
+def _cmd_import(args) -> int:
+    from irdata.train.checkpoint import save_imported
+    from irdata.train.official import import_checkpoint
+
+    model, summary = import_checkpoint(args.ckpt)
+    save_imported(args.out, model, summary)
+    dropped = ", ".join(summary["dropped"]) or "none"
+    print(f"irdata: imported {summary['tensors']} tensors ({summary['parameters']:,} "
+          f"parameters, epoch {summary['epoch']}) -> {args.out}; dropped, never called by "
+          f"the official forward: {dropped}", file=sys.stderr)
     return 0
 
 

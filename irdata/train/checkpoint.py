@@ -82,14 +82,32 @@ def load(path: str, device: str | torch.device = "cpu") -> dict:
     """A checkpoint's contents (weights_only=True); UsageError for a bad file."""
     if not os.path.isfile(path):
         raise UsageError(f"checkpoint not found: {path}")
+    from irdata.train import official
+
     try:
-        state = torch.load(path, map_location=device, weights_only=True)
+        with torch.serialization.safe_globals(official.SAFE_GLOBALS):
+            state = torch.load(path, map_location=device, weights_only=True)
     except Exception as exc:  # a truncated, foreign or code-carrying file
         raise UsageError(f"{path}: not a loadable irdata checkpoint "
                          f"({type(exc).__name__}: {str(exc).splitlines()[0][:200]})") from None
     if not isinstance(state, dict) or state.get("format") != FORMAT:
-        raise UsageError(f"{path}: not an irdata checkpoint (format {FORMAT} expected)")
+        if official.is_official(state):
+            raise UsageError(f"{path}: an official DyNet checkpoint, not an irdata one: "
+                             f"convert it first with `irdata train import {path} --out "
+                             "FILE.pt`")
+        raise UsageError(f"{path}: not an irdata checkpoint (format {FORMAT} expected): "
+                         f"found {official.describe(state)}")
     return state
+
+
+def save_imported(path: str, model: nn.Module, imported: dict) -> None:
+    """An irdata checkpoint of imported weights: model and spec, step 0, no optimizer
+    (what eval, restore and `finetune --init` read), and where the weights came from."""
+    folder_of = os.path.dirname(os.path.abspath(path))
+    os.makedirs(folder_of, exist_ok=True)
+    _atomic_save({"format": FORMAT, "step": 0, "model": model.state_dict(),
+                  "model_spec": models.spec(model), "imported": imported, "metrics": {}},
+                 path)
 
 
 def latest(run: str) -> str:
