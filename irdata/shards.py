@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import posixpath
 import tarfile
 
 FIXED_MTIME = 0
@@ -131,6 +132,17 @@ def named_members(out, rel: str, names: set[str]) -> dict[str, bytes]:
                 if len(found) == len(names):
                     break
     return found
+
+
+def wids_index(records: list[dict], name: str, index_dir: str = "manifest") -> dict:
+    """A wids shard index (`wids-shard-index-v1`, what `wids.ShardListDataset` reads) of
+    shard records {path, samples, bytes, sha256}: urls relative to the index's folder,
+    `nsamples`, `filesize`, and the sha256 irdata verifies (wids checks only an md5sum,
+    which irdata does not compute)."""
+    shardlist = [{"url": posixpath.relpath(r["path"], index_dir), "nsamples": r["samples"],
+                  "filesize": r["bytes"], "sha256": r["sha256"]} for r in records]
+    return {"__kind__": "wids-shard-index-v1", "wids_version": 1, "name": name,
+            "shardlist": shardlist}
 
 
 def split_name(name: str) -> tuple[str, str]:

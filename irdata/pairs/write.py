@@ -21,7 +21,7 @@ from irdata.imaging.encode import encode_png
 from irdata.imaging.files import read_rgb
 from irdata.keys import image_id, partition_name
 from irdata.pairs.find import Pair, find_pairs
-from irdata.shards import ShardFile
+from irdata.shards import ShardFile, wids_index
 from irdata.stages.degrade import SCHEMA as DEGRADATIONS_SCHEMA
 from irdata.stages.manifest import SHARDS_SCHEMA
 from irdata.storage import Output
@@ -75,6 +75,7 @@ def write_pair_shards(folder: str, out_root: str, task: str | None = None,
     _table(out, PAIRS_TABLE, listed, PAIRS_SCHEMA)
     _table(out, "manifest/degradations.parquet", degradations, DEGRADATIONS_SCHEMA)
     _table(out, "manifest/shards.parquet", shards, SHARDS_SCHEMA)
+    out.write_json("manifest/wids.json", wids_index(shards, "irdata-pairs"))
     return {"task": found.task, "pairs": len(found.pairs), "shards": len(shards),
             "unmatched": found.unmatched, "out": out_root}
 

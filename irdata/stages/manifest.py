@@ -13,6 +13,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from irdata.shards import wids_index as shard_index
 from irdata.stages import dedupe, degrade, fetch, patch
 from irdata.storage import Output
 
@@ -27,7 +28,8 @@ def outputs(index: int) -> dict[str, str]:
     return {"images": f"{FOLDER}/images.parquet", "patches": f"{FOLDER}/patches.parquet",
             "shards": f"{FOLDER}/shards.parquet",
             "degradations": f"{FOLDER}/degradations.parquet", "stats": f"{FOLDER}/stats.json",
-            "done": f"{FOLDER}/done"}
+            "done": f"{FOLDER}/done", "wids": f"{FOLDER}/wids.json",
+            "wids_paired": f"{FOLDER}/wids-paired.json"}
 
 
 def done_partitions(out: Output, stage, partitions: int) -> list[int]:
@@ -101,6 +103,19 @@ def shards_table(out: Output, partitions: int) -> pa.Table:
     return pa.Table.from_pylist(rows, schema=SHARDS_SCHEMA)
 
 
+def _write_wids(out: Output, paths: dict, shards: pa.Table) -> None:
+    """wids shard indexes: the patch shards (wids.json) and, with the degrade stage, the
+    paired shards (wids-paired.json)."""
+    rows = shards.to_pylist()
+    for stage, key, name in ((patch, "wids", "irdata-patches"),
+                             (degrade, "wids_paired", "irdata-paired")):
+        records = [row for row in rows if row["stage"] == stage.STAGE]
+        if records:
+            out.write_json(paths[key], shard_index(records, name, FOLDER))
+        else:  # none (any more): no stale index
+            out.remove([paths[key]])
+
+
 def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) -> dict:
     """Write the consolidated images, patches and shards tables."""
     out = Output(out_root, config["storage_options"])
@@ -116,6 +131,7 @@ def run_partition(config: dict, out_root: str, index: int, partitions: int = 1) 
         if table is not None:
             with out.atomic(paths[name]) as fh:
                 pq.write_table(table, fh)
+    _write_wids(out, paths, shards)
     kept = int(pc.sum(patches["kept"]).as_py() or 0) if patches is not None else 0
     stats = {"stage": STAGE, "partition": 0, "items": images.num_rows,
              "status": {"images": images.num_rows, "shards": shards.num_rows,
