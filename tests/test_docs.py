@@ -42,3 +42,10 @@ def test_example_pipeline_validates(tmp_path, monkeypatch):
     config = validate(raw, "example.yaml", str(tmp_path))
     assert [s["kind"] for s in config["sources"]] == ["urls", "dir", "archive"]
     assert config["fetch"]["allow_private_networks"] is False
+
+
+def test_training_guide_lists_every_training_setting():
+    from irdata.train.settings import describe as describe_training
+
+    text = (ROOT / "pipelines" / "TRAINING.md").read_text()
+    assert [row for row in describe_training().splitlines() if row not in text] == []

@@ -82,7 +82,8 @@ def train(config: dict, resume: bool = False) -> dict:
     total = total_steps(config)
     model = model.to(ctx.device).train()
     optimizer = make_optimizer(model, config["optim"])
-    scheduler = make_scheduler(optimizer, config["optim"], total)
+    scheduler = make_scheduler(optimizer, config["optim"], total,
+                               config["data"]["epoch_steps"])
     if state:
         optimizer.load_state_dict(state["optimizer"])
         scheduler.load_state_dict(state["scheduler"])
@@ -133,7 +134,8 @@ def _step(net, optimizer, scheduler, batch: dict, variant, config: dict, ctx) ->
     gt = batch["gt"].to(ctx.device, non_blocking=True)
     with _autocast(config["amp"], ctx.device):
         restored = models.run(net, lq, variant)
-    loss = F.l1_loss(restored.float(), gt)
+    restored = restored.float()
+    loss = F.l1_loss(restored.clamp(0.0, 1.0) if config["loss_clamp"] else restored, gt)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if config["optim"]["grad_clip"] > 0:

@@ -55,6 +55,8 @@ def _task(raw: Any, name: str, where: str) -> dict:
         raise ConfigError(where, f"'tasks.{name}.sigma' is required for kind noise")
     if kind == "synthetic":
         _check_degradation(task, name, where)
+    if kind != "noise" and task["quantize"] != "off":
+        raise ConfigError(where, f"'tasks.{name}.quantize' is for kind noise only")
     return task
 
 
@@ -94,6 +96,9 @@ def _optim(raw: Any, mode: str, where: str) -> dict:
     if len(betas) != 2 or not all(isinstance(b, (int, float)) and 0 <= b < 1 for b in betas):
         raise ConfigError(where, f"'optim.betas' must be two numbers in [0, 1), got {betas}")
     optim["betas"] = [float(b) for b in betas]
+    if optim["lr_schedule"] == "epoch_cosine" and optim["max_epochs"] <= optim["warmup_epochs"]:
+        raise ConfigError(where, f"'optim.max_epochs' ({optim['max_epochs']}) must exceed "
+                                 f"'optim.warmup_epochs' ({optim['warmup_epochs']})")
     return optim
 
 
@@ -118,6 +123,8 @@ def validate(raw: Any, mode: str, where: str = "") -> dict:
     config["schedule"] = _schedule(raw.get("schedule"), where)
     config["optim"] = _optim(raw.get("optim"), mode, where)
     config["tasks"] = _tasks(raw.get("tasks"), mode, config["data"], where)
+    for task in config["tasks"].values():
+        task["augment"] = config["data"]["augment"]  # what the task's maker draws from
     return config
 
 

@@ -8,6 +8,9 @@ import numpy as np
 from irdata import degrade
 
 FLIP_ROTATE_MODES = 8
+# data.augment -> the flip/rotation modes drawn from (mode 0 is the identity)
+AUGMENT_MODES = {"all": tuple(range(FLIP_ROTATE_MODES)),
+                 "no_identity": tuple(range(1, FLIP_ROTATE_MODES)), "none": (0,)}
 
 
 def random_crop(rng: np.random.Generator, images: list[np.ndarray], size: int
@@ -27,11 +30,22 @@ def flip_rotate(image: np.ndarray, mode: int) -> np.ndarray:
     return np.ascontiguousarray(out[:, ::-1] if mode >= 4 else out)
 
 
-def augment(rng: np.random.Generator, images: list[np.ndarray], size: int
-            ) -> list[np.ndarray]:
-    """Random crop plus a random flip/rotation, the same for every image of a sample."""
-    mode = int(rng.integers(0, FLIP_ROTATE_MODES))
+def augment(rng: np.random.Generator, images: list[np.ndarray], size: int,
+            modes: tuple[int, ...] = AUGMENT_MODES["all"]) -> list[np.ndarray]:
+    """Random crop plus a flip/rotation drawn from `modes`, the same for every image of
+    a sample."""
+    mode = modes[int(rng.integers(0, len(modes)))]
     return [flip_rotate(image, mode) for image in random_crop(rng, images, size)]
+
+
+def quantize(image: np.ndarray, how: str) -> np.ndarray:
+    """A [0, 1] float image on the 8-bit grid: "round", "truncate" (numpy's astype(uint8)
+    of the 0-255 values, as the official DyNet loader stores its noisy inputs) or "off"."""
+    if how == "off":
+        return image
+    scaled = image * np.float32(255.0)
+    grid = np.rint(scaled) if how == "round" else np.floor(scaled + np.float32(1e-4))
+    return (grid / np.float32(255.0)).astype(image.dtype, copy=False)
 
 
 def to_tensor_layout(image: np.ndarray) -> np.ndarray:
@@ -40,9 +54,10 @@ def to_tensor_layout(image: np.ndarray) -> np.ndarray:
 
 
 def pretrain_pair(rng: np.random.Generator, gt_uint8: np.ndarray, crop: int,
-                  policy: dict | None) -> tuple[np.ndarray, np.ndarray, list]:
+                  policy: dict | None, modes: tuple[int, ...] = AUGMENT_MODES["all"]
+                  ) -> tuple[np.ndarray, np.ndarray, list]:
     """(input, target, steps) for pre-training: augmented gt and its policy input."""
-    (gt,) = augment(rng, [gt_uint8], crop)
+    (gt,) = augment(rng, [gt_uint8], crop, modes)
     target = degrade.to_float(gt)
     steps = degrade.policy_sample(rng, policy)
     return degrade.policy_apply(target, steps), target, steps

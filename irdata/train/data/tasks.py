@@ -14,64 +14,65 @@ import numpy as np
 from irdata import degrade
 from irdata.degrade.seeding import draw_seed
 from irdata.imaging.decode import decode_png
-from irdata.train.data.samples import augment, pretrain_pair
+from irdata.train.data.samples import AUGMENT_MODES, augment, pretrain_pair, quantize
 
 Maker = Callable[[np.random.Generator, dict, int], tuple[np.ndarray, np.ndarray, str]]
 
 
-def _clean(rng: np.random.Generator, sample: dict, crop: int) -> np.ndarray:
-    (gt,) = augment(rng, [decode_png(sample["png"])], crop)
+def _clean(rng: np.random.Generator, sample: dict, crop: int, modes) -> np.ndarray:
+    (gt,) = augment(rng, [decode_png(sample["png"])], crop, modes)
     return degrade.to_float(gt)
 
 
-def policy_maker(policy: dict | None) -> Maker:
+def policy_maker(policy: dict | None, modes=AUGMENT_MODES["all"]) -> Maker:
     resolved = degrade.resolve_policy(policy)
 
     def make(rng, sample, crop):
-        lq, gt, steps = pretrain_pair(rng, decode_png(sample["png"]), crop, resolved)
+        lq, gt, steps = pretrain_pair(rng, decode_png(sample["png"]), crop, resolved, modes)
         return lq, gt, steps[0][0] if steps else "clean"
     return make
 
 
-def noise_maker(sigma: float) -> Maker:
+def noise_maker(sigma: float, modes=AUGMENT_MODES["all"], on_grid: str = "off") -> Maker:
     def make(rng, sample, crop):
-        gt = _clean(rng, sample, crop)
+        gt = _clean(rng, sample, crop, modes)
         params = {"sigma": float(sigma), "seed": draw_seed(rng)}
-        return degrade.apply("gaussian_noise", gt, params), gt, f"noise{sigma:g}"
+        lq = quantize(degrade.apply("gaussian_noise", gt, params), on_grid)
+        return lq, gt, f"noise{sigma:g}"
     return make
 
 
-def synthetic_maker(kind: str, config: dict | None) -> Maker:
+def synthetic_maker(kind: str, config: dict | None, modes=AUGMENT_MODES["all"]) -> Maker:
     degrade.get(kind)
 
     def make(rng, sample, crop):
-        gt = _clean(rng, sample, crop)
+        gt = _clean(rng, sample, crop, modes)
         return degrade.apply(kind, gt, degrade.sample(kind, rng, config)), gt, kind
     return make
 
 
-def paired_maker() -> Maker:
+def paired_maker(modes=AUGMENT_MODES["all"]) -> Maker:
     def make(rng, sample, crop):
         record = json.loads(sample["json"])
         variants = record["variants"]
         variant = variants[int(rng.integers(0, len(variants)))]
         lq = decode_png(sample[f"lq.{variant['variant']}.png"])
-        lq, gt = augment(rng, [lq, decode_png(sample["gt.png"])], crop)
+        lq, gt = augment(rng, [lq, decode_png(sample["gt.png"])], crop, modes)
         return degrade.to_float(lq), degrade.to_float(gt), variant["kind"]
     return make
 
 
 def maker_for(task: dict) -> Maker:
     """The maker of one task of a validated training config."""
-    kind = task["kind"]
+    kind, modes = task["kind"], AUGMENT_MODES[task.get("augment", "all")]
     if kind == "policy":
-        return policy_maker(task["params"] or None)
+        return policy_maker(task["params"] or None, modes)
     if kind == "noise":
-        return noise_maker(task["sigma"])
+        return noise_maker(task["sigma"], modes, task.get("quantize", "off"))
     if kind == "synthetic":
-        return synthetic_maker(task["degradation"], task["params"])
+        return synthetic_maker(task["degradation"], task["params"], modes)
     if kind == "paired":
-        return paired_maker()
+        return paired_maker(modes)
     raise ValueError(f"unknown task kind {kind!r}")
 
 
