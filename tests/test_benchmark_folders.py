@@ -64,3 +64,30 @@ def test_the_exclusion_cost_benchmarks_run_on_a_small_folder(tmp_path, script, e
     assert run.returncode == 0, run.stderr
     expected = "12 images (" if script == "exclusion_scale.py" else "images dropped as excluded: 0 of 3"
     assert expected in run.stdout, run.stdout
+
+
+def test_the_pretrain_gain_benchmark_runs_end_to_end(tmp_path):
+    """Three arms x one seed at a few steps: builds both shard sets, splits both eval
+    folders, trains, evaluates and prints every arm and both gains, recording nothing."""
+    import subprocess
+
+    from irdata.demo import synth
+
+    clean, pairs = tmp_path / "clean", tmp_path / "rain"
+    clean.mkdir()
+    for sub in ("rainy", "norain"):
+        (pairs / sub).mkdir(parents=True)
+    for n in range(4):
+        image = synth.procedural_image(10 + n, 96, 80)
+        (clean / f"c{n}.png").write_bytes(synth.encode(image, "png"))
+        (pairs / "norain" / f"norain-{n}.png").write_bytes(synth.encode(image, "png"))
+        (pairs / "rainy" / f"rain-{n}.png").write_bytes(synth.encode(255 - image, "png"))
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "pretrain_gain.py"
+    run = subprocess.run([sys.executable, str(bench), "--photos", str(_photos(tmp_path / "p", 2)),
+                          "--eval-noise", str(clean), "--eval-pairs", str(pairs),
+                          "--preset", "smoke", "--seeds", "1", "--work", str(tmp_path / "w"),
+                          "--no-record"], capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for arm in ("scratch", "curated", "uncurated"):
+        assert f"noise {arm}: PSNR" in run.stdout and f"rain {arm}: PSNR" in run.stdout
+    assert "gain (b)-(a) pre-training" in run.stdout and "gain (b)-(c) curation" in run.stdout

@@ -165,5 +165,24 @@ class PairsShard(PairedShard):
         return problems
 
 
+class CleanShard:
+    """patches/NNNNN.tar of clean images written by `irdata pairs` (a folder of clean
+    images): `png` + `json` per image against manifest/images.parquet."""
+
+    def __init__(self, out, path: str):
+        listed = tables.rows(tables.read(out, "images", filters=[("shard", "==", path)]))
+        self.rows = {r["image_id"]: r for r in listed}
+
+    def check(self, key: str, members: dict) -> list[tuple[str, str]]:
+        row, problems = self.rows[key], []
+        _members(members, {"png", "json"}, problems)
+        _content(members.get("png"), row, "png", problems)
+        found = _json(members, problems)
+        if found is not None:
+            _compare(found, row, ("name", "width", "height", "sha256"), "images.parquet",
+                     problems)
+        return problems
+
+
 BY_STAGE = {"fetch": RawShard, "patch": PatchShard, "degrade": PairedShard,
-            "pairs": PairsShard}
+            "pairs": PairsShard, "clean": CleanShard}
