@@ -1,7 +1,7 @@
 """Does dynamic pre-training on irdata shards help, at equal compute? And does curation?
 
     python benchmarks/pretrain_gain.py --eval-noise CLEAN_DIR --eval-pairs PAIRS_DIR
-        (--photos DIR | --shards S --uncurated U) [--preset cpu-tiny|gpu] [--seeds 3]
+        (--shards S [--uncurated U] | --photos DIR) [--preset cpu-tiny|gpu] [--seeds 3]
         [--work DIR] [--no-record]
 
 Three arms, each seed the same model initialisation, the same fine-tune data and steps:
@@ -10,12 +10,14 @@ Three arms, each seed the same model initialisation, the same fine-tune data and
                  fine-tune F steps;
   (c) uncurated: as (b) on shards of the same photos built with the source quality gates,
                  the cell gates and the flat filter off (U).
-With --photos DIR the script builds S and U itself (`irdata build`, the pipeline defaults
-for S). The fine-tune is all-in-one over two tasks: Gaussian noise (sigma 25) on the first
-half of CLEAN_DIR (sorted names, whole images as clean shards via `irdata pairs --task
-denoise`) and rain on the first half of PAIRS_DIR's pairs (`irdata pairs`). Evaluation is
-`irdata eval` on the held-back halves (noise sigma 25; the pairs), DyNet-L. Prints PSNR /
-SSIM per arm and task (mean and spread over seeds), the gains (b) - (a) and (b) - (c) per
+S is a build output (or its patches/ folder); U, if not given, is built again from the
+sources S's run.json recorded, gates off. With --photos DIR the script builds S (the
+pipeline defaults) and U itself.
+The fine-tune is all-in-one over two tasks: Gaussian noise (sigma 25) on the first half
+of CLEAN_DIR (sorted names; whole images as clean shards, `irdata pairs --task denoise`)
+and rain on the first half of PAIRS_DIR's pairs (`irdata pairs`). Evaluation is `irdata
+eval` on the held-back halves (noise sigma 25; the pairs), DyNet-L. Prints PSNR / SSIM
+per arm and task (mean and spread over seeds), the gains (b) - (a) and (b) - (c) per
 seed, whether their sign holds over every seed, and appends rows to BENCHMARKS.md.
 """
 
@@ -80,6 +82,35 @@ def build_shards(photos: str, work: str) -> tuple[str, str, dict]:
         kept[name] = _samples(os.path.join(out, "patches"))
     return os.path.join(work, "curated", "patches"), os.path.join(work, "uncurated",
                                                                    "patches"), kept
+
+
+def recorded_build(shards: str) -> tuple[dict, str] | None:
+    """(pipeline, output folder) of the build whose patch shards `shards` are (a build
+    output or its patches/ folder), from the config its run.json recorded."""
+    for folder in (shards, os.path.dirname(os.path.abspath(shards))):
+        path = os.path.join(folder, "run.json")
+        if os.path.isfile(path):
+            with open(path) as fh:
+                config = json.load(fh)["config"]
+            config["sources"] = [{k: v for k, v in source.items() if k != "kind"}
+                                 for source in config["sources"]]
+            if not isinstance(config.get("storage_options"), dict):
+                config.pop("storage_options", None)  # redacted: from the environment
+            return config, folder
+    return None
+
+
+def rebuild_uncurated(shards: str, work: str) -> str:
+    """The sources of the build behind `shards`, built again with the gates off."""
+    found = recorded_build(shards)
+    if found is None:
+        sys.exit(f"pretrain_gain: no run.json beside {shards}: give --uncurated, or --photos")
+    config, _ = found
+    for section, values in UNCURATED.items():
+        config[section] = {**config.get(section, {}), **values}
+    config["output"] = os.path.join(work, "uncurated")
+    irdata("build", _write_yaml(os.path.join(work, "uncurated.yaml"), config))
+    return os.path.join(work, "uncurated", "patches")
 
 
 def _samples(shards: str) -> int:
@@ -221,15 +252,17 @@ def main() -> None:
     parser.add_argument("--eval-noise", required=True, help="a folder of clean images")
     parser.add_argument("--eval-pairs", required=True, help="a pairs folder (rainy/ + norain/)")
     parser.add_argument("--photos", help="build curated and uncurated shards from these")
-    parser.add_argument("--shards", help="curated patch shards (a folder of .tar)")
-    parser.add_argument("--uncurated", help="patch shards of the same photos, gates off")
+    parser.add_argument("--shards", help="curated patch shards: a build output (run.json "
+                        "beside patches/) or a folder of .tar")
+    parser.add_argument("--uncurated", help="patch shards of the same photos, gates off "
+                        "(default: rebuilt from S's run.json)")
     parser.add_argument("--preset", choices=sorted(PRESETS), default="cpu-tiny")
     parser.add_argument("--seeds", type=int, default=3)
     parser.add_argument("--work", default=None)
     parser.add_argument("--no-record", action="store_true")
     args = parser.parse_args()
-    if not args.photos and not (args.shards and args.uncurated):
-        parser.error("give --photos DIR, or both --shards and --uncurated")
+    if not args.photos and not args.shards:
+        parser.error("give --photos DIR, or --shards S (a build output, or with --uncurated)")
     preset = PRESETS[args.preset]
     work = os.path.abspath(args.work or tempfile.mkdtemp(prefix="irdata-gain-"))
     os.makedirs(work, exist_ok=True)
@@ -238,7 +271,11 @@ def main() -> None:
     if args.photos:
         curated, uncurated, kept = build_shards(args.photos, work)
     else:
-        curated, uncurated = args.shards, args.uncurated
+        curated = args.shards
+        if os.path.isdir(os.path.join(curated, "patches")):  # a build output
+            curated = os.path.join(curated, "patches")
+        uncurated = args.uncurated or rebuild_uncurated(args.shards, work)
+        kept = {"curated": _samples(curated), "uncurated": _samples(uncurated)}
     noise_train, noise_eval = split_clean(args.eval_noise, work)
     rain_train, rain_eval = split_pairs(args.eval_pairs, work)
     irdata("pairs", noise_train, "--out", os.path.join(work, "noise-shards"), "--task", "denoise")

@@ -82,8 +82,15 @@ def test_the_pretrain_gain_benchmark_runs_end_to_end(tmp_path):
         (clean / f"c{n}.png").write_bytes(synth.encode(image, "png"))
         (pairs / "norain" / f"norain-{n}.png").write_bytes(synth.encode(image, "png"))
         (pairs / "rainy" / f"rain-{n}.png").write_bytes(synth.encode(255 - image, "png"))
+    from irdata.cli import main as irdata_main
+
+    built = tmp_path / "built"
+    (tmp_path / "build.yaml").write_text(
+        f"sources: [{{name: p, dir: {_photos(tmp_path / 'p', 2)}}}]\noutput: {built}\n")
+    assert irdata_main(["build", str(tmp_path / "build.yaml"), "--workers", "1"]) == 0
     bench = Path(__file__).resolve().parents[1] / "benchmarks" / "pretrain_gain.py"
-    run = subprocess.run([sys.executable, str(bench), "--photos", str(_photos(tmp_path / "p", 2)),
+    # --shards: a build output; the uncurated shards are rebuilt from its run.json
+    run = subprocess.run([sys.executable, str(bench), "--shards", str(built),
                           "--eval-noise", str(clean), "--eval-pairs", str(pairs),
                           "--preset", "smoke", "--seeds", "1", "--work", str(tmp_path / "w"),
                           "--no-record"], capture_output=True, text=True, timeout=600)
@@ -91,3 +98,4 @@ def test_the_pretrain_gain_benchmark_runs_end_to_end(tmp_path):
     for arm in ("scratch", "curated", "uncurated"):
         assert f"noise {arm}: PSNR" in run.stdout and f"rain {arm}: PSNR" in run.stdout
     assert "gain (b)-(a) pre-training" in run.stdout and "gain (b)-(c) curation" in run.stdout
+    assert (tmp_path / "w" / "uncurated" / "patches").is_dir()
