@@ -108,7 +108,8 @@ def test_loss_on_the_clamped_output_has_no_gradient_past_the_range():
         model = _Overshoot()
         optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
         scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda s: 1.0)
-        config = {"amp": "off", "loss_clamp": clamp, "optim": {"grad_clip": 0}}
+        config = {"mode": "finetune", "amp": "off", "loss_clamp": clamp,
+                  "optim": {"grad_clip": 0}}
         loss = loop._step(model, optimizer, scheduler, batch, None, config, ctx)
         assert loss == pytest.approx(loss_expected)
         assert (float(model.w.detach()) != 0.0) is moves

@@ -36,7 +36,9 @@ def add_commands(commands) -> None:
                                 allow_abbrev=False)
     modes = train.add_subparsers(dest="mode", metavar="MODE", parser_class=type(train))
     for mode, text in (("pretrain", "dynamic pre-training on clean patch shards"),
-                       ("finetune", "all-in-one fine-tuning from a checkpoint")):
+                       ("finetune", "all-in-one fine-tuning from a checkpoint"),
+                       ("supervised", "the finetune tasks from a fresh model"),
+                       ("distill", "a student learns teacher checkpoints on their tasks")):
         sub = modes.add_parser(mode, help=text, allow_abbrev=False)
         sub.add_argument("config", help="training YAML (see pipelines/TRAINING.md)")
         sub.add_argument("--shards", help="clean patch shards (pretrain data; replaces "
@@ -47,6 +49,10 @@ def add_commands(commands) -> None:
         sub.add_argument("--steps", type=positive_int, help="total steps (replaces `steps`)")
         sub.add_argument("--resume", action="store_true",
                          help="continue exactly from OUT/checkpoints/last.pt")
+    transfer = modes.add_parser("transfer", help="task transfer learning: connected-task "
+                                "teachers -> distilled student -> rain pairs", allow_abbrev=False)
+    transfer.add_argument("config", help="transfer YAML (pipelines/transfer-tiny.yaml)")
+    transfer.add_argument("--out", help="run folder (replaces `out`)")
     imported = modes.add_parser("import", help="convert an official DyNet checkpoint "
                                 "(Lightning, weights read with weights_only=True)",
                                 allow_abbrev=False)
@@ -81,9 +87,12 @@ def _cmd_train(args) -> int:
     from irdata.train.data import feed
 
     if args.mode is None:
-        raise UsageError("irdata train: a mode is required: pretrain, finetune or import")
+        raise UsageError("irdata train: a mode is required: pretrain, finetune, supervised, "
+                         "distill, transfer or import")
     if args.mode == "import":
         return _cmd_import(args)
+    if args.mode == "transfer":
+        return _cmd_transfer(args)
     config = settings.load(args.config, args.mode)
     settings.apply_overrides(config, args.shards, args.out, args.steps,
                              getattr(args, "init", None))
@@ -96,6 +105,15 @@ def _cmd_train(args) -> int:
     if result["rank"] == 0:
         print(f"irdata: trained to step {result['step']}; checkpoints in "
               f"{config['out']}/checkpoints/", file=sys.stderr)
+    return 0
+
+
+def _cmd_transfer(args) -> int:
+    from irdata.train import transfer
+
+    final = transfer.run(args.config, args.out,
+                         report=lambda line: print(line, file=sys.stderr))
+    print(f"irdata: transfer done; the student fine-tuned on rain: {final}", file=sys.stderr)
     return 0
 
 

@@ -100,14 +100,17 @@ def load(path: str, device: str | torch.device = "cpu") -> dict:
     return state
 
 
+def save_model(path: str, model: nn.Module, step: int = 0, **about) -> None:
+    """An irdata checkpoint of a model alone: weights and spec, no optimizer (what eval,
+    restore and `finetune --init` read), with `about` (where the weights came from)."""
+    os.makedirs(os.path.dirname(os.path.abspath(path)), exist_ok=True)
+    _atomic_save({"format": FORMAT, "step": step, "model": models.unwrap(model).state_dict(),
+                  "model_spec": models.spec(model), "metrics": {}, **about}, path)
+
+
 def save_imported(path: str, model: nn.Module, imported: dict) -> None:
-    """An irdata checkpoint of imported weights: model and spec, step 0, no optimizer
-    (what eval, restore and `finetune --init` read), and where the weights came from."""
-    folder_of = os.path.dirname(os.path.abspath(path))
-    os.makedirs(folder_of, exist_ok=True)
-    _atomic_save({"format": FORMAT, "step": 0, "model": model.state_dict(),
-                  "model_spec": models.spec(model), "imported": imported, "metrics": {}},
-                 path)
+    """An irdata checkpoint of imported weights (step 0) and where they came from."""
+    save_model(path, model, imported=imported)
 
 
 def latest(run: str) -> str:

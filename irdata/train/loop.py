@@ -16,7 +16,7 @@ import torch
 import torch.nn.functional as F
 
 from irdata.degrade import rng_for
-from irdata.train import checkpoint, distributed, models
+from irdata.train import checkpoint, distill, distributed, models
 from irdata.train.data.feed import Feed
 from irdata.train.logs import TrainLog
 from irdata.train.optim import make_optimizer, make_scheduler
@@ -51,7 +51,13 @@ def _initial_model(config: dict) -> torch.nn.Module:
     if config["mode"] == "finetune":
         model, _ = checkpoint.load_model(config["init"])
         return model.train()
+    if config["mode"] == "distill":
+        return distill.build(config["model"], config["distill"])
     return models.build(config["model"])
+
+
+def _rebuilt(spec: dict) -> torch.nn.Module:
+    return distill.from_spec(spec) if spec["name"] == distill.NAME else models.from_spec(spec)
 
 
 def _state(config: dict, resume: bool):
@@ -64,7 +70,7 @@ def _state(config: dict, resume: bool):
     for name, task in stored["tasks"].items():  # moved data: the command line wins
         if name in config["tasks"]:
             task["shards"] = config["tasks"][name]["shards"]
-    model = models.from_spec(state["model_spec"])
+    model = _rebuilt(state["model_spec"])
     model.load_state_dict(state["model"])
     return stored, model, state, state["step"]
 
@@ -119,8 +125,17 @@ def train(config: dict, resume: bool = False) -> dict:
         distributed.teardown()
     if drift:
         raise RuntimeError(f"ranks ended with different weights (checksum spread {drift})")
+    if config["mode"] == "distill" and ctx.main:  # the student alone, for eval and finetune
+        checkpoint.save_model(student_path(config["out"]), model.student, total,
+                              distilled={"teachers": config["distill"]["teachers"],
+                                         "tasks": sorted(config["tasks"])})
     return {"step": total, "loss": loss_value, "records": records, "rank": ctx.rank,
             "world": ctx.world}
+
+
+def student_path(run: str) -> str:
+    """Where a distillation run leaves its student (a plain model checkpoint)."""
+    return os.path.join(run, "student.pt")
 
 
 def weights_checksum(model) -> float:
@@ -133,9 +148,12 @@ def _step(net, optimizer, scheduler, batch: dict, variant, config: dict, ctx) ->
     lq = batch["lq"].to(ctx.device, non_blocking=True)
     gt = batch["gt"].to(ctx.device, non_blocking=True)
     with _autocast(config["amp"], ctx.device):
-        restored = models.run(net, lq, variant)
-    restored = restored.float()
-    loss = F.l1_loss(restored.clamp(0.0, 1.0) if config["loss_clamp"] else restored, gt)
+        if config["mode"] == "distill":  # the Distiller computes its own loss
+            loss = net(lq, variant, gt=gt, tasks=batch["task"]).float()
+        else:
+            restored = models.run(net, lq, variant).float()
+    if config["mode"] != "distill":
+        loss = F.l1_loss(restored.clamp(0.0, 1.0) if config["loss_clamp"] else restored, gt)
     optimizer.zero_grad(set_to_none=True)
     loss.backward()
     if config["optim"]["grad_clip"] > 0:

@@ -12,13 +12,15 @@ from typing import Any
 from irdata.errors import ConfigError
 from irdata.settings_schema import TABLE_HEAD, fill_section, read_fields, read_yaml, table_rows
 
-MODES = ("pretrain", "finetune")
+# supervised: the finetune tasks from a fresh model (teachers, baselines); distill: a
+# student learns the `distill.teachers` on those tasks' inputs
+MODES = ("pretrain", "finetune", "supervised", "distill")
 
 # every setting, its default, bound and doc: data, in training_settings.yaml
 SETTINGS_FILE = os.path.join(os.path.dirname(__file__), "training_settings.yaml")
 _DECLARED = read_fields(SETTINGS_FILE)
-TOP, MODEL, DATA, PHASE, TASK, OPTIM = (_DECLARED[name] for name in
-                                        ("top", "model", "data", "phase", "task", "optim"))
+TOP, MODEL, DATA, PHASE, TASK, OPTIM, DISTILL = (
+    _DECLARED[name] for name in ("top", "model", "data", "phase", "task", "optim", "distill"))
 MODEL_NAMES = MODEL["name"].choices
 TASK_KINDS = TASK["kind"].choices
 
@@ -28,6 +30,7 @@ OPTIM_DEFAULTS = {
     "finetune": {"name": "adamw", "lr": 2e-4, "weight_decay": 1e-4, "lr_schedule": "cosine",
                  "warmup_steps": 15},
 }
+OPTIM_DEFAULTS["supervised"] = OPTIM_DEFAULTS["distill"] = OPTIM_DEFAULTS["finetune"]
 DEFAULT_SCHEDULE = [{"steps": 1000, "crop": 128, "batch": 8}]
 
 
@@ -110,7 +113,8 @@ def validate(raw: Any, mode: str, where: str = "") -> dict:
         raw = {}
     if not isinstance(raw, dict):
         raise ConfigError(where, "the training config must be a YAML mapping")
-    known = set(TOP) | {"model", "data", "schedule", "optim", "tasks"}
+    known = set(TOP) | {"model", "data", "schedule", "optim", "tasks"} | (
+        {"distill"} if mode == "distill" else set())
     unknown = sorted(set(raw) - known)
     if unknown:
         raise ConfigError(where, f"unknown key '{unknown[0]}' (known: {', '.join(sorted(known))})")
@@ -125,7 +129,25 @@ def validate(raw: Any, mode: str, where: str = "") -> dict:
     config["tasks"] = _tasks(raw.get("tasks"), mode, config["data"], where)
     for task in config["tasks"].values():
         task["augment"] = config["data"]["augment"]  # what the task's maker draws from
+    if mode == "distill":
+        config["distill"] = _distill(raw.get("distill"), config["tasks"], where)
     return config
+
+
+def _distill(raw: Any, tasks: dict, where: str) -> dict:
+    distill = fill_section(DISTILL, raw, where, "distill.")
+    teachers = distill["teachers"]
+    missing = sorted(set(tasks) - set(teachers))
+    unknown = sorted(set(teachers) - set(tasks))
+    if missing:
+        raise ConfigError(where, f"'distill.teachers' has no checkpoint for task "
+                                 f"'{missing[0]}' (every task needs its teacher)")
+    if unknown:
+        raise ConfigError(where, f"'distill.teachers.{unknown[0]}' names no task of 'tasks' "
+                                 f"({', '.join(sorted(tasks))})")
+    if not all(isinstance(t, str) and t for t in distill["taps"]):
+        raise ConfigError(where, "'distill.taps' must be a list of module names")
+    return distill
 
 
 def finalize(config: dict, where: str = "") -> dict:
@@ -137,6 +159,10 @@ def finalize(config: dict, where: str = "") -> dict:
             flag = "data.shards (or --shards)" if config["mode"] == "pretrain" else \
                 f"tasks.{name}.shards"
             raise ConfigError(where, f"no shards to train on: set {flag}")
+    if config["mode"] == "distill":
+        for name, path in config["distill"]["teachers"].items():
+            if not os.path.isfile(path):
+                raise ConfigError(where, f"'distill.teachers.{name}': no checkpoint at {path}")
     if config["mode"] == "finetune" and not config["init"]:
         raise ConfigError(where, "finetune starts from a checkpoint: set 'init' or pass --init")
     return config
@@ -173,10 +199,12 @@ def describe() -> str:
     def optim_default(name, spec):
         if spec.default is not None:
             return spec.default
-        return " / ".join(str(OPTIM_DEFAULTS[m][name]) for m in MODES) + " (pretrain / finetune)"
+        return " / ".join(str(OPTIM_DEFAULTS[m][name]) for m in MODES[:2]) + \
+            " (pretrain / finetune, supervised, distill)"
 
     rows = list(TABLE_HEAD)
     for prefix, fields in [("", TOP), ("model.", MODEL), ("data.", DATA),
-                           ("schedule[].", PHASE), ("tasks.NAME.", TASK)]:
+                           ("schedule[].", PHASE), ("tasks.NAME.", TASK),
+                           ("distill.", DISTILL)]:
         rows += table_rows(prefix, fields)
     return "\n".join(rows + table_rows("optim.", OPTIM, optim_default))

@@ -23,6 +23,8 @@ def build(model: dict) -> nn.Module:
 def spec(model: nn.Module) -> dict:
     """What a checkpoint stores to rebuild `model`: {name, options} (full keyword args)."""
     model = unwrap(model)
+    if hasattr(model, "spec"):  # a composite (irdata.train.distill): its own spec
+        return model.spec()
     name = "dynet" if isinstance(model, DyNet) else "rednet"
     return {"name": name, "config": None, "options": dict(model.config)}
 
@@ -31,7 +33,10 @@ def from_spec(stored: dict) -> nn.Module:
     """Rebuild a model from `spec` output."""
     if stored["name"] == "dynet":
         return DyNet(**stored["options"])
-    return REDNet(**stored["options"])
+    if stored["name"] == "rednet":
+        return REDNet(**stored["options"])
+    raise ValueError(f"a {stored['name']} checkpoint holds no single model: use the model "
+                     "it exported (a distillation run's student.pt)")
 
 
 def unwrap(model: nn.Module) -> nn.Module:
