@@ -99,3 +99,33 @@ def test_the_pretrain_gain_benchmark_runs_end_to_end(tmp_path):
         assert f"noise {arm}: PSNR" in run.stdout and f"rain {arm}: PSNR" in run.stdout
     assert "gain (b)-(a) pre-training" in run.stdout and "gain (b)-(c) curation" in run.stdout
     assert (tmp_path / "w" / "uncurated" / "patches").is_dir()
+
+
+def test_the_transfer_gain_benchmark_runs_end_to_end(tmp_path):
+    """The three arms x one seed at a few steps on generated shards and pairs."""
+    import subprocess
+
+    from irdata.cli import main as irdata_main
+    from irdata.demo import synth
+
+    pairs = tmp_path / "rain"
+    for sub in ("rainy", "norain"):
+        (pairs / sub).mkdir(parents=True)
+    for n in range(2):
+        image = synth.procedural_image(20 + n, 96, 80)
+        (pairs / "norain" / f"norain-{n}.png").write_bytes(synth.encode(image, "png"))
+        (pairs / "rainy" / f"rain-{n}.png").write_bytes(synth.encode(255 - image, "png"))
+    built = tmp_path / "built"
+    (tmp_path / "build.yaml").write_text(
+        f"sources: [{{name: p, dir: {_photos(tmp_path / 'p', 2)}}}]\noutput: {built}\n")
+    assert irdata_main(["build", str(tmp_path / "build.yaml"), "--workers", "1"]) == 0
+    bench = Path(__file__).resolve().parents[1] / "benchmarks" / "transfer_gain.py"
+    run = subprocess.run([sys.executable, str(bench), "--shards", str(built), "--rain-pairs",
+                          str(pairs), "--preset", "smoke", "--seeds", "1", "--few", "3",
+                          "--work", str(tmp_path / "w"), "--no-record"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    for arm in ("supervised", "ttl", "pretrain"):
+        assert f"\n{arm}: PSNR" in run.stdout
+    assert "gain (b)-(a) TTL over rain only" in run.stdout
+    assert (tmp_path / "w" / "runs" / "ttl-seed0" / "student" / "student.pt").is_file()
