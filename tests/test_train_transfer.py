@@ -62,6 +62,10 @@ def test_the_three_phases_run_and_a_rerun_skips_them(shards, tmp_path, capsys):
     assert state["distilled"]["tasks"] == ["deblock", "denoise"]
     with torch.no_grad():  # what eval and restore run
         assert student(torch.rand(1, 3, 24, 24), "S").shape == (1, 3, 24, 24)
+    capsys.readouterr()
+    assert main(["eval", "--checkpoint", str(run / "student" / "checkpoints" / "last.pt"),
+                 "--clean", str(tmp_path), "--noise-sigma", "25"]) == 2
+    assert "student.pt" in capsys.readouterr().err  # the run's checkpoint is not the model
     finetuned = checkpoint.load(str(run / "finetune" / "checkpoints" / "last.pt"))
     assert finetuned["config"]["init"] == str(run / "student" / "student.pt")
     capsys.readouterr()

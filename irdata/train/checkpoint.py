@@ -124,6 +124,9 @@ def latest(run: str) -> str:
 def load_model(path: str, device: str | torch.device = "cpu") -> tuple[nn.Module, dict]:
     """(model in eval mode on `device`, checkpoint) from a checkpoint file."""
     state = load(path, device)
-    model = models.from_spec(state["model_spec"])
+    try:
+        model = models.from_spec(state["model_spec"])
+    except ValueError as exc:  # e.g. a distillation run's checkpoint
+        raise UsageError(f"{path}: {exc}") from None
     model.load_state_dict(state["model"])
     return model.to(device).eval(), state

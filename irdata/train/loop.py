@@ -100,7 +100,9 @@ def train(config: dict, resume: bool = False) -> dict:
     net = model
     if ctx.world > 1:
         net = torch.nn.parallel.DistributedDataParallel(
-            model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None)
+            model, device_ids=[ctx.device.index] if ctx.device.type == "cuda" else None,
+            # a batch without some task leaves that teacher's projections without gradient
+            find_unused_parameters=config["mode"] == "distill")
     feed = Feed(config, ctx.rank, ctx.world, pin_memory=ctx.device.type == "cuda")
     log = TrainLog(config["out"], config["log_every"], ctx.main, append=resume)
     records, loss_value = [], None
