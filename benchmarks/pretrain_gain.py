@@ -240,11 +240,15 @@ def summarise(per_seed: list[dict]) -> list[str]:
         for name, (better, worse) in (("(b)-(a) pre-training", ("curated", "scratch")),
                                       ("(b)-(c) curation", ("curated", "uncurated"))):
             gains = [r[better][task]["psnr"] - r[worse][task]["psnr"] for r in per_seed]
-            signs = {g > 0 for g in gains}
-            stable = "stable" if len(signs) == 1 else "not stable"
-            lines.append(f"{task} gain {name}: {_spread(gains)} dB (per seed "
-                         f"{', '.join(f'{g:+.2f}' for g in gains)}; sign {stable})")
+            lines.append(f"{task} {gain_line(name, gains)}")
     return lines
+
+
+def gain_line(name: str, gains: list[float]) -> str:
+    """'gain NAME: mean +- sd dB (per seed ...; sign stable|not stable)'."""
+    stable = "stable" if len({g > 0 for g in gains}) == 1 else "not stable"
+    return (f"gain {name}: {_spread(gains)} dB (per seed "
+            f"{', '.join(f'{g:+.2f}' for g in gains)}; sign {stable})")
 
 
 def main() -> None:

@@ -31,7 +31,7 @@ import time
 
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from pretrain_gain import _write_yaml, irdata
+from pretrain_gain import _write_yaml, gain_line, irdata
 from record import append_result, machine
 
 from irdata.degrade import rain
@@ -170,10 +170,7 @@ def summarise(per_seed: list[dict]) -> list[str]:
                      f"{_spread([r[arm]['minutes'] for r in per_seed], 1)} min")
     for name, (better, worse) in (("(b)-(a) TTL over rain only", ("ttl", "supervised")),
                                   ("(b)-(c) TTL over pre-training", ("ttl", "pretrain"))):
-        gains = [r[better]["psnr"] - r[worse]["psnr"] for r in per_seed]
-        stable = "stable" if len({g > 0 for g in gains}) == 1 else "not stable"
-        lines.append(f"gain {name}: {_spread(gains)} dB (per seed "
-                     f"{', '.join(f'{g:+.2f}' for g in gains)}; sign {stable})")
+        lines.append(gain_line(name, [r[better]["psnr"] - r[worse]["psnr"] for r in per_seed]))
     return lines
 
 

@@ -66,6 +66,30 @@ def test_the_exclusion_cost_benchmarks_run_on_a_small_folder(tmp_path, script, e
     assert expected in run.stdout, run.stdout
 
 
+def _pairs_folder(folder: Path, count: int, first_seed: int) -> Path:
+    """rainy/ + norain/ of `count` generated pairs (the rainy one is the negative)."""
+    from irdata.demo import synth
+
+    for sub in ("rainy", "norain"):
+        (folder / sub).mkdir(parents=True)
+    for n in range(count):
+        image = synth.procedural_image(first_seed + n, 96, 80)
+        (folder / "norain" / f"norain-{n}.png").write_bytes(synth.encode(image, "png"))
+        (folder / "rainy" / f"rain-{n}.png").write_bytes(synth.encode(255 - image, "png"))
+    return folder
+
+
+def _built(tmp_path: Path) -> Path:
+    """A build output of 2 generated photos (1 worker)."""
+    from irdata.cli import main as irdata_main
+
+    built = tmp_path / "built"
+    (tmp_path / "build.yaml").write_text(
+        f"sources: [{{name: p, dir: {_photos(tmp_path / 'p', 2)}}}]\noutput: {built}\n")
+    assert irdata_main(["build", str(tmp_path / "build.yaml"), "--workers", "1"]) == 0
+    return built
+
+
 def test_the_pretrain_gain_benchmark_runs_end_to_end(tmp_path):
     """Three arms x one seed at a few steps: builds both shard sets, splits both eval
     folders, trains, evaluates and prints every arm and both gains, recording nothing."""
@@ -73,21 +97,13 @@ def test_the_pretrain_gain_benchmark_runs_end_to_end(tmp_path):
 
     from irdata.demo import synth
 
-    clean, pairs = tmp_path / "clean", tmp_path / "rain"
+    clean = tmp_path / "clean"
     clean.mkdir()
-    for sub in ("rainy", "norain"):
-        (pairs / sub).mkdir(parents=True)
     for n in range(4):
         image = synth.procedural_image(10 + n, 96, 80)
         (clean / f"c{n}.png").write_bytes(synth.encode(image, "png"))
-        (pairs / "norain" / f"norain-{n}.png").write_bytes(synth.encode(image, "png"))
-        (pairs / "rainy" / f"rain-{n}.png").write_bytes(synth.encode(255 - image, "png"))
-    from irdata.cli import main as irdata_main
-
-    built = tmp_path / "built"
-    (tmp_path / "build.yaml").write_text(
-        f"sources: [{{name: p, dir: {_photos(tmp_path / 'p', 2)}}}]\noutput: {built}\n")
-    assert irdata_main(["build", str(tmp_path / "build.yaml"), "--workers", "1"]) == 0
+    pairs = _pairs_folder(tmp_path / "rain", 4, 10)
+    built = _built(tmp_path)
     bench = Path(__file__).resolve().parents[1] / "benchmarks" / "pretrain_gain.py"
     # --shards: a build output; the uncurated shards are rebuilt from its run.json
     run = subprocess.run([sys.executable, str(bench), "--shards", str(built),
@@ -105,20 +121,8 @@ def test_the_transfer_gain_benchmark_runs_end_to_end(tmp_path):
     """The three arms x one seed at a few steps on generated shards and pairs."""
     import subprocess
 
-    from irdata.cli import main as irdata_main
-    from irdata.demo import synth
-
-    pairs = tmp_path / "rain"
-    for sub in ("rainy", "norain"):
-        (pairs / sub).mkdir(parents=True)
-    for n in range(2):
-        image = synth.procedural_image(20 + n, 96, 80)
-        (pairs / "norain" / f"norain-{n}.png").write_bytes(synth.encode(image, "png"))
-        (pairs / "rainy" / f"rain-{n}.png").write_bytes(synth.encode(255 - image, "png"))
-    built = tmp_path / "built"
-    (tmp_path / "build.yaml").write_text(
-        f"sources: [{{name: p, dir: {_photos(tmp_path / 'p', 2)}}}]\noutput: {built}\n")
-    assert irdata_main(["build", str(tmp_path / "build.yaml"), "--workers", "1"]) == 0
+    pairs = _pairs_folder(tmp_path / "rain", 2, 20)
+    built = _built(tmp_path)
     bench = Path(__file__).resolve().parents[1] / "benchmarks" / "transfer_gain.py"
     run = subprocess.run([sys.executable, str(bench), "--shards", str(built), "--rain-pairs",
                           str(pairs), "--preset", "smoke", "--seeds", "1", "--few", "3",

@@ -67,6 +67,14 @@ def _members(members: dict, wanted: set[str], problems: list) -> None:
         problems.append(("missing_member", f"members missing: {', '.join(missing)}"))
 
 
+def _png_sample(members: dict, row: dict) -> tuple[dict | None, list]:
+    """(its json, problems) of a `png` + `json` sample against its manifest row."""
+    problems: list = []
+    _members(members, {"png", "json"}, problems)
+    _content(members.get("png"), row, "png", problems)
+    return _json(members, problems), problems
+
+
 class PatchShard:
     """patches/NNNNN.tar: `{key}.png` + `{key}.json` per kept patch, the json's lineage and
     quality figures (irdata.patching.figures.FIGURES) those of its patches.parquet row."""
@@ -83,10 +91,8 @@ class PatchShard:
         self.images = {r["image_id"]: r for r in tables.rows(found)}
 
     def check(self, key: str, members: dict) -> list[tuple[str, str]]:
-        row, problems = self.rows[key], []
-        _members(members, {"png", "json"}, problems)
-        _content(members.get("png"), row, "png", problems)
-        found = _json(members, problems)
+        row = self.rows[key]
+        found, problems = _png_sample(members, row)
         if found is not None:
             _compare(found, row, self.LINEAGE, "patches.parquet", problems)
             _compare(found, self.images.get(row["image_id"], {}), self.SOURCE,
@@ -174,10 +180,8 @@ class CleanShard:
         self.rows = {r["image_id"]: r for r in listed}
 
     def check(self, key: str, members: dict) -> list[tuple[str, str]]:
-        row, problems = self.rows[key], []
-        _members(members, {"png", "json"}, problems)
-        _content(members.get("png"), row, "png", problems)
-        found = _json(members, problems)
+        row = self.rows[key]
+        found, problems = _png_sample(members, row)
         if found is not None:
             _compare(found, row, ("name", "width", "height", "sha256"), "images.parquet",
                      problems)
