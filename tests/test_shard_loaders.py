@@ -21,19 +21,27 @@ from irdata.demo.synth import encode, procedural_image
 from irdata.pairs.write import write_pair_shards
 
 
-@pytest.fixture(scope="module")
-def built(tmp_path_factory):
-    root = tmp_path_factory.mktemp("loaders")
+def _build(root, kinds: list[str]):
     (root / "photos").mkdir()
     for seed in range(3):
         (root / "photos" / f"p{seed}.png").write_bytes(
             encode(procedural_image(seed, 1100, 600, sky_fraction=0.0), "png"))
     config = validate({"sources": [{"name": "mine", "dir": str(root / "photos")}],
                        "images_per_partition": 1, "seed": 7,
-                       "degrade": {"variants": 2, "kinds": ["gaussian_noise", "jpeg"]}},
-                      "test", str(root))
+                       "degrade": {"variants": 2, "kinds": kinds}}, "test", str(root))
     build_inline(config, str(root / "out"))
     return root / "out"
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    return _build(tmp_path_factory.mktemp("loaders"), ["gaussian_noise", "jpeg"])
+
+
+@pytest.fixture(scope="module")
+def built_one_kind(tmp_path_factory):
+    """Paired shards whose variants are all of one kind: one params struct."""
+    return _build(tmp_path_factory.mktemp("loaders1"), ["gaussian_noise"])
 
 
 def _tar_samples(paths) -> dict[str, dict[str, bytes]]:
@@ -96,15 +104,19 @@ def test_wids_reads_them_through_the_index(built, tmp_path):
         assert [dataset[i]["__key__"] for i in range(len(dataset))] == list(reference)
 
 
-def test_hugging_face_datasets_reads_them(built, tmp_path, monkeypatch):
+def test_hugging_face_datasets_reads_them(built, built_one_kind, tmp_path, monkeypatch):
+    """Patch shards, and paired shards of one degradation kind. (Paired shards mixing
+    kinds hold a different params struct per kind; the builder infers one schema from
+    the first samples and may refuse the rest: pipelines/TRAINING.md says so.)"""
     monkeypatch.setenv("HF_DATASETS_OFFLINE", "1")
     monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     import datasets  # after the environment: it reads HF_* on import
-    for folder, columns in (("patches", {"png", "json"}),
-                            ("paired", {"gt.png", "lq.0.png", "lq.1.png", "json"})):
-        reference = _tar_samples(_shards(built, folder))
-        loaded = datasets.load_dataset("webdataset", data_files={"train": _shards(built, folder)},
-                                       split="train", cache_dir=str(tmp_path / "cache"))
+    for out, folder, columns in ((built, "patches", {"png", "json"}),
+                                 (built_one_kind, "paired",
+                                  {"gt.png", "lq.0.png", "lq.1.png", "json"})):
+        reference = _tar_samples(_shards(out, folder))
+        loaded = datasets.load_dataset("webdataset", data_files={"train": _shards(out, folder)},
+                                       split="train", cache_dir=str(tmp_path / folder))
         assert set(loaded.column_names) - {"__key__", "__url__"} == columns
         assert loaded["__key__"] == list(reference)
         first = loaded[0]
