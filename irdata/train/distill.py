@@ -71,6 +71,11 @@ def _projection(student: tuple[int, ...], teacher: tuple[int, ...], where: str) 
     return nn.Conv2d(student[0], teacher[0], kernel_size=1, bias=False)
 
 
+def _key(teacher: str, tap: str) -> str:
+    """The projection's name (module names may not hold dots)."""
+    return f"{teacher}.{tap}".replace(".", "__")
+
+
 class Distiller(nn.Module):
     """The student, its frozen teachers (one per task) and the projections."""
 
@@ -89,7 +94,7 @@ class Distiller(nn.Module):
             theirs = _probe(teacher, taps)
             for tap in taps:
                 where = f"teacher '{name}', tap '{tap}'"
-                projections[f"{name}.{tap}".replace(".", "__")] = _projection(
+                projections[_key(name, tap)] = _projection(
                     mine[tap], theirs[tap], where)
         self.projections = nn.ModuleDict(projections)
 
@@ -124,16 +129,16 @@ class Distiller(nn.Module):
             target = models.run(self.teachers[name], x, "L")
         loss = self.settings["output_weight"] * F.l1_loss(out, target)
         if taps and self.settings["feature_weight"]:
-            matched = [F.l1_loss(self.projections[f"{name}.{tap}".replace(".", "__")](
-                mine[tap][rows]), theirs[tap]) for tap in taps]
+            matched = [F.l1_loss(self.projections[_key(name, tap)](mine[tap][rows]), theirs[tap])
+                       for tap in taps]
             loss = loss + self.settings["feature_weight"] * torch.stack(matched).mean()
         return loss
 
 
-def build(student_spec_or_model: dict, settings: dict, init_student=None) -> Distiller:
-    """A Distiller of a new student (`model` block) and the checkpoints in
-    settings["teachers"]."""
-    student = init_student if init_student is not None else models.build(student_spec_or_model)
+def build(model: dict, settings: dict, student: nn.Module | None = None) -> Distiller:
+    """A Distiller of `student` (default: a new one from the `model` block) and the
+    checkpoints in settings["teachers"]."""
+    student = student if student is not None else models.build(model)
     teachers = {name: checkpoint.load_model(path)[0]
                 for name, path in sorted(settings["teachers"].items())}
     return Distiller(student, teachers, {k: v for k, v in settings.items() if k != "teachers"},
