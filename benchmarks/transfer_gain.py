@@ -21,11 +21,10 @@ rows to BENCHMARKS.md.
 from __future__ import annotations
 
 import argparse
-import io
+import itertools
 import os
 import statistics
 import sys
-import tarfile
 import tempfile
 import time
 
@@ -35,6 +34,9 @@ from pretrain_gain import _write_yaml, gain_line, irdata
 from record import append_result, machine
 
 from irdata.degrade import rain
+from irdata.shards import ShardFile
+from irdata.shards import samples as shard_samples
+from irdata.storage import Output
 
 PRESETS = {
     "cpu-tiny": {"model": {"name": "dynet", "config": "tiny"}, "teacher": 125, "distill": 300,
@@ -53,26 +55,14 @@ ARMS = ("supervised", "ttl", "pretrain")
 
 def few_shards(shards: str, count: int, work: str) -> str:
     """The first `count` samples of the shards, copied into one small shard."""
-    if os.path.isdir(os.path.join(shards, "patches")):
-        shards = os.path.join(shards, "patches")
-    out = os.path.join(work, "few")
-    os.makedirs(out, exist_ok=True)
-    kept, keys = [], []
-    for name in sorted(n for n in os.listdir(shards) if n.endswith(".tar")):
-        with tarfile.open(os.path.join(shards, name)) as tar:
-            for member in tar.getmembers():
-                key = member.name.partition(".")[0]
-                if key not in keys:
-                    if len(keys) == count:
-                        break
-                    keys.append(key)
-                kept.append((member, tar.extractfile(member).read()))
-        if len(keys) == count:
-            break
-    with tarfile.open(os.path.join(out, "00000.tar"), "w") as tar:
-        for member, data in kept:
-            tar.addfile(member, io.BytesIO(data))
-    return out
+    source, out = Output(shards), Output(os.path.join(work, "few"))
+    names = sorted(n for n in os.listdir(shards) if n.endswith(".tar"))
+    chosen = itertools.islice((sample for name in names
+                               for sample in shard_samples(source, name)), count)
+    with ShardFile(out, "00000.tar") as writer:
+        for key, members in chosen:
+            writer.add(key, members)
+    return out.root
 
 
 def _common(preset: dict, seed: int) -> dict:
